@@ -1,0 +1,37 @@
+# The two commands: `make demo` and `make test`. Both create .venv on first use.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check -q
+
+.PHONY: demo test bench lint clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.demo-deps: pyproject.toml | $(PY)
+	$(PIP) install -e '.[datasets]'
+	touch $@
+
+$(VENV)/.test-deps: pyproject.toml | $(PY)
+	$(PIP) install -e '.[test]'
+	touch $@
+
+demo: $(VENV)/.demo-deps
+	$(PY) -m ember demo
+
+test: $(VENV)/.test-deps
+	$(PY) -m pytest -n auto -m "not slow" tests
+
+test-slow: $(VENV)/.test-deps
+	$(PY) -m pytest -m slow tests
+
+bench: $(VENV)/.test-deps
+	$(PY) benchmarks/mlp.py
+
+lint: $(VENV)/.test-deps
+	$(PIP) install ruff
+	$(VENV)/bin/ruff check src tests benchmarks examples
+
+clean:
+	rm -rf $(VENV) runs build dist src/*.egg-info .pytest_cache

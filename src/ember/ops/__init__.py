@@ -1,0 +1,23 @@
+"""Differentiable primitives, grouped by area; every public function is re-exported here."""
+from ember.ops.activation import (
+    elu, gelu, hardtanh, identity, leaky_relu, log_softmax, logsumexp, relu, sigmoid, silu, softmax,
+    softplus, tanh,
+)
+from ember.ops.arithmetic import add, div, mul, neg, pow, sub
+from ember.ops.broadcast import broadcast_to, expand, sum_to
+from ember.ops.dropout import dropout, dropout2d
+from ember.ops.elementwise import (
+    abs, cast, clamp, clip, clone, cos, eq, exp, ge, gt, isfinite, isnan, le, log, logical_and, logical_not,
+    logical_or, lt, masked_fill, maximum, minimum, ne, sign, sin, sqrt, to_device, where,
+)
+from ember.ops.linalg import linear, matmul
+from ember.ops.loss import (
+    binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, l1_loss, mse_loss, nll_loss,
+)
+from ember.ops.reduction import argmax, argmin, max, mean, min, std, sum, var
+from ember.ops.shape import (
+    cat, chunk, concat, flatten, getitem, index_select, one_hot, pad, permute, reshape, split, squeeze, stack,
+    transpose, unsqueeze,
+)
+
+__all__ = [name for name in dir() if not name.startswith("_")]

@@ -1,0 +1,258 @@
+"""Activations φ and their derivatives, written as each op's backward."""
+from __future__ import annotations
+
+import math
+
+from ember.autograd.function import Function
+from ember.backend import get_array_module as xp_of
+
+
+class Sigmoid(Function):
+    # NOTE: fused and evaluated as 1/(1+e^−x) for x ≥ 0 and e^x/(1+e^x) for x < 0,
+    # so neither branch overflows.
+    def forward(self, x):
+        xp = xp_of(x)
+        e = xp.exp(-xp.abs(x))
+        y = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        (y,) = self.saved
+        return gy * y * (1 - y)  # σ' = σ(1 − σ)
+
+
+def sigmoid(x):
+    """σ(x) = 1 / (1 + e^−x), numerically stable."""
+    return Sigmoid()(x)
+
+
+class Tanh(Function):
+    def forward(self, x):
+        y = xp_of(x).tanh(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        (y,) = self.saved
+        return gy * (1 - y * y)  # tanh' = 1 − tanh²
+
+
+def tanh(x):
+    """tanh(x)."""
+    return Tanh()(x)
+
+
+class LeakyReLU(Function):
+    def __init__(self, negative_slope):
+        self.slope = negative_slope
+
+    def forward(self, x):
+        positive = x > 0
+        self.save_for_backward(positive)
+        if self.slope == 0:
+            return x * positive
+        return xp_of(x).where(positive, x, x * x.dtype.type(self.slope))
+
+    def backward(self, gy):
+        (positive,) = self.saved
+        if self.slope == 0:
+            return gy * positive  # ReLU' = 1 for x > 0, else 0
+        return xp_of(gy).where(positive, gy, gy * gy.dtype.type(self.slope))
+
+
+def relu(x):
+    """max(0, x)."""
+    return LeakyReLU(0.0)(x)
+
+
+def leaky_relu(x, negative_slope=0.01):
+    """x for x > 0, negative_slope·x otherwise (derivative 1 or negative_slope)."""
+    return LeakyReLU(negative_slope)(x)
+
+
+class ELU(Function):
+    def __init__(self, alpha):
+        self.alpha = alpha
+
+    def forward(self, x):
+        xp = xp_of(x)
+        y = xp.where(x > 0, x, self.alpha * xp.expm1(xp.minimum(x, 0)))
+        self.save_for_backward(x, y)
+        return y.astype(x.dtype, copy=False)
+
+    def backward(self, gy):
+        x, y = self.saved
+        return gy * xp_of(x).where(x > 0, 1, y + self.alpha).astype(gy.dtype, copy=False)
+
+
+def elu(x, alpha=1.0):
+    """x for x > 0, α(e^x − 1) otherwise."""
+    return ELU(alpha)(x)
+
+
+class GELU(Function):
+    def __init__(self, approximate):
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x):
+        xp = xp_of(x)
+        self.save_for_backward(x)
+        if self.approximate == "tanh":
+            return 0.5 * x * (1 + xp.tanh(_K * (x + 0.044715 * x**3)))
+        return (0.5 * x * (1 + _erf(x / math.sqrt(2)))).astype(x.dtype, copy=False)
+
+    def backward(self, gy):
+        (x,) = self.saved
+        xp = xp_of(x)
+        if self.approximate == "tanh":
+            t = xp.tanh(_K * (x + 0.044715 * x**3))
+            return gy * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _K * (1 + 3 * 0.044715 * x * x))
+        cdf = 0.5 * (1 + _erf(x / math.sqrt(2)))
+        pdf = xp.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+        return (gy * (cdf + x * pdf)).astype(gy.dtype, copy=False)  # d[xΦ(x)] = Φ(x) + xφ(x)
+
+
+_K = math.sqrt(2 / math.pi)
+
+
+def _erf(x):
+    """The error function: SciPy's (or CuPy's) when available, else the exact ``math.erf``."""
+    xp = xp_of(x)
+    if xp.__name__ == "cupy":
+        import cupyx.scipy.special as special  # noqa: PLC0415 - ships with CuPy
+
+        return special.erf(x)
+    try:
+        from scipy.special import erf  # noqa: PLC0415 - optional speed-up
+    except ImportError:
+        return xp.vectorize(math.erf, otypes=[x.dtype])(x)
+    return erf(x)
+
+
+def gelu(x, approximate="none"):
+    """x·Φ(x), Φ the standard normal CDF; ``approximate='tanh'`` for the tanh formula."""
+    return GELU(approximate)(x)
+
+
+class Softplus(Function):
+    def __init__(self, beta, threshold):
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x):
+        xp = xp_of(x)
+        bx = self.beta * x
+        self.save_for_backward(x)
+        # log(1 + e^z) = max(z, 0) + log1p(e^−|z|): stable for large |z|
+        y = (xp.maximum(bx, 0) + xp.log1p(xp.exp(-xp.abs(bx)))) / self.beta
+        return xp.where(bx > self.threshold, x, y).astype(x.dtype, copy=False)
+
+    def backward(self, gy):
+        (x,) = self.saved
+        bx = self.beta * x
+        s = Sigmoid().forward(bx)
+        return gy * xp_of(x).where(bx > self.threshold, 1, s).astype(gy.dtype, copy=False)
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    """(1/β)·log(1 + e^{βx}); linear above ``threshold`` as PyTorch."""
+    return Softplus(beta, threshold)(x)
+
+
+def silu(x):
+    """x·σ(x) (also called swish)."""
+    return x * sigmoid(x)
+
+
+class Hardtanh(Function):
+    def __init__(self, low, high):
+        self.low, self.high = low, high
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return xp_of(x).clip(x, self.low, self.high)
+
+    def backward(self, gy):
+        (x,) = self.saved
+        return gy * ((x > self.low) & (x < self.high))
+
+
+def hardtanh(x, min_val=-1.0, max_val=1.0):
+    """x clipped to [min_val, max_val], gradient 0 outside."""
+    return Hardtanh(min_val, max_val)(x)
+
+
+def identity(x):
+    """The linear activation φ(x) = x."""
+    return x
+
+
+class Softmax(Function):
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, x):
+        xp = xp_of(x)
+        e = xp.exp(x - x.max(axis=self.axis, keepdims=True))  # shift by the max: no overflow
+        y = e / e.sum(axis=self.axis, keepdims=True)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        (y,) = self.saved
+        gx = y * gy
+        return gx - y * gx.sum(axis=self.axis, keepdims=True)  # J = diag(y) − y yᵀ
+
+
+def softmax(x, dim=-1):
+    """e^{x_i} / Σ_j e^{x_j} along ``dim``, computed after subtracting the max."""
+    return Softmax(dim)(x)
+
+
+class LogSoftmax(Function):
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, x):
+        y = x - _logsumexp(x, self.axis)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        (y,) = self.saved
+        return gy - xp_of(y).exp(y) * gy.sum(axis=self.axis, keepdims=True)
+
+
+def _logsumexp(x, axis):
+    xp = xp_of(x)
+    m = x.max(axis=axis, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, 0)  # rows of −inf stay −inf instead of NaN
+    return m + xp.log(xp.exp(x - m).sum(axis=axis, keepdims=True))
+
+
+def log_softmax(x, dim=-1):
+    """x − logsumexp(x) along ``dim`` (stable; better than log(softmax(x)))."""
+    return LogSoftmax(dim)(x)
+
+
+class LogSumExp(Function):
+    def __init__(self, axis, keepdims):
+        self.axis, self.keepdims = axis, keepdims
+
+    def forward(self, x):
+        y = _logsumexp(x, self.axis)
+        self.save_for_backward(x, y)
+        return y if self.keepdims else y.squeeze(axis=self.axis)
+
+    def backward(self, gy):
+        x, y = self.saved
+        if not self.keepdims and self.axis is not None:
+            gy = xp_of(gy).expand_dims(gy, self.axis)
+        return gy * xp_of(x).exp(x - y)  # ∂/∂x_i = softmax_i
+
+
+def logsumexp(x, dim=None, keepdim=False):
+    """log Σ e^x over ``dim`` (all elements when None), stable."""
+    return LogSumExp(dim, keepdim)(x)

@@ -1,0 +1,54 @@
+"""Broadcasting: ``sum_to``, the one helper every broadcasting op's backward calls."""
+from __future__ import annotations
+
+from ember.autograd.function import Function
+from ember.backend import get_array_module as xp_of
+
+
+def sum_to(g, shape):
+    """Sum ``g`` over the axes that broadcasting added or stretched, giving ``shape``.
+
+    The gradient of ``y = broadcast(x)`` is ``dx = sum_to(dy, x.shape)``.
+    """
+    if g.shape == tuple(shape):
+        return g
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1)
+    g = g.sum(axis=axes, keepdims=True)
+    return g.reshape(shape) if lead else g
+
+
+def normalize_axis(axis, ndim):
+    """Wrap negative axes; ``None`` stays ``None``; lists become tuples."""
+    if axis is None:
+        return None
+    if isinstance(axis, (tuple, list)):
+        return tuple(normalize_axis(a, ndim) for a in axis)
+    if not -max(ndim, 1) <= axis < max(ndim, 1):
+        raise IndexError(f"dimension {axis} is out of range for a tensor of {ndim} dimensions")
+    return axis % max(ndim, 1)
+
+
+class BroadcastTo(Function):
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        return xp_of(x).broadcast_to(x, self.shape)
+
+    def backward(self, gy):
+        return sum_to(gy, self.x_shape)
+
+def broadcast_to(x, shape):
+    """Broadcast ``x`` to ``shape`` (NumPy's rules); the gradient is summed back."""
+    if tuple(x.shape) == tuple(shape):
+        return x
+    return BroadcastTo(shape)(x)
+
+
+def expand(x, shape):
+    """PyTorch's ``expand``: like ``broadcast_to`` where ``-1`` keeps a dimension's size."""
+    lead = len(shape) - x.ndim
+    shape = tuple(x.shape[i - lead] if n == -1 else n for i, n in enumerate(shape))
+    return broadcast_to(x, shape)

@@ -1,0 +1,267 @@
+"""Elementwise maths (exp, log, sqrt, abs, clip, max/min of two tensors, where), casts,
+device moves and comparisons (which carry no gradient)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ember import backend
+from ember.autograd.function import Function
+from ember.backend import get_array_module as xp_of
+from ember.ops.broadcast import sum_to
+
+
+class Exp(Function):
+    def forward(self, x):
+        y = xp_of(x).exp(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        (y,) = self.saved
+        return gy * y  # d e^x = e^x
+
+
+def exp(x):
+    """e^x."""
+    return Exp()(x)
+
+
+class Log(Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return xp_of(x).log(x)
+
+    def backward(self, gy):
+        (x,) = self.saved
+        return gy / x
+
+
+def log(x):
+    """Natural logarithm."""
+    return Log()(x)
+
+
+class Sqrt(Function):
+    def forward(self, x):
+        y = xp_of(x).sqrt(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        (y,) = self.saved
+        return gy / (2 * y)
+
+
+def sqrt(x):
+    """√x."""
+    return Sqrt()(x)
+
+
+class Abs(Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return xp_of(x).abs(x)
+
+    def backward(self, gy):
+        (x,) = self.saved
+        return gy * xp_of(x).sign(x)  # 0 at x = 0, as PyTorch
+
+
+def abs(x):  # noqa: A001 - mirrors the builtin
+    """|x| (gradient sign(x), 0 at 0)."""
+    return Abs()(x)
+
+
+class Sin(Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return xp_of(x).sin(x)
+
+    def backward(self, gy):
+        (x,) = self.saved
+        return gy * xp_of(x).cos(x)
+
+
+def sin(x):
+    return Sin()(x)
+
+
+class Cos(Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return xp_of(x).cos(x)
+
+    def backward(self, gy):
+        (x,) = self.saved
+        return -gy * xp_of(x).sin(x)
+
+
+def cos(x):
+    return Cos()(x)
+
+
+class Clip(Function):
+    def __init__(self, low, high):
+        self.low, self.high = low, high
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return xp_of(x).clip(x, self.low, self.high)
+
+    def backward(self, gy):
+        (x,) = self.saved
+        inside = xp_of(x).ones(x.shape, dtype=bool)
+        if self.low is not None:
+            inside &= x >= self.low
+        if self.high is not None:
+            inside &= x <= self.high
+        return gy * inside  # gradient passes only where x was not clipped
+
+
+def clip(x, min=None, max=None):  # noqa: A002 - PyTorch's names
+    """Clamp x into [min, max] (either bound may be None)."""
+    if min is None and max is None:
+        raise ValueError("clip: at least one of min and max must be given")
+    return Clip(min, max)(x)
+
+
+clamp = clip
+
+
+class Maximum(Function):
+    def forward(self, x, y):
+        self.save_for_backward(x, y)
+        return xp_of(x).maximum(x, y)
+
+    def backward(self, gy):
+        x, y = self.saved
+        return _split_ties(gy, x > y, x == y, x.shape, y.shape)
+
+
+class Minimum(Function):
+    def forward(self, x, y):
+        self.save_for_backward(x, y)
+        return xp_of(x).minimum(x, y)
+
+    def backward(self, gy):
+        x, y = self.saved
+        return _split_ties(gy, x < y, x == y, x.shape, y.shape)
+
+
+def _split_ties(gy, x_wins, tie, x_shape, y_shape):
+    """Route the gradient to the winning input; ties share it equally, as PyTorch."""
+    wx = x_wins + 0.5 * tie
+    return sum_to(gy * wx, x_shape), sum_to(gy * (1 - wx), y_shape)
+
+
+def maximum(x, y):
+    """Elementwise max(x, y)."""
+    return Maximum()(x, y)
+
+
+def minimum(x, y):
+    """Elementwise min(x, y)."""
+    return Minimum()(x, y)
+
+
+class Where(Function):
+    def forward(self, condition, x, y):
+        self.condition = condition.astype(bool)
+        self.shapes = x.shape, y.shape
+        return xp_of(x).where(self.condition, x, y)
+
+    def backward(self, gy):
+        zero = gy.dtype.type(0)
+        xp = xp_of(gy)
+        return None, sum_to(xp.where(self.condition, gy, zero), self.shapes[0]), sum_to(
+            xp.where(self.condition, zero, gy), self.shapes[1]
+        )
+
+
+def where(condition, x, y):
+    """x where condition is true, else y (broadcast); gradients flow to the chosen side."""
+    from ember.autograd.tensor import Tensor, as_tensor
+
+    reference = x if isinstance(x, Tensor) else y if isinstance(y, Tensor) else None
+    return Where()(as_tensor(condition), as_tensor(x, like=reference), as_tensor(y, like=reference))
+
+
+def masked_fill(x, mask, value):
+    """x with ``value`` where ``mask`` is true (e.g. −inf on padded attention positions)."""
+    return where(mask, value, x)
+
+
+class Cast(Function):
+    def __init__(self, dtype):
+        self.dtype = np.dtype(dtype)
+
+    def forward(self, x):
+        self.x_dtype = x.dtype
+        return x.astype(self.dtype)
+
+    def backward(self, gy):
+        return gy.astype(self.x_dtype)
+
+
+def cast(x, dtype):
+    """x converted to ``dtype``; the gradient is converted back."""
+    return Cast(dtype)(x)
+
+
+class ToDevice(Function):
+    def __init__(self, device):
+        self.device = device
+
+    def forward(self, x):
+        self.x_device = backend.device_of(x)
+        return backend.to_device(x, self.device)
+
+    def backward(self, gy):
+        return backend.to_device(gy, self.x_device)
+
+
+def to_device(x, device):
+    """x copied to ``device`` ('cpu' or 'cuda'); the gradient is copied back."""
+    return ToDevice(device)(x)
+
+
+class Clone(Function):
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, gy):
+        return gy
+
+
+def clone(x):
+    """A copy of x that stays in the graph."""
+    return Clone()(x)
+
+
+# -- comparisons and logic: results are bool tensors without gradient ---------------------
+def _no_grad_op(name, fn):
+    def op(x, y=None):
+        from ember.autograd.tensor import Tensor, as_tensor
+
+        x = as_tensor(x, like=y if isinstance(y, Tensor) else None)
+        if y is None:
+            return Tensor(fn(x.data))
+        return Tensor(fn(x.data, as_tensor(y, like=x).data))
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"Elementwise ``{name}`` (no gradient)."
+    return op
+
+
+eq = _no_grad_op("eq", lambda x, y: x == y)
+ne = _no_grad_op("ne", lambda x, y: x != y)
+lt = _no_grad_op("lt", lambda x, y: x < y)
+le = _no_grad_op("le", lambda x, y: x <= y)
+gt = _no_grad_op("gt", lambda x, y: x > y)
+ge = _no_grad_op("ge", lambda x, y: x >= y)
+logical_not = _no_grad_op("logical_not", lambda x: ~x.astype(bool))
+logical_and = _no_grad_op("logical_and", lambda x, y: x.astype(bool) & y.astype(bool))
+logical_or = _no_grad_op("logical_or", lambda x, y: x.astype(bool) | y.astype(bool))
+isnan = _no_grad_op("isnan", lambda x: xp_of(x).isnan(x))
+isfinite = _no_grad_op("isfinite", lambda x: xp_of(x).isfinite(x))
+sign = _no_grad_op("sign", lambda x: xp_of(x).sign(x))

@@ -1,0 +1,187 @@
+"""Loss functions. Cross-entropy and NLL are fused (stable and fast); the rest compose."""
+from __future__ import annotations
+
+from ember.autograd.function import Function
+from ember.backend import get_array_module as xp_of
+from ember.ops.activation import _logsumexp, softplus
+from ember.ops.arithmetic import mul
+from ember.ops.elementwise import abs
+from ember.ops.reduction import mean, sum
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def _reduce(loss, reduction, name):
+    if reduction == "mean":
+        return mean(loss)
+    if reduction == "sum":
+        return sum(loss)
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{name}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+
+
+def _check_same_shape(name, input, target):
+    if input.shape != target.shape:
+        raise ValueError(f"{name}: input shape {input.shape} and target shape {target.shape} differ")
+
+
+# -- cross-entropy and NLL -----------------------------------------------------------------
+def _class_last(a):
+    """(N, C, d1, ...) → (N, d1, ..., C): the class axis last, where reductions are cheap."""
+    return xp_of(a).moveaxis(a, 1, -1) if a.ndim > 2 else a
+
+
+def _class_first(a):
+    return xp_of(a).moveaxis(a, -1, 1) if a.ndim > 2 else a
+
+
+def _target_weights(target, C, dtype, weight, ignore_index, smoothing):
+    """The coefficients A (…, C) with loss_i = −Σ_c A_ic log p_ic, and the mean's divisor.
+
+    Index targets: A_ic = (1−ε) w_{y_i} [c = y_i] + ε w_c / C, zero on ignored rows; the
+    mean divides by Σ_i w_{y_i} over kept rows (PyTorch's convention).
+    Probability targets q: A_ic = w_c ((1−ε) q_ic + ε/C); the mean divides by the count.
+    """
+    xp = xp_of(target)
+    w = xp.ones(C, dtype=dtype) if weight is None else weight.astype(dtype, copy=False)
+    if target.dtype.kind == "f":
+        A = (1 - smoothing) * target.astype(dtype, copy=False) + smoothing / C
+        return A * w, float(target.size // C)
+    keep = target != ignore_index
+    safe = xp.where(keep, target, 0)
+    if keep.any() and (safe.min() < 0 or safe.max() >= C):
+        raise IndexError(f"cross_entropy: target class out of range [0, {C}): {safe.min()}..{safe.max()}")
+    w_y = w[safe] * keep
+    A = xp.zeros(target.shape + (C,), dtype=dtype)
+    xp.put_along_axis(A, safe[..., None], ((1 - smoothing) * w_y)[..., None], axis=-1)
+    if smoothing:
+        A += (smoothing / C) * keep[..., None] * w
+    return A, w_y.sum()
+
+
+class _LogLikelihoodLoss(Function):
+    """−Σ_c A_ic z_ic reduced, where z is log p (NLL) or log_softmax(x) (cross-entropy)."""
+
+    from_logits = True
+
+    def __init__(self, weight, ignore_index, smoothing, reduction):
+        self.weight, self.ignore_index = weight, ignore_index
+        self.smoothing, self.reduction = smoothing, reduction
+
+    def forward(self, x, target):
+        z = _class_last(x)
+        if self.from_logits:
+            z = z - _logsumexp(z, -1)
+        A, self.divisor = _target_weights(target, z.shape[-1], x.dtype, self.weight, self.ignore_index, self.smoothing)
+        loss = -(A * z).sum(axis=-1)
+        self.save_for_backward(z, A)
+        if self.reduction == "none":
+            return loss
+        total = loss.sum()
+        return total / self.divisor if self.reduction == "mean" else total
+
+    def backward(self, gy):
+        z, A = self.saved
+        if self.reduction == "mean":
+            gy = gy / self.divisor
+        if self.reduction == "none":
+            gy = gy[..., None]
+        gz = -A * gy
+        if self.from_logits:  # ∂/∂x_j −Σ_c A_c log softmax_c = p_j Σ_c A_c − A_j
+            gz = xp_of(z).exp(z) * (A.sum(axis=-1, keepdims=True) * gy) + gz
+        return _class_first(gz), None
+
+
+class _CrossEntropy(_LogLikelihoodLoss):
+    from_logits = True
+
+
+class _NLL(_LogLikelihoodLoss):
+    from_logits = False
+
+
+def _check_classification(name, input, target):
+    if input.ndim < 1:
+        raise ValueError(f"{name}: input must have a class dimension, got shape {input.shape}")
+    if target.dtype.kind == "f":
+        if target.shape != input.shape:
+            raise ValueError(f"{name}: probability targets must match input shape {input.shape}, got {target.shape}")
+        return
+    expected = input.shape[:1] + input.shape[2:] if input.ndim > 1 else ()
+    if target.shape != expected:
+        raise ValueError(f"{name}: input of shape {input.shape} needs class-index targets of shape {expected}, "
+                         f"got {target.shape}")
+
+
+def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    """Softmax cross-entropy from logits (N, C, ...) with class indices (N, ...) or probabilities.
+
+    loss_i = −Σ_c q_ic log softmax(x_i)_c, q the (smoothed) target distribution, computed
+    stably through log-softmax. ``weight`` rescales classes; ``ignore_index`` drops targets.
+    """
+    return _log_likelihood(_CrossEntropy, "cross_entropy", input, target, weight, ignore_index, reduction,
+                           label_smoothing)
+
+
+def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+    """Negative log-likelihood of class indices given log-probabilities (N, C, ...)."""
+    return _log_likelihood(_NLL, "nll_loss", input, target, weight, ignore_index, reduction, 0.0)
+
+
+def _log_likelihood(cls, name, input, target, weight, ignore_index, reduction, label_smoothing):
+    from ember.autograd.tensor import as_tensor
+
+    target = as_tensor(target)
+    _check_classification(name, input, target)
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{name}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{name}: label_smoothing must lie in [0, 1], got {label_smoothing}")
+    weight = None if weight is None else as_tensor(weight).data
+    return cls(weight, ignore_index, label_smoothing, reduction)(input, target)
+
+
+# -- regression and binary losses ----------------------------------------------------------
+def mse_loss(input, target, reduction="mean"):
+    """(x − y)², reduced."""
+    _check_same_shape("mse_loss", input, target)
+    diff = input - target
+    return _reduce(diff * diff, reduction, "mse_loss")
+
+
+def l1_loss(input, target, reduction="mean"):
+    """|x − y|, reduced."""
+    _check_same_shape("l1_loss", input, target)
+    return _reduce(abs(input - target), reduction, "l1_loss")
+
+
+class _BinaryCrossEntropy(Function):
+    # NOTE: fused to match PyTorch at the edges: log terms clamped at −100 so p = 0 or 1
+    # give a finite loss, and the gradient (p − y)/max(p(1 − p), 1e−12).
+    def forward(self, p, y):
+        xp = xp_of(p)
+        self.save_for_backward(p, y)
+        return -(y * xp.maximum(xp.log(p), -100) + (1 - y) * xp.maximum(xp.log1p(-p), -100))
+
+    def backward(self, gy):
+        p, y = self.saved
+        return gy * (p - y) / xp_of(p).maximum(p * (1 - p), 1e-12), None
+
+
+def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+    """−[y log p + (1 − y) log(1 − p)] for probabilities p in [0, 1]."""
+    _check_same_shape("binary_cross_entropy", input, target)
+    if bool(((input.data < 0) | (input.data > 1)).any()):
+        raise ValueError("binary_cross_entropy: input probabilities must lie in [0, 1]; "
+                         "use binary_cross_entropy_with_logits for raw scores")
+    loss = _BinaryCrossEntropy()(input, target)
+    return _reduce(loss if weight is None else mul(loss, weight), reduction, "binary_cross_entropy")
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
+    """BCE on logits x, stably: (1 − y)x + (1 + (w_pos − 1)y)·softplus(−x)."""
+    _check_same_shape("binary_cross_entropy_with_logits", input, target)
+    log_weight = 1 if pos_weight is None else 1 + (pos_weight - 1) * target
+    loss = (1 - target) * input + log_weight * softplus(-input)
+    return _reduce(loss if weight is None else loss * weight, reduction, "binary_cross_entropy_with_logits")

@@ -1,0 +1,134 @@
+"""Reductions: sum, mean, max, min, var, std over an axis (or all), and argmax/argmin."""
+from __future__ import annotations
+
+import math
+
+from ember.autograd.function import Function
+from ember.backend import get_array_module as xp_of
+from ember.ops.arithmetic import mul
+from ember.ops.broadcast import normalize_axis
+from ember.ops.elementwise import sqrt
+
+
+def _keep_axes(g, x_shape, axis, keepdims):
+    """Re-insert the reduced axes of ``g`` as size 1 so it broadcasts against x."""
+    if keepdims or axis is None and g.ndim == 0:
+        return g.reshape([1] * len(x_shape)) if g.ndim == 0 else g
+    axes = (axis,) if isinstance(axis, int) else axis
+    return xp_of(g).expand_dims(g, axes)
+
+
+class Sum(Function):
+    def __init__(self, axis, keepdims):
+        self.axis, self.keepdims = axis, keepdims
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        return x.sum(axis=self.axis, keepdims=self.keepdims)
+
+    def backward(self, gy):
+        gy = _keep_axes(gy, self.x_shape, self.axis, self.keepdims)
+        return xp_of(gy).broadcast_to(gy, self.x_shape)
+
+
+def sum(x, axis=None, keepdims=False):  # noqa: A001 - mirrors NumPy and PyTorch
+    """Σ x over ``axis`` (int or tuple; all elements when None)."""
+    from ember.autograd.tensor import as_tensor
+
+    x = as_tensor(x)
+    return Sum(normalize_axis(axis, x.ndim), keepdims)(x)
+
+
+def _count(shape, axis):
+    if axis is None:
+        return math.prod(shape)
+    axes = (axis,) if isinstance(axis, int) else axis
+    return math.prod(shape[a] for a in axes)
+
+
+def mean(x, axis=None, keepdims=False):
+    """The mean over ``axis``: sum / count."""
+    from ember.autograd.tensor import as_tensor
+
+    x = as_tensor(x)
+    axis = normalize_axis(axis, x.ndim)
+    n = _count(x.shape, axis)
+    return mul(sum(x, axis, keepdims), 1.0 / n if n else float("nan"))
+
+
+class _Extreme(Function):
+    """max or min; tied extremes share the gradient equally (PyTorch's amax/amin)."""
+
+    reduce = "max"
+
+    def __init__(self, axis, keepdims):
+        self.axis, self.keepdims = axis, keepdims
+
+    def forward(self, x):
+        y = getattr(x, self.reduce)(axis=self.axis, keepdims=True)
+        self.save_for_backward(x, y)
+        return y if self.keepdims else _drop_axes(y, self.axis)
+
+    def backward(self, gy):
+        x, y = self.saved
+        gy = _keep_axes(gy, x.shape, self.axis, self.keepdims)
+        hit = x == y
+        return gy * hit / hit.sum(axis=self.axis, keepdims=True)
+
+
+def _drop_axes(y, axis):
+    return y.reshape(()) if axis is None else y.squeeze(axis=axis)
+
+
+class Max(_Extreme):
+    reduce = "max"
+
+
+class Min(_Extreme):
+    reduce = "min"
+
+
+def max(x, axis=None, keepdims=False):  # noqa: A001
+    """The largest element over ``axis``."""
+    return Max(normalize_axis(axis, x.ndim), keepdims)(x)
+
+
+def min(x, axis=None, keepdims=False):  # noqa: A001
+    """The smallest element over ``axis``."""
+    return Min(normalize_axis(axis, x.ndim), keepdims)(x)
+
+
+def var(x, axis=None, keepdims=False, unbiased=True, correction=None):
+    """Σ(x − x̄)² / (n − correction); PyTorch's default is the unbiased estimate (correction 1)."""
+    axis = normalize_axis(axis, x.ndim)
+    correction = (1 if unbiased else 0) if correction is None else correction
+    n = _count(x.shape, axis)
+    centred = x - mean(x, axis, keepdims=True)
+    dof = n - correction
+    return mul(sum(centred * centred, axis, keepdims), 1.0 / dof if dof > 0 else float("nan"))
+
+
+def std(x, axis=None, keepdims=False, unbiased=True, correction=None):
+    """√var."""
+    return sqrt(var(x, axis, keepdims, unbiased, correction))
+
+
+def argmax(x, axis=None, keepdims=False):
+    """Index of the largest element (no gradient); over the flattened tensor when axis is None."""
+    from ember.autograd.tensor import Tensor
+
+    return Tensor(_arg(x.data, "argmax", axis, keepdims))
+
+
+def argmin(x, axis=None, keepdims=False):
+    """Index of the smallest element (no gradient)."""
+    from ember.autograd.tensor import Tensor
+
+    return Tensor(_arg(x.data, "argmin", axis, keepdims))
+
+
+def _arg(a, name, axis, keepdims):
+    out = getattr(a, name)(axis=axis)
+    if keepdims:
+        out = xp_of(out).expand_dims(out, axis) if axis is not None else out.reshape([1] * a.ndim)
+    return out.astype("int64")
