@@ -12,11 +12,34 @@ from ember.autograd import Parameter, Tensor, detect_anomaly, enable_grad, no_gr
 from ember.autograd.grad_mode import inference_mode, is_grad_enabled
 from ember.backend import cuda_available
 from ember.creation import (
-    arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace, ones, ones_like, rand,
-    rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like,
+    arange,
+    as_tensor,
+    empty,
+    empty_like,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    randperm,
+    tensor,
+    zeros,
+    zeros_like,
 )
 from ember.ops import *  # noqa: F403 - the functional ops are part of the top-level API
+from ember.ops import __all__ as _ops_all
 from ember.random import get_rng_state, manual_seed, set_rng_state
+
+from ember.serialization import load, save
+
+from ember import data, models, nn, optim, train, viz  # noqa: E402 - the subpackages build on the names above
 
 __version__ = "0.1.0"
 
@@ -28,8 +51,21 @@ half = float16
 
 
 def is_tensor(obj) -> bool:
+    """True for an ember ``Tensor`` (or ``Parameter``)."""
     return isinstance(obj, Tensor)
 
 
 def numel(x) -> int:
+    """The number of elements of ``x``."""
     return x.numel()
+
+
+__all__ = [
+    "Parameter", "Tensor", "arange", "as_tensor", "autograd", "backend", "data", "load", "models", "nn", "optim", "save", "train", "viz", "bool_", "cuda_available", "detect_anomaly",
+    "empty", "empty_like", "enable_grad", "eye", "float16", "float32", "float64", "from_numpy",
+    "full", "full_like", "get_rng_state", "inference_mode", "int8", "int16", "int32", "int64",
+    "is_grad_enabled", "is_tensor", "linspace", "manual_seed", "no_grad", "numel", "ones", "ones_like",
+    "rand", "rand_like", "randint", "randn", "randn_like", "randperm", "random", "set_grad_enabled",
+    "set_rng_state", "tensor", "uint8", "zeros", "zeros_like",
+]
+__all__ += _ops_all

@@ -1,8 +1,10 @@
 """Reverse-mode backward over the recorded graph.
 
-Iterative (no recursion limit on long unrolled RNN graphs): one depth-first pass
-orders the function nodes topologically, then gradients flow from the output back
-to the leaves. Gradients accumulate with ``g = g + new`` so no array is aliased.
+Iterative (no recursion limit on long unrolled RNN graphs): one pass counts, for every
+function node, how many consumers send it a gradient; a second pass (Kahn's algorithm)
+runs a node only once all of them have, so every node sees its complete output
+gradient. Gradients accumulate with ``g = g + new`` so no array is aliased, and the
+graph is freed after backward unless ``retain_graph=True``.
 """
 from __future__ import annotations
 
@@ -14,81 +16,108 @@ def backward(tensor, grad=None, retain_graph=False):
     """Accumulate d(tensor)/d(leaf) into ``leaf.grad`` for every leaf that requires grad."""
     if not tensor.requires_grad:
         raise RuntimeError("backward: the tensor does not require grad and has no graph")
-    xp = tensor.xp
+    grad, owned = _initial_grad(tensor, grad)
+    handed = set() if owned else {id(grad)}  # arrays held elsewhere (a .grad, the caller): copy before storing
+    if tensor.creator is None or tensor._retains_grad:
+        tensor._accumulate(grad, fresh=owned)
+        handed.add(id(grad))
+    if tensor.creator is None:
+        return
+    grads = {id(tensor): grad}
+    order = _topological_order(tensor.creator)
+    with grad_mode.no_grad():
+        for fn in order:
+            _run_node(fn, grads, handed, retain_graph)
+    if not retain_graph:
+        for fn in order:  # drop the references that keep intermediate activations alive
+            fn.inputs = fn.outputs = None
+
+
+def _initial_grad(tensor, grad):
+    """The seed gradient (ones for a scalar) and whether it is a fresh array nobody else holds."""
     if grad is None:
         if tensor.numel() != 1:
             raise RuntimeError(
                 f"backward: grad can be implicitly created only for scalar outputs; "
                 f"got shape {tensor.shape}, pass grad= of that shape"
             )
-        grad = xp.ones_like(tensor.data)
-    else:
-        grad = _as_array(grad, xp)
-        if grad.shape != tensor.shape:
-            raise RuntimeError(f"backward: grad shape {grad.shape} does not match tensor shape {tensor.shape}")
-    if tensor.creator is None:
-        tensor._accumulate(grad)
-        return
-    grads = {id(tensor): grad}
-    with grad_mode.no_grad():
-        for fn in _topological_order(tensor.creator):
-            _run_node(fn, grads, retain_graph)
-
-
-def _as_array(grad, xp):
+        return tensor.xp.ones_like(tensor.data), True
     from ember.autograd.tensor import Tensor
 
-    return grad.data if isinstance(grad, Tensor) else xp.asarray(grad)
+    grad = grad.data if isinstance(grad, Tensor) else tensor.xp.asarray(grad)
+    if grad.shape != tensor.shape:
+        raise RuntimeError(f"backward: grad shape {grad.shape} does not match tensor shape {tensor.shape}")
+    if grad.dtype != tensor.dtype:
+        return grad.astype(tensor.dtype), True
+    return grad, False
 
 
 def _topological_order(root):
-    """Function nodes so that each comes before every node that produced its inputs."""
-    order, visited, stack = [], {id(root)}, [(root, False)]
-    while stack:
-        fn, expanded = stack.pop()
-        if expanded:
-            order.append(fn)
-            continue
-        stack.append((fn, True))
+    """Function nodes ordered so that each runs after every node that consumes its outputs."""
+    pending, stack = {id(root): 0}, [root]
+    while stack:  # count the gradient-sending edges into each node
+        fn = stack.pop()
         if fn.saved is None:
             raise RuntimeError(
-                f"{fn.name}: trying to backward through the graph a second time; "
-                "pass retain_graph=True to the first backward"
+                f"{fn.name}: trying to backward through the graph a second time (its saved arrays "
+                "were freed by the first backward); pass retain_graph=True to the first backward"
             )
         for x in fn.inputs:
             parent = x.creator
-            if parent is not None and id(parent) not in visited:
-                visited.add(id(parent))
-                stack.append((parent, False))
-    return order[::-1]
+            if parent is not None:
+                if id(parent) not in pending:
+                    pending[id(parent)] = 0
+                    stack.append(parent)
+                pending[id(parent)] += 1
+    order, ready = [], [root]
+    while ready:
+        fn = ready.pop()
+        order.append(fn)
+        for x in fn.inputs:
+            parent = x.creator
+            if parent is not None:
+                pending[id(parent)] -= 1
+                if pending[id(parent)] == 0:
+                    ready.append(parent)
+    return order
 
 
-def _run_node(fn, grads, retain_graph):
-    gys = []
-    for ref in fn.outputs:
-        y = ref()
-        gys.append(None if y is None else grads.pop(id(y), None))
-    if all(g is None for g in gys):
-        return
-    xp = fn.inputs[0].xp
-    gys = [g if g is not None else xp.zeros(*meta) for g, meta in zip(gys, fn.output_meta)]
-    fn.check_saved_unchanged()
+def _run_node(fn, grads, handed, retain_graph):
+    gys = [grads.pop(id(y), None) if y is not None else None for y in (ref() for ref in fn.outputs)]
+    if len(gys) == 1:
+        if gys[0] is None:
+            return _skip(fn, retain_graph)
+    elif all(g is None for g in gys):
+        return _skip(fn, retain_graph)
+    else:
+        xp = fn.inputs[0].xp
+        gys = [g if g is not None else xp.zeros(*meta) for g, meta in zip(gys, fn.output_meta, strict=True)]
+    if fn._versions:
+        fn.check_saved_unchanged()
     gxs = fn.backward(*gys)
     if not isinstance(gxs, tuple):
         gxs = (gxs,)
-    if grad_mode.is_anomaly_enabled():
+    if grad_mode._state.detect_anomaly:
         _check_finite(fn, gxs, "backward")
     if not retain_graph:
         fn.release()
-    for x, gx, needed in zip(fn.inputs, gxs, fn.needs_input_grad):
+    for x, gx, needed in zip(fn.inputs, gxs, fn.needs_input_grad, strict=False):
         if gx is None or not needed:
             continue
-        if gx.shape != x.shape:
-            raise RuntimeError(f"{fn.name}.backward returned grad of shape {gx.shape} for input of shape {x.shape}")
-        if gx.dtype != x.dtype:
-            gx = gx.astype(x.dtype)
+        data = x.data
+        if gx.shape != data.shape:
+            raise RuntimeError(f"{fn.name}.backward returned grad of shape {gx.shape} for input of shape {data.shape}")
+        if gx.dtype is not data.dtype and gx.dtype != data.dtype:
+            gx = gx.astype(data.dtype)
         if x.creator is None or x._retains_grad:
-            x._accumulate(gx)
+            x._accumulate(gx, fresh=gx.base is None and id(gx) not in handed)
+            handed.add(id(gx))
         if x.creator is not None:
             previous = grads.get(id(x))
             grads[id(x)] = gx if previous is None else previous + gx
+
+
+def _skip(fn, retain_graph):
+    """A node no gradient reached (e.g. an unused output branch): free it without running it."""
+    if not retain_graph:
+        fn.release()

@@ -8,42 +8,61 @@ from __future__ import annotations
 
 import weakref
 
+from ember import backend
 from ember.autograd import grad_mode
 
 
 class Function:
-    """Base of every differentiable op; see ``ember.ops`` for the subclasses."""
+    """Base of every differentiable op; see ``ember.ops`` for the subclasses.
+
+    >>> class Square(Function):
+    ...     def forward(self, x):
+    ...         self.save_for_backward(x)
+    ...         return x * x
+    ...     def backward(self, gy):
+    ...         (x,) = self.saved
+    ...         return 2 * x * gy
+    >>> Square()(em.tensor([3.0], requires_grad=True))
+    tensor([9.], grad_fn=<Square>)
+    """
+
+    _versions = ()
 
     def __call__(self, *inputs):
-        from ember.autograd.tensor import Tensor, as_tensor
-
-        reference = next((x for x in inputs if isinstance(x, Tensor)), None)
-        tensors = tuple(as_tensor(x, like=reference) for x in inputs)
-        _check_same_device(self, tensors)
+        tensors = inputs
+        if not all(isinstance(x, Tensor) for x in inputs):
+            reference = next((x for x in inputs if isinstance(x, Tensor)), None)
+            tensors = tuple(as_tensor(x, like=reference) for x in inputs)
+        if backend._cupy is not None:  # with NumPy alone every array is on the CPU
+            _check_same_device(self, tensors)
         self.saved = ()
         try:
-            outputs = self.forward(*(t.data for t in tensors))
+            outputs = self.forward(*[t.data for t in tensors])
         except ValueError as err:
             shapes = " and ".join(str(tuple(t.shape)) for t in tensors)
             raise ValueError(f"{self.name}: {err} (input shapes {shapes})") from err
         single = not isinstance(outputs, tuple)
         outputs = (outputs,) if single else outputs
-        if grad_mode.is_anomaly_enabled():
+        if grad_mode._state.detect_anomaly:
             _check_finite(self, outputs, "forward")
-        needs = tuple(t.requires_grad for t in tensors)
-        record = grad_mode.is_grad_enabled() and any(needs)
-        results = tuple(Tensor(y, requires_grad=record) for y in outputs)
-        if record:
-            self.output_meta = tuple((y.shape, y.dtype) for y in outputs)
-            self.inputs = tensors
-            self.needs_input_grad = needs
-            self.outputs = tuple(weakref.ref(y) for y in results)
-            self._versions = self._saved_versions(tensors + results)
-            for y in results:
-                y.creator = self
+        if grad_mode._state.grad_enabled and any(t.requires_grad for t in tensors):
+            results = self._record(tensors, outputs)
         else:
             self.saved = ()
+            results = tuple(_wrap(y) for y in outputs)
         return results[0] if single else results
+
+    def _record(self, tensors, outputs):
+        """Make this node the creator of the outputs and remember what backward needs."""
+        results = tuple(_wrap(y, True, self) for y in outputs)
+        self.inputs = tensors
+        self.needs_input_grad = tuple(t.requires_grad for t in tensors)
+        self.outputs = tuple(weakref.ref(y) for y in results)
+        if len(results) > 1:
+            self.output_meta = tuple((y.shape, y.dtype) for y in results)
+        if self.saved:
+            self._versions = self._saved_versions(tensors + results)
+        return results
 
     # -- to override -------------------------------------------------------------------
     def forward(self, *xs):
@@ -63,16 +82,15 @@ class Function:
 
     def _saved_versions(self, tensors):
         saved_ids = {id(a) for a in self.saved}
-        return [(weakref.ref(t), t._version) for t in tensors if id(t.data) in saved_ids]
+        return [(t._version_box, t._version_box[0], t.shape) for t in tensors if id(t.data) in saved_ids]
 
     def check_saved_unchanged(self):
         """Raise if a tensor saved for backward was modified in place after forward."""
-        for ref, version in self._versions:
-            t = ref()
-            if t is not None and t._version != version:
+        for box, version, shape in self._versions:
+            if box[0] != version:
                 raise RuntimeError(
-                    f"{self.name}: a tensor of shape {t.shape} needed for backward was modified "
-                    f"in place (version {version} -> {t._version}); clone it before changing it"
+                    f"{self.name}: a tensor of shape {shape} needed for backward was modified "
+                    f"in place (version {version} -> {box[0]}); clone it before changing it"
                 )
 
     def release(self):
@@ -88,10 +106,12 @@ def _check_same_device(fn, tensors):
 
 
 def _check_finite(fn, arrays, phase):
-    from ember.backend import get_array_module
-
     for a in arrays:
         if a is None or a.dtype.kind not in "fc":
             continue
-        if not bool(get_array_module(a).isfinite(a).all()):
+        if not bool(backend.get_array_module(a).isfinite(a).all()):
             raise FloatingPointError(f"{fn.name} produced NaN or Inf in its {phase} (shape {a.shape})")
+
+
+# Tensor wraps the arrays a Function returns; imported last because tensor.py needs this module.
+from ember.autograd.tensor import Tensor, _wrap, as_tensor  # noqa: E402

@@ -64,7 +64,7 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         self.grad = None
         self.creator = None
-        self._version = 0
+        self._version_box = [0]  # shared with detached aliases, which see the same memory
         self._retains_grad = False
 
     # -- properties ---------------------------------------------------------------------
@@ -122,12 +122,26 @@ class Tensor:
         engine.backward(self, grad, retain_graph)
 
     def detach(self) -> Tensor:
-        """A tensor sharing this data, cut from the graph."""
-        return Tensor(self.data)
+        """A tensor sharing this data (and its in-place version counter), cut from the graph."""
+        out = _wrap(self.data)
+        out._version_box = self._version_box
+        return out
+
+    @property
+    def _version(self) -> int:
+        """How many times the data was modified in place (checked by backward for saved tensors)."""
+        return self._version_box[0]
+
+    @_version.setter
+    def _version(self, value):
+        self._version_box[0] = value
 
     def requires_grad_(self, requires_grad=True) -> Tensor:
+        """Switch gradient recording on (or off) for this leaf; returns the tensor."""
         if not self.is_leaf:
             raise RuntimeError("requires_grad_: only leaf tensors can change requires_grad")
+        if requires_grad and self.dtype.kind not in "fc":
+            raise RuntimeError(f"only floating-point tensors can require grad, got dtype {self.dtype}")
         self.requires_grad = bool(requires_grad)
         return self
 
@@ -136,9 +150,15 @@ class Tensor:
         self._retains_grad = True
         return self
 
-    def _accumulate(self, g):
-        """Add a backend-array gradient into ``.grad`` (a new tensor: no aliasing)."""
-        self.grad = Tensor(g) if self.grad is None else Tensor(self.grad.data + g)
+    def _accumulate(self, g, fresh=False):
+        """Add a backend-array gradient into ``.grad`` (a new array: no aliasing).
+
+        ``fresh`` says ``g`` is a writable array nobody else holds, so it can be stored as is.
+        """
+        if self.grad is None:
+            self.grad = _wrap(g if fresh else g.copy())
+        else:
+            self.grad = _wrap(self.grad.data + g)
 
     # -- conversion ---------------------------------------------------------------------
     def item(self):
@@ -360,6 +380,56 @@ class Tensor:
         return ops.getitem(self, index)
 
     # -- method forms of the ops ----------------------------------------------------------
+    def add(self, other):
+        return ops.add(self, other)
+
+    def sub(self, other):
+        return ops.sub(self, other)
+
+    def mul(self, other):
+        return ops.mul(self, other)
+
+    def div(self, other):
+        return ops.div(self, other)
+
+    def pow(self, exponent):
+        return ops.pow(self, exponent)
+
+    def neg(self):
+        return ops.neg(self)
+
+    def sign(self):
+        return ops.sign(self)
+
+    def eq(self, other):
+        return ops.eq(self, other)
+
+    def ne(self, other):
+        return ops.ne(self, other)
+
+    def lt(self, other):
+        return ops.lt(self, other)
+
+    def le(self, other):
+        return ops.le(self, other)
+
+    def gt(self, other):
+        return ops.gt(self, other)
+
+    def ge(self, other):
+        return ops.ge(self, other)
+
+    def any(self):
+        """True where any element is non-zero (no gradient)."""
+        return Tensor(self.data.any())
+
+    def all(self):
+        """True where every element is non-zero (no gradient)."""
+        return Tensor(self.data.all())
+
+    def index_select(self, dim, index):
+        return ops.index_select(self, dim, index)
+
     def exp(self):
         return ops.exp(self)
 
@@ -525,6 +595,16 @@ def _unwrap_index(index):
     return index
 
 
+def _wrap(array, requires_grad=False, creator=None) -> Tensor:
+    """A tensor around an op's output array, skipping the conversions of ``Tensor()`` (hot path)."""
+    if isinstance(array, np.generic) or not hasattr(array, "dtype"):  # NumPy gives scalars for some 0-d results
+        array = np.asarray(array)
+    t = object.__new__(Tensor)
+    t.data, t.requires_grad, t.grad, t.creator = array, requires_grad, None, creator
+    t._version_box, t._retains_grad = [0], False
+    return t
+
+
 def as_tensor(x, like=None) -> Tensor:
     """Wrap ``x`` as a tensor; Python scalars take the dtype and device of ``like``.
 
@@ -534,14 +614,13 @@ def as_tensor(x, like=None) -> Tensor:
     if isinstance(x, Tensor):
         return x
     if like is not None and isinstance(x, (int, float, bool, np.number)):
-        kind = like.dtype.kind
-        if isinstance(x, (float, np.floating)) and kind not in "fc":
+        dtype = like.data.dtype
+        if isinstance(x, (float, np.floating)) and dtype.kind not in "fc":
             dtype = DEFAULT_DTYPE
-        elif isinstance(x, bool) and kind == "b":
-            dtype = np.bool_
-        else:
-            dtype = like.dtype if kind != "b" else np.asarray(x).dtype
-        return Tensor(like.xp.asarray(x, dtype=dtype))
+        elif dtype.kind == "b" and not isinstance(x, bool):
+            dtype = np.asarray(x).dtype
+        xp = np if isinstance(like.data, np.ndarray) else like.xp
+        return _wrap(xp.asarray(x, dtype=dtype))
     return Tensor(x)
 
 

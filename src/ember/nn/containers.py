@@ -23,6 +23,7 @@ class Sequential(Module):
                 self.add_module(str(index), module)
 
     def forward(self, x):
+        """Apply each module in turn: x → m_1(x) → m_2(·) → …."""
         for module in self._modules.values():
             x = module(x)
         return x
@@ -39,6 +40,7 @@ class Sequential(Module):
         return iter(self._modules.values())
 
     def append(self, module: Module) -> Sequential:
+        """Add ``module`` at the end, named by its position."""
         self.add_module(str(len(self)), module)
         return self
 
@@ -52,10 +54,12 @@ class ModuleList(Module):
             self.append(module)
 
     def append(self, module: Module) -> ModuleList:
+        """Add ``module`` at the end, named by its position."""
         self.add_module(str(len(self._modules)), module)
         return self
 
     def extend(self, modules) -> ModuleList:
+        """Append every module of ``modules``."""
         for module in modules:
             self.append(module)
         return self
@@ -100,12 +104,15 @@ class ModuleDict(Module):
         return iter(self._modules)
 
     def keys(self):
+        """The child names."""
         return self._modules.keys()
 
     def values(self):
+        """The child modules."""
         return self._modules.values()
 
     def items(self):
+        """(name, module) pairs."""
         return self._modules.items()
 
 
@@ -116,6 +123,7 @@ class Identity(Module):
         super().__init__()
 
     def forward(self, x):
+        """Return ``x`` unchanged."""
         return x
 
 
@@ -127,7 +135,9 @@ class Flatten(Module):
         self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, x):
+        """Flatten ``x`` from ``start_dim`` to ``end_dim``."""
         return flatten(x, self.start_dim, self.end_dim)
 
     def extra_repr(self):
+        """The flattened dimension range."""
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

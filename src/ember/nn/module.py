@@ -7,14 +7,16 @@ attribute registers it in an ordered dict, so ``named_parameters()`` and
 """
 from __future__ import annotations
 
-from collections import OrderedDict
-from typing import Iterator
+from collections import OrderedDict, namedtuple
+from collections.abc import Iterator
 
 import numpy as np
 
 from ember import backend
 from ember.autograd.grad_mode import no_grad
 from ember.autograd.tensor import Parameter, Tensor
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
 class Module:
@@ -42,6 +44,10 @@ class Module:
     def __setattr__(self, name, value):
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning {name!r}")
+        self._check_reassignment(name, value)
+        if value is None and (name in self._parameters or name in self._modules):
+            (self._parameters if name in self._parameters else self._modules)[name] = None
+            return  # an optional weight or submodule switched off stays registered, as in PyTorch
         for store in (self._parameters, self._buffers, self._modules):
             store.pop(name, None)
         if isinstance(value, Parameter):
@@ -54,6 +60,17 @@ class Module:
             object.__setattr__(self, name, value)
             return
         self.__dict__.pop(name, None)
+
+    def _check_reassignment(self, name, value):
+        """A registered parameter or submodule may only be replaced by its own kind (or None)."""
+        if value is None:
+            return
+        if name in self._parameters and not isinstance(value, Parameter):
+            raise TypeError(f"{type(self).__name__}: cannot assign {type(value).__name__} as parameter {name!r} "
+                            "(ember.nn.Parameter or None expected)")
+        if name in self._modules and not isinstance(value, Module):
+            raise TypeError(f"{type(self).__name__}: cannot assign {type(value).__name__} as child module {name!r} "
+                            "(ember.nn.Module or None expected)")
 
     def __getattr__(self, name):
         for store in ("_parameters", "_buffers", "_modules"):
@@ -86,16 +103,53 @@ class Module:
         self._buffers[name] = tensor
 
     def add_module(self, name: str, module: Module | None) -> None:
+        """Register ``module`` as a child named ``name`` (``None`` keeps an empty slot)."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(self).__name__}.add_module: {type(module).__name__} is not a Module")
+        if not isinstance(name, str) or "." in name or not name:
+            raise KeyError(f"{type(self).__name__}.add_module: invalid child name {name!r} (non-empty, no '.')")
         self._modules[name] = module
 
     register_module = add_module
 
     # -- forward -----------------------------------------------------------------------------
     def forward(self, *args, **kwargs):
+        """The computation of this module; subclasses override it and are called as ``module(x)``."""
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        hooks = self.__dict__.get("_forward_hooks")
+        if not hooks:  # the common case: no hooks, no overhead
+            return self.forward(*args, **kwargs)
+        for hook in list(hooks["pre"].values()):
+            result = hook(self, args)
+            if result is not None:
+                args = result if isinstance(result, tuple) else (result,)
+        output = self.forward(*args, **kwargs)
+        for hook in list(hooks["post"].values()):
+            result = hook(self, args, output)
+            if result is not None:
+                output = result
+        return output
+
+    def register_forward_pre_hook(self, hook) -> RemovableHandle:
+        """Call ``hook(module, args)`` before each forward; a non-None result replaces the inputs."""
+        return self._add_hook("pre", hook)
+
+    def register_forward_hook(self, hook) -> RemovableHandle:
+        """Call ``hook(module, args, output)`` after each forward; a non-None result replaces the output.
+
+        Handy to capture feature maps of any layer:
+
+        >>> maps = {}
+        >>> handle = model.conv1.register_forward_hook(lambda m, args, out: maps.update(conv1=out))
+        >>> model(x); handle.remove()
+        """
+        return self._add_hook("post", hook)
+
+    def _add_hook(self, kind, hook):
+        hooks = self.__dict__.setdefault("_forward_hooks", {"pre": OrderedDict(), "post": OrderedDict()})
+        return RemovableHandle(hooks[kind], hook)
 
     # -- traversal ---------------------------------------------------------------------------
     def named_modules(self, memo=None, prefix="") -> Iterator[tuple[str, Module]]:
@@ -110,15 +164,28 @@ class Module:
                 yield from module.named_modules(memo, f"{prefix}.{name}" if prefix else name)
 
     def modules(self) -> Iterator[Module]:
+        """This module and every descendant, each once."""
         for _, module in self.named_modules():
             yield module
 
+    def get_submodule(self, target: str) -> Module:
+        """The submodule at a dotted path such as ``'layer1.0.conv1'`` (``''`` is this module)."""
+        module = self
+        for part in filter(None, target.split(".")):
+            child = module._modules.get(part)
+            if child is None:
+                raise AttributeError(f"{type(module).__name__} has no submodule {part!r} (looking up {target!r})")
+            module = child
+        return module
+
     def named_children(self) -> Iterator[tuple[str, Module]]:
+        """(name, module) for the direct children."""
         for name, module in self._modules.items():
             if module is not None:
                 yield name, module
 
     def children(self) -> Iterator[Module]:
+        """The direct child modules."""
         for _, module in self.named_children():
             yield module
 
@@ -138,14 +205,17 @@ class Module:
             yield (f"{prefix}.{name}" if prefix else name), p
 
     def parameters(self, recurse=True) -> Iterator[Parameter]:
+        """Every learnable parameter (each shared one once), e.g. for an optimiser."""
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
     def named_buffers(self, prefix="", recurse=True) -> Iterator[tuple[str, Tensor]]:
+        """(dotted name, buffer) pairs: non-learnable state such as running means."""
         for name, b in self._named_members("_buffers", recurse):
             yield (f"{prefix}.{name}" if prefix else name), b
 
     def buffers(self, recurse=True) -> Iterator[Tensor]:
+        """Every buffer of this module tree."""
         for _, b in self.named_buffers(recurse=recurse):
             yield b
 
@@ -168,11 +238,13 @@ class Module:
         return self.train(False)
 
     def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Switch gradient tracking of every parameter on or off (e.g. to freeze a pretrained body)."""
         for p in self.parameters():
             p.requires_grad_(requires_grad)
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset every parameter's gradient: to ``None`` (default) or to zeros."""
         for p in self.parameters():
             if set_to_none or p.grad is None:
                 p.grad = None
@@ -180,31 +252,41 @@ class Module:
                 p.grad = Tensor(p.xp.zeros_like(p.data))
 
     # -- state -----------------------------------------------------------------------------------
-    def state_dict(self, prefix="") -> OrderedDict:
-        """Every parameter and persistent buffer by dotted name (detached tensors, shared storage)."""
-        state = OrderedDict()
-        for module_prefix, module in self.named_modules(prefix=prefix):
-            dot = f"{module_prefix}." if module_prefix else ""
-            for name, p in module._parameters.items():
-                if p is not None:
-                    state[dot + name] = p.detach()
-            for name, b in module._buffers.items():
-                if b is not None and name not in module._non_persistent:
-                    state[dot + name] = b.detach()
-        return state
+    def state_dict(self, *, prefix="", keep_vars=False) -> OrderedDict:
+        """Every parameter and persistent buffer by dotted name, as PyTorch keys them.
+
+        Values are detached tensors sharing storage (the parameters themselves with
+        ``keep_vars=True``). A module reachable under two names appears under both, as in
+        PyTorch, so a state dict exported from the PyTorch twin has the same keys.
+        """
+        return OrderedDict((k, t if keep_vars else t.detach()) for k, t in self._state_items(prefix))
+
+    def _state_items(self, prefix=""):
+        dot = f"{prefix}." if prefix else ""
+        for store in (self._parameters, self._buffers):
+            for name, t in store.items():
+                if t is not None and name not in self._non_persistent:
+                    yield dot + name, t
+        for name, module in self._modules.items():
+            if module is not None:
+                yield from module._state_items(dot + name)
 
     def load_state_dict(self, state_dict, strict: bool = True):
-        """Copy values (tensors or NumPy arrays) into the existing parameters and buffers.
+        """Copy values (tensors, NumPy arrays, or anything array-like) into the existing parameters and buffers.
 
         Values are cast to each parameter's dtype and moved to its device, as PyTorch does.
-        With ``strict`` every key must match; the error lists missing and unexpected keys
-        and shape mismatches. Returns ``(missing_keys, unexpected_keys)``.
+        A shape mismatch is always an error; with ``strict`` (default) missing and unexpected
+        keys are too, and the ``RuntimeError`` lists them all. Returns
+        ``IncompatibleKeys(missing_keys, unexpected_keys)``.
+
+        >>> model.load_state_dict({k: v.detach().numpy() for k, v in torch_model.state_dict().items()})
         """
         own = self._state_tensors()
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         mismatched = [
-            f"{k}: checkpoint {tuple(np.shape(_host(v)))} vs model {own[k].shape}"
+            f"{k}: copying a param with shape {tuple(np.shape(_host(v)))}, the shape in the current model is "
+            f"{tuple(own[k].shape)}"
             for k, v in state_dict.items()
             if k in own and tuple(np.shape(_host(v))) != tuple(own[k].shape)
         ]
@@ -215,8 +297,8 @@ class Module:
             if unexpected:
                 problems.append(f"unexpected keys: {unexpected}")
             if mismatched:
-                problems.append(f"shape mismatches: {mismatched}")
-            raise KeyError(f"{type(self).__name__}.load_state_dict: " + "; ".join(problems))
+                problems.append("size mismatch for " + "; ".join(mismatched))
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}: " + "; ".join(problems))
         with no_grad():
             for key, value in state_dict.items():
                 if key in own:
@@ -224,17 +306,10 @@ class Module:
                     array = backend.to_device(_host(value), target.device)
                     target.data[...] = array.astype(target.dtype, copy=False)
                     target._version += 1
-        return missing, unexpected
+        return IncompatibleKeys(missing, unexpected)
 
     def _state_tensors(self) -> dict:
-        tensors = {}
-        for module_prefix, module in self.named_modules():
-            dot = f"{module_prefix}." if module_prefix else ""
-            for store in (module._parameters, module._buffers):
-                for name, t in store.items():
-                    if t is not None and name not in module._non_persistent:
-                        tensors[dot + name] = t
-        return tensors
+        return dict(self._state_items())
 
     # -- devices and dtypes ------------------------------------------------------------------------
     def _apply_to_tensors(self, convert) -> Module:
@@ -266,15 +341,23 @@ class Module:
         return self._apply_to_tensors(convert)
 
     def double(self) -> Module:
+        """Cast floating-point parameters and buffers to float64 (in place; returns self)."""
         return self.to(np.float64)
 
     def float(self) -> Module:
+        """Cast floating-point parameters and buffers to float32 (in place; returns self)."""
         return self.to(np.float32)
 
+    def half(self) -> Module:
+        """Cast floating-point parameters and buffers to float16 (in place; returns self)."""
+        return self.to(np.float16)
+
     def cpu(self) -> Module:
+        """Move parameters and buffers to host memory (NumPy)."""
         return self.to("cpu")
 
     def cuda(self) -> Module:
+        """Move parameters and buffers to the GPU (CuPy)."""
         return self.to("cuda")
 
     # -- printing -----------------------------------------------------------------------------------
@@ -295,6 +378,27 @@ class Module:
 
     def __dir__(self):
         return sorted(set(super().__dir__()) | set(self._parameters) | set(self._modules) | set(self._buffers))
+
+
+class RemovableHandle:
+    """Returned by ``register_forward_hook``: ``handle.remove()`` unregisters the hook."""
+
+    _next_id = 0
+
+    def __init__(self, store, hook):
+        self.store, self.id = store, RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+        store[self.id] = hook
+
+    def remove(self) -> None:
+        """Unregister the hook (calling it twice is harmless)."""
+        self.store.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
 
 
 def _host(value):

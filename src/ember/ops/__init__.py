@@ -1,23 +1,86 @@
 """Differentiable primitives, grouped by area; every public function is re-exported here."""
 from ember.ops.activation import (
-    elu, gelu, hardtanh, identity, leaky_relu, log_softmax, logsumexp, relu, sigmoid, silu, softmax,
-    softplus, tanh,
+    elu,
+    gelu,
+    hardtanh,
+    identity,
+    leaky_relu,
+    log_softmax,
+    logsumexp,
+    relu,
+    sigmoid,
+    silu,
+    softmax,
+    softplus,
+    tanh,
 )
 from ember.ops.arithmetic import add, div, mul, neg, pow, sub
 from ember.ops.broadcast import broadcast_to, expand, sum_to
 from ember.ops.dropout import dropout, dropout2d
 from ember.ops.elementwise import (
-    abs, cast, clamp, clip, clone, cos, eq, exp, ge, gt, isfinite, isnan, le, log, logical_and, logical_not,
-    logical_or, lt, masked_fill, maximum, minimum, ne, sign, sin, sqrt, to_device, where,
+    abs,
+    cast,
+    clamp,
+    clip,
+    clone,
+    cos,
+    eq,
+    exp,
+    ge,
+    gt,
+    isfinite,
+    isnan,
+    le,
+    log,
+    logical_and,
+    logical_not,
+    logical_or,
+    lt,
+    masked_fill,
+    maximum,
+    minimum,
+    ne,
+    sign,
+    sin,
+    sqrt,
+    to_device,
+    where,
 )
 from ember.ops.linalg import linear, matmul
 from ember.ops.loss import (
-    binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, l1_loss, mse_loss, nll_loss,
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    l1_loss,
+    mse_loss,
+    nll_loss,
 )
 from ember.ops.reduction import argmax, argmin, max, mean, min, std, sum, var
 from ember.ops.shape import (
-    cat, chunk, concat, flatten, getitem, index_select, one_hot, pad, permute, reshape, split, squeeze, stack,
-    transpose, unsqueeze,
+    cat,
+    chunk,
+    concat,
+    flatten,
+    getitem,
+    index_select,
+    one_hot,
+    pad,
+    permute,
+    reshape,
+    split,
+    squeeze,
+    stack,
+    transpose,
+    unsqueeze,
 )
 
-__all__ = [name for name in dir() if not name.startswith("_")]
+__all__ = [
+    "abs", "add", "argmax", "argmin", "binary_cross_entropy", "binary_cross_entropy_with_logits", "broadcast_to",
+    "cast", "cat", "chunk", "clamp", "clip", "clone", "concat", "cos", "cross_entropy", "div", "dropout",
+    "dropout2d", "elu", "eq", "exp", "expand", "flatten", "ge", "gelu", "getitem", "gt", "hardtanh", "identity",
+    "index_select", "isfinite", "isnan", "l1_loss", "le", "leaky_relu", "linear", "log", "log_softmax",
+    "logical_and", "logical_not", "logical_or", "logsumexp", "lt", "masked_fill", "matmul", "max", "maximum",
+    "mean", "min", "minimum", "mse_loss", "mul", "ne", "neg", "nll_loss", "one_hot", "pad", "permute", "pow",
+    "relu", "reshape", "sigmoid", "sign", "silu", "sin", "softmax", "softplus", "split", "sqrt", "squeeze", "stack",
+    "std", "sub", "sum", "sum_to", "tanh", "to_device", "transpose", "unsqueeze", "var", "where",
+]

@@ -51,7 +51,7 @@ class LeakyReLU(Function):
         positive = x > 0
         self.save_for_backward(positive)
         if self.slope == 0:
-            return x * positive
+            return xp_of(x).maximum(x, 0)  # max(x, 0), not x·mask: no −0.0 for negative x
         return xp_of(x).where(positive, x, x * x.dtype.type(self.slope))
 
     def backward(self, gy):

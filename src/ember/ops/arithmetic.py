@@ -2,8 +2,29 @@
 from __future__ import annotations
 
 from ember.autograd.function import Function
+from ember.autograd.tensor import DEFAULT_DTYPE, Tensor, as_tensor
 from ember.backend import get_array_module as xp_of
 from ember.ops.broadcast import sum_to
+
+
+def promote(x, y, true_divide=False):
+    """Both operands as tensors, with PyTorch's type promotion rather than NumPy's.
+
+    A Python number takes the tensor's dtype (float32 * 2.0 stays float32); an integer or
+    bool tensor meeting a floating one takes the floating dtype (NumPy would widen int64
+    with float32 to float64); ``true_divide`` turns two integer operands into float32.
+    """
+    if not (isinstance(x, Tensor) and isinstance(y, Tensor)):
+        reference = x if isinstance(x, Tensor) else y if isinstance(y, Tensor) else None
+        x, y = as_tensor(x, like=reference), as_tensor(y, like=reference)
+    x_float, y_float = x.data.dtype.kind in "fc", y.data.dtype.kind in "fc"
+    if x_float and not y_float:
+        y = Tensor(y.data.astype(x.dtype))  # integers carry no gradient: a plain conversion
+    elif y_float and not x_float:
+        x = Tensor(x.data.astype(y.dtype))
+    elif true_divide and not x_float:
+        x, y = Tensor(x.data.astype(DEFAULT_DTYPE)), Tensor(y.data.astype(DEFAULT_DTYPE))
+    return x, y
 
 
 class Add(Function):
@@ -16,8 +37,12 @@ class Add(Function):
 
 
 def add(x, y):
-    """x + y."""
-    return Add()(x, y)
+    """x + y, broadcasting; the gradient is summed back to each input's shape.
+
+    >>> em.add(em.ones(3, 4), em.arange(4.0)).shape
+    (3, 4)
+    """
+    return Add()(*promote(x, y))
 
 
 class Neg(Function):
@@ -29,12 +54,13 @@ class Neg(Function):
 
 
 def neg(x):
-    """−x."""
+    """−x (gradient −1)."""
     return Neg()(x)
 
 
 def sub(x, y):
     """x − y, composed as x + (−y)."""
+    x, y = promote(x, y)
     return add(x, neg(y))
 
 
@@ -51,8 +77,12 @@ class Mul(Function):
 
 
 def mul(x, y):
-    """x ⊙ y (elementwise)."""
-    return Mul()(x, y)
+    """x ⊙ y (elementwise, broadcasting): ∂/∂x = y, ∂/∂y = x.
+
+    >>> em.mul(em.tensor([1.0, 2.0]), 3.0)
+    tensor([3., 6.])
+    """
+    return Mul()(*promote(x, y))
 
 
 class Div(Function):
@@ -69,8 +99,12 @@ class Div(Function):
 
 
 def div(x, y):
-    """x / y (true division)."""
-    return Div()(x, y)
+    """x / y (true division, broadcasting; integers give float32): ∂/∂x = 1/y, ∂/∂y = −x/y².
+
+    >>> em.div(em.tensor([1, 2]), 2)
+    tensor([0.5, 1. ])
+    """
+    return Div()(*promote(x, y, true_divide=True))
 
 
 class Pow(Function):
@@ -91,5 +125,11 @@ class Pow(Function):
 
 
 def pow(x, c):  # noqa: A001 - mirrors the operator
-    """x ** c, for a scalar or tensor exponent (and scalar or tensor base)."""
-    return Pow()(x, c)
+    """x ** c, for a scalar or tensor exponent (and scalar or tensor base).
+
+    ∂/∂x = c·x^(c−1); ∂/∂c = x^c·ln x (taken as 0 where x ≤ 0).
+
+    >>> em.pow(em.tensor([2.0, 3.0]), 2)
+    tensor([4., 9.])
+    """
+    return Pow()(*promote(x, c))

@@ -7,6 +7,7 @@ import numpy as np
 from ember import backend
 from ember.autograd.function import Function
 from ember.backend import get_array_module as xp_of
+from ember.ops.arithmetic import promote
 from ember.ops.broadcast import sum_to
 
 
@@ -83,6 +84,7 @@ class Sin(Function):
 
 
 def sin(x):
+    """sin(x) (gradient cos x)."""
     return Sin()(x)
 
 
@@ -97,6 +99,7 @@ class Cos(Function):
 
 
 def cos(x):
+    """cos(x) (gradient −sin x)."""
     return Cos()(x)
 
 
@@ -155,13 +158,13 @@ def _split_ties(gy, x_wins, tie, x_shape, y_shape):
 
 
 def maximum(x, y):
-    """Elementwise max(x, y)."""
-    return Maximum()(x, y)
+    """Elementwise max(x, y), broadcasting; the gradient goes to the larger input (halved on ties)."""
+    return Maximum()(*promote(x, y))
 
 
 def minimum(x, y):
-    """Elementwise min(x, y)."""
-    return Minimum()(x, y)
+    """Elementwise min(x, y), broadcasting; the gradient goes to the smaller input (halved on ties)."""
+    return Minimum()(*promote(x, y))
 
 
 class Where(Function):
@@ -180,10 +183,9 @@ class Where(Function):
 
 def where(condition, x, y):
     """x where condition is true, else y (broadcast); gradients flow to the chosen side."""
-    from ember.autograd.tensor import Tensor, as_tensor
+    from ember.autograd.tensor import as_tensor
 
-    reference = x if isinstance(x, Tensor) else y if isinstance(y, Tensor) else None
-    return Where()(as_tensor(condition), as_tensor(x, like=reference), as_tensor(y, like=reference))
+    return Where()(as_tensor(condition), *promote(x, y))
 
 
 def masked_fill(x, mask, value):

@@ -1,6 +1,8 @@
 """Loss functions. Cross-entropy and NLL are fused (stable and fast); the rest compose."""
 from __future__ import annotations
 
+import numpy as np
+
 from ember.autograd.function import Function
 from ember.backend import get_array_module as xp_of
 from ember.ops.activation import _logsumexp, softplus
@@ -71,6 +73,8 @@ class _LogLikelihoodLoss(Function):
 
     def forward(self, x, target):
         z = _class_last(x)
+        if target.dtype.kind == "f":  # probabilities carry the class axis too
+            target = _class_last(target)
         if self.from_logits:
             z = z - _logsumexp(z, -1)
         A, self.divisor = _target_weights(target, z.shape[-1], x.dtype, self.weight, self.ignore_index, self.smoothing)
@@ -162,7 +166,9 @@ class _BinaryCrossEntropy(Function):
     def forward(self, p, y):
         xp = xp_of(p)
         self.save_for_backward(p, y)
-        return -(y * xp.maximum(xp.log(p), -100) + (1 - y) * xp.maximum(xp.log1p(-p), -100))
+        with np.errstate(divide="ignore"):  # log 0 = −inf is expected here, then clamped
+            log_p, log_q = xp.maximum(xp.log(p), -100), xp.maximum(xp.log1p(-p), -100)
+        return -(y * log_p + (1 - y) * log_q)
 
     def backward(self, gy):
         p, y = self.saved

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 from ember.autograd.function import Function
+from ember.autograd.tensor import Tensor, as_tensor
 from ember.backend import get_array_module as xp_of
 from ember.ops.arithmetic import mul
 from ember.ops.broadcast import normalize_axis
@@ -28,13 +29,17 @@ class Sum(Function):
 
     def backward(self, gy):
         gy = _keep_axes(gy, self.x_shape, self.axis, self.keepdims)
-        return xp_of(gy).broadcast_to(gy, self.x_shape)
+        gx = xp_of(gy).empty(self.x_shape, dtype=gy.dtype)
+        gx[...] = gy  # a fresh array (cheaper than broadcast_to, and the leaf need not copy it)
+        return gx
 
 
 def sum(x, axis=None, keepdims=False):  # noqa: A001 - mirrors NumPy and PyTorch
-    """Σ x over ``axis`` (int or tuple; all elements when None)."""
-    from ember.autograd.tensor import as_tensor
+    """Σ x over ``axis`` (int or tuple; all elements when None).
 
+    >>> em.sum(em.ones(2, 3), axis=1)
+    tensor([3., 3.])
+    """
     x = as_tensor(x)
     return Sum(normalize_axis(axis, x.ndim), keepdims)(x)
 
@@ -47,9 +52,11 @@ def _count(shape, axis):
 
 
 def mean(x, axis=None, keepdims=False):
-    """The mean over ``axis``: sum / count."""
-    from ember.autograd.tensor import as_tensor
+    """The mean over ``axis``: sum / count.
 
+    >>> em.mean(em.tensor([[1.0, 3.0]]), axis=1)
+    tensor([2.])
+    """
     x = as_tensor(x)
     axis = normalize_axis(axis, x.ndim)
     n = _count(x.shape, axis)
@@ -115,15 +122,11 @@ def std(x, axis=None, keepdims=False, unbiased=True, correction=None):
 
 def argmax(x, axis=None, keepdims=False):
     """Index of the largest element (no gradient); over the flattened tensor when axis is None."""
-    from ember.autograd.tensor import Tensor
-
     return Tensor(_arg(x.data, "argmax", axis, keepdims))
 
 
 def argmin(x, axis=None, keepdims=False):
     """Index of the smallest element (no gradient)."""
-    from ember.autograd.tensor import Tensor
-
     return Tensor(_arg(x.data, "argmin", axis, keepdims))
 
 

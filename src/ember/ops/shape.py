@@ -84,7 +84,7 @@ class Concat(Function):
         self.axis = axis
 
     def forward(self, *xs):
-        self.bounds = np.cumsum([x.shape[self.axis] for x in xs])[:-1]
+        self.bounds = np.cumsum([x.shape[self.axis] for x in xs])[:-1].tolist()
         return xp_of(xs[0]).concatenate(xs, axis=self.axis)
 
     def backward(self, gy):
@@ -135,7 +135,7 @@ def split(x, split_size_or_sections, dim=0):
         sizes = list(split_size_or_sections)
         if sum(sizes) != n:
             raise ValueError(f"split: sizes {sizes} do not add up to {n}, the size of dimension {dim}")
-    outputs = Split(list(np.cumsum(sizes)[:-1]), dim)(x)
+    outputs = Split(np.cumsum(sizes)[:-1].tolist(), dim)(x)
     return outputs if isinstance(outputs, tuple) else (outputs,)
 
 

@@ -18,7 +18,7 @@ def _outputs(fn, inputs):
 
 
 def _loss(outputs, upstream):
-    return sum(float((o.data * u).sum()) for o, u in zip(outputs, upstream) if u is not None)
+    return sum(float((o.data * u).sum()) for o, u in zip(outputs, upstream, strict=True) if u is not None)
 
 
 def numerical_grad(fn, inputs, upstream, index, eps):
@@ -55,8 +55,8 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exceptio
     for x in inputs:
         if isinstance(x, Tensor):
             x.grad = None
-    differentiable = [o for o, u in zip(outputs, upstream) if u is not None]
-    for k, (o, u) in enumerate((o, u) for o, u in zip(outputs, upstream) if u is not None):
+    differentiable = [o for o, u in zip(outputs, upstream, strict=True) if u is not None]
+    for k, (o, u) in enumerate((o, u) for o, u in zip(outputs, upstream, strict=True) if u is not None):
         o.backward(Tensor(u.astype(o.dtype)), retain_graph=k < len(differentiable) - 1)
     for index, x in enumerate(inputs):
         if not (isinstance(x, Tensor) and x.requires_grad):

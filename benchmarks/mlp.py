@@ -1,0 +1,127 @@
+"""MLP training throughput: ember against PyTorch on the CPU, side by side in one run.
+
+A 784-256-256-10 ReLU MLP, batch 128, SGD with momentum 0.9, float32, cross-entropy.
+The two frameworks alternate in A B B A rounds so that machine noise hits both alike;
+the figure reported for each is the median over rounds. Peak memory is measured in a
+fresh subprocess per framework (growth of the peak resident set during training).
+
+    python benchmarks/mlp.py [--rounds 8] [--steps 50]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+BATCH, SIZES, LR, MOMENTUM = 128, (784, 256, 256, 10), 0.01, 0.9
+
+
+def make_data(steps, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((steps, BATCH, SIZES[0])).astype(np.float32)
+    y = rng.integers(0, SIZES[-1], (steps, BATCH))
+    return x, y
+
+
+def ember_runner(x, y):
+    import ember as em
+    from ember import nn
+
+    em.manual_seed(0)
+    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+    optimizer = em.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    loss_fn = nn.CrossEntropyLoss()
+    batches = [(em.tensor(xb), em.tensor(yb)) for xb, yb in zip(x, y)]
+
+    def run():
+        for xb, yb in batches:
+            optimizer.zero_grad()
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            optimizer.step()
+        return loss.item()
+
+    return run
+
+
+def torch_runner(x, y):
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    loss_fn = nn.CrossEntropyLoss()
+    batches = [(torch.from_numpy(xb), torch.from_numpy(yb)) for xb, yb in zip(x, y)]
+
+    def run():
+        for xb, yb in batches:
+            optimizer.zero_grad()
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            optimizer.step()
+        return loss.item()
+
+    return run
+
+
+RUNNERS = {"ember": ember_runner, "torch": torch_runner}
+
+
+def peak_memory_mib(framework, steps):
+    """Run ``steps`` training steps in a fresh process; return its peak RSS growth in MiB."""
+    code = (
+        "import resource, sys; sys.path.insert(0, 'benchmarks'); import mlp; "
+        f"x, y = mlp.make_data({steps}); run = mlp.RUNNERS['{framework}'](x, y); "
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; run(); "
+        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=8, help="A B B A rounds (each runs both frameworks twice)")
+    parser.add_argument("--steps", type=int, default=50, help="training steps per timed run")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    args = parser.parse_args()
+
+    x, y = make_data(args.steps)
+    runs = {name: make(x, y) for name, make in RUNNERS.items()}
+    for run in runs.values():  # warm-up: first-touch allocations, BLAS thread start
+        run()
+    times = {name: [] for name in runs}
+    for _ in range(args.rounds):
+        for name in ("ember", "torch", "torch", "ember"):
+            start = time.perf_counter()
+            runs[name]()
+            times[name].append(time.perf_counter() - start)
+    throughput = {name: args.steps * BATCH / statistics.median(t) for name, t in times.items()}
+    memory = {name: peak_memory_mib(name, args.steps) for name in runs}
+    result = {
+        "model": "MLP 784-256-256-10 ReLU, batch 128, SGD momentum 0.9, float32",
+        "samples_per_s": {k: round(v) for k, v in throughput.items()},
+        "ratio_ember_over_torch": round(throughput["ember"] / throughput["torch"], 3),
+        "peak_memory_growth_mib": {k: round(v, 1) for k, v in memory.items()},
+        "rounds": args.rounds,
+        "steps_per_run": args.steps,
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    print(result["model"])
+    print(f"{'framework':<10}{'samples/s':>12}{'peak MiB':>10}")
+    for name in runs:
+        print(f"{name:<10}{throughput[name]:>12.0f}{memory[name]:>10.1f}")
+    print(f"ember / torch throughput: {result['ratio_ember_over_torch']:.2f}x  "
+          f"(median of {args.rounds * 2} runs of {args.steps} steps each)")
+
+
+if __name__ == "__main__":
+    main()

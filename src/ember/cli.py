@@ -1,0 +1,188 @@
+"""The ``ember`` command line (also ``python -m ember``).
+
+    ember demo                     train the default model on the bundled digits
+    ember train mlp --data digits  train a registered model on a built-in dataset
+    ember --help                   every subcommand, one line each
+
+Each subcommand's ``--help`` shows an example. Runs write their curves (PNG), metric logs
+(CSV and JSONL) and checkpoints under ``--out`` (``runs/<command>`` by default).
+"""
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["build_parser", "main"]
+
+_PLANNED = {
+    "search": ("random hyperparameter search, coarse to fine", "ember search mlp --trials 20"),
+    "summary": ("layer output shapes and parameter counts", "ember summary mlp --input-shape 1 8 8"),
+    "word2vec": ("train word embeddings on a text corpus", "ember word2vec corpus.txt"),
+    "translate-dates": ("seq2seq with attention on written dates", "ember translate-dates"),
+    "detect-shapes": ("YOLO-style detection of synthetic shapes", "ember detect-shapes"),
+    "bench": ("speed benchmarks of core ops and layers", "ember bench"),
+}
+
+
+# -- parser -------------------------------------------------------------------------------------
+
+
+class _CommandListFormatter(argparse.HelpFormatter):
+    """Keeps each subcommand and its help on one line (argparse sizes the column without the sub-indent)."""
+
+    def add_argument(self, action):
+        super().add_argument(action)
+        if isinstance(action, argparse._SubParsersAction):
+            longest = max(map(len, action.choices)) + self._current_indent + self._indent_increment
+            self._action_max_length = max(self._action_max_length, longest)
+
+
+def _subparser(subparsers, name: str, help_text: str, example: str) -> argparse.ArgumentParser:
+    return subparsers.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".",
+                                 epilog=f"example:\n  {example}", formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def _add_training_options(p: argparse.ArgumentParser, epochs: int, out: str) -> None:
+    p.add_argument("--epochs", type=int, default=epochs, help=f"training epochs (default {epochs})")
+    p.add_argument("--batch-size", type=int, default=64, help="mini-batch size (default 64)")
+    p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (default 2e-3)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split, initialisation, shuffling, dropout")
+    p.add_argument("--out", default=out, help=f"output directory for curves, logs, checkpoints (default {out})")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (still prints per-epoch metrics)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(prog="ember", description="ember: deep learning from first principles on NumPy.",
+                                     epilog="run 'ember COMMAND --help' for a command's options and an example",
+                                     formatter_class=_CommandListFormatter)
+    from ember import __version__
+
+    parser.add_argument("--version", action="version", version=f"ember {__version__}")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    demo = _subparser(sub, "demo", "train the default MLP on the 8x8 digits, report accuracy",
+                      "ember demo --epochs 20 --seed 0 --out runs/demo")
+    _add_training_options(demo, epochs=20, out="runs/demo")
+    demo.set_defaults(func=cmd_demo)
+
+    train = _subparser(sub, "train", "train a registered model on digits or mnist1d",
+                       "ember train mlp --data mnist1d --hidden 256 128 --dropout 0.1 --epochs 30")
+    train.add_argument("model", help="a name from ember.models.available(), e.g. mlp")
+    train.add_argument("--data", default="digits", choices=("digits", "mnist1d"), help="dataset (default digits)")
+    train.add_argument("--hidden", type=int, nargs="+", default=[256], help="hidden layer sizes (default 256)")
+    train.add_argument("--dropout", type=float, default=0.2, help="dropout probability (default 0.2)")
+    _add_training_options(train, epochs=20, out="runs/train")
+    train.set_defaults(func=cmd_train)
+
+    for name, (help_text, example) in _PLANNED.items():
+        planned = _subparser(sub, name, help_text + " (planned)", example)
+        planned.set_defaults(func=_not_available, command=name)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``ember`` command: parse ``argv`` and run the subcommand; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "func"):
+        parser.print_help()
+        return 0
+    return int(args.func(args) or 0)
+
+
+def _not_available(args) -> int:
+    print(f"ember: '{args.command}' is not available yet in this version", file=sys.stderr)
+    return 1
+
+
+# -- commands -----------------------------------------------------------------------------------
+
+
+def cmd_demo(args) -> int:
+    """``ember demo``: the default digits model, trained and evaluated end to end."""
+    from ember import models
+
+    return _run(args, "digits", lambda n_in, n_out: models.get("digits_mlp", num_classes=n_out))
+
+
+def cmd_train(args) -> int:
+    """``ember train MODEL``: build ``MODEL`` from the registry with the options it accepts, then train."""
+    from ember import models
+
+    if args.model.lower() not in models.available():
+        print(f"ember train: unknown model {args.model!r}; available: {', '.join(models.available())}",
+              file=sys.stderr)
+        return 2
+
+    def build(n_in, n_out):
+        offered = {"in_features": n_in, "out_features": n_out, "num_classes": n_out, "hidden": tuple(args.hidden),
+                   "dropout": args.dropout}
+        constructor = models._REGISTRY[args.model.lower()]
+        accepted = inspect.signature(constructor).parameters
+        return models.get(args.model, **{k: v for k, v in offered.items() if k in accepted})
+
+    return _run(args, args.data, build)
+
+
+def _load_data(name: str):
+    from ember.data import datasets
+
+    dataset = datasets.digits() if name == "digits" else datasets.mnist1d(train=None)
+    return dataset.tensors
+
+
+def _run(args, data: str, build_model) -> int:
+    import ember as em
+    from ember import nn, optim
+    from ember.data import DataLoader, TensorDataset
+    from ember.train import Normalizer, Trainer, train_dev_test_split
+
+    em.manual_seed(args.seed)
+    out = Path(args.out)
+    X, y = _load_data(data)
+    splits = train_dev_test_split(X, y, fractions=(0.6, 0.2, 0.2), seed=args.seed, stratify=y)
+    norm = Normalizer().fit(splits[0][0])
+    (X_tr, y_tr), (X_dev, y_dev), (X_te, y_te) = [(norm(a), b) for a, b in splits]
+    n_in, n_out = int(X_tr[0].numel()), int(y.numpy().max()) + 1
+    model = build_model(n_in, n_out)
+    print(f"{data}: {len(y_tr)} train / {len(y_dev)} dev / {len(y_te)} test samples, {n_in} features, "
+          f"{n_out} classes\nmodel: {model!r}")
+    trainer = Trainer(model, optim.Adam(model.parameters(), lr=args.lr), nn.CrossEntropyLoss(),
+                      callbacks=_callbacks(args, out))
+    started = time.perf_counter()
+    trainer.fit(DataLoader(TensorDataset(X_tr, y_tr), batch_size=args.batch_size, shuffle=True, seed=args.seed),
+                DataLoader(TensorDataset(X_dev, y_dev), batch_size=512), epochs=args.epochs)
+    test = trainer.evaluate(DataLoader(TensorDataset(X_te, y_te), batch_size=512))
+    seconds = time.perf_counter() - started
+    _report(out, test, seconds, vars(args))
+    return 0
+
+
+def _callbacks(args, out: Path) -> list:
+    from ember.train import CSVLogger, JSONLLogger, ModelCheckpoint, PlotCurves, ProgressBar
+
+    return [
+        ProgressBar(disable=True if args.no_progress else None),
+        CSVLogger(out / "metrics.csv"),
+        JSONLLogger(out / "metrics.jsonl"),
+        PlotCurves(out / "curves.png"),
+        ModelCheckpoint(out, monitor="dev_accuracy"),
+    ]
+
+
+def _report(out: Path, test: dict, seconds: float, options: dict) -> None:
+    options = {k: v for k, v in options.items() if k not in ("func", "command")}
+    summary = {"test_loss": test["loss"], "test_accuracy": test["accuracy"], "seconds": seconds, "options": options}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"test loss {test['loss']:.4f}  test accuracy {test['accuracy']:.4f}  ({seconds:.1f}s)")
+    print(f"wrote {out / 'curves.png'}, {out / 'metrics.csv'}, {out / 'metrics.jsonl'}, "
+          f"{out / 'best.safetensors'}, {out / 'summary.json'}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

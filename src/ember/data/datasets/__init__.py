@@ -1,0 +1,24 @@
+"""Dataset loaders, each returning a ``TensorDataset`` of (inputs, int64 labels).
+
+- ``digits``: scikit-learn's bundled 8×8 handwritten digits (no download; the default).
+- ``mnist1d``: MNIST-1D, generated locally by the ``mnist1d`` package.
+- ``mnist`` / ``fashion_mnist``: from the IDX files (``read_idx`` reads any IDX file).
+- ``cifar10``: from the binary batches.
+
+No loader downloads at run time unless asked (``download=True``); a missing file raises
+FileNotFoundError naming it and where to get it.
+
+>>> from ember.data.datasets import digits
+>>> X, y = digits().tensors
+>>> X.shape, y.dtype
+((1797, 1, 8, 8), dtype('int64'))
+"""
+from ember.data.datasets.cifar import CIFAR10_CLASSES, cifar10, parse_cifar_batch
+from ember.data.datasets.digits import digits, resize_bilinear
+from ember.data.datasets.idx import fashion_mnist, mnist, read_idx
+from ember.data.datasets.mnist1d import mnist1d
+
+__all__ = [
+    "CIFAR10_CLASSES", "cifar10", "digits", "fashion_mnist", "mnist", "mnist1d", "parse_cifar_batch", "read_idx",
+    "resize_bilinear",
+]

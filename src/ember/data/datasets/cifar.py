@@ -1,0 +1,97 @@
+"""CIFAR-10 from its binary version (``cifar-10-binary.tar.gz``).
+
+Each batch file is a sequence of 3073-byte records: one label byte (0–9), then the
+32×32 image as 1024 red, 1024 green and 1024 blue bytes, rows in order — already the
+CHW layout. Training data is ``data_batch_1.bin`` … ``data_batch_5.bin`` (50000 images),
+test data ``test_batch.bin`` (10000).
+"""
+from __future__ import annotations
+
+import tarfile
+from pathlib import Path
+
+import numpy as np
+
+from ember.data.dataset import TensorDataset
+from ember.data.datasets.idx import _download
+
+__all__ = ["CIFAR10_CLASSES", "cifar10", "parse_cifar_batch"]
+
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
+FOLDER = "cifar-10-batches-bin"
+ARCHIVE = "cifar-10-binary.tar.gz"
+TRAIN_FILES = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
+TEST_FILES = ("test_batch.bin",)
+RECORD = 1 + 3 * 32 * 32
+
+
+def parse_cifar_batch(raw: bytes, name: str = "<bytes>") -> tuple[np.ndarray, np.ndarray]:
+    """Images uint8 (N, 3, 32, 32) and labels int64 (N,) from the bytes of one batch file.
+
+    >>> record = bytes([3]) + bytes(3072)
+    >>> images, labels = parse_cifar_batch(record * 2)
+    >>> images.shape, labels.tolist()
+    ((2, 3, 32, 32), [3, 3])
+    """
+    if len(raw) % RECORD:
+        raise ValueError(f"cifar10: {name} has {len(raw)} bytes, not a whole number of {RECORD}-byte records")
+    records = np.frombuffer(raw, dtype=np.uint8).reshape(-1, RECORD)
+    labels = records[:, 0].astype(np.int64)
+    if labels.size and labels.max() > 9:
+        raise ValueError(f"cifar10: {name} holds label {labels.max()}, outside 0–9 (is this the CIFAR-100 file?)")
+    return records[:, 1:].reshape(-1, 3, 32, 32), labels
+
+
+def _from_archive(archive: Path, names) -> list[bytes]:
+    with tarfile.open(archive, "r:gz") as tar:
+        out = []
+        for name in names:
+            try:
+                member = tar.extractfile(f"{FOLDER}/{name}")
+            except KeyError:
+                member = None
+            if member is None:
+                raise FileNotFoundError(f"cifar10: archive {archive} has no member {FOLDER}/{name}")
+            out.append(member.read())
+    return out
+
+
+def _read_batches(root: Path, names, download: bool) -> list[tuple[str, bytes]]:
+    """The bytes of each batch file: from ``root/cifar-10-batches-bin``, ``root`` or the archive."""
+    for folder in (root / FOLDER, root):
+        paths = [folder / n for n in names]
+        if all(p.is_file() for p in paths):
+            return [(str(p), p.read_bytes()) for p in paths]
+    archive = root / ARCHIVE
+    if not archive.is_file() and download:
+        _download(CIFAR10_URL, archive)
+    if archive.is_file():
+        return list(zip((f"{archive}:{n}" for n in names), _from_archive(archive, names), strict=True))
+    folder = root / FOLDER if (root / FOLDER).is_dir() else root
+    missing = [folder / n for n in names if not (folder / n).is_file()]
+    raise FileNotFoundError(
+        f"cifar10: missing file {missing[0]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+        + f"; expected {', '.join(names)} in {root / FOLDER} or {root}, or the archive {archive}. "
+        f"Download the binary version from {CIFAR10_URL} into {root}, or pass download=True"
+    )
+
+
+def cifar10(root, train=True, download=False) -> TensorDataset:
+    """CIFAR-10 as a ``TensorDataset`` of images float32 in [0, 1] (N, 3, 32, 32) and labels int64.
+
+    Reads the binary batches from ``root/cifar-10-batches-bin`` (the archive's own folder),
+    from ``root`` itself, or straight out of ``root/cifar-10-binary.tar.gz``. Nothing is
+    downloaded unless ``download=True``; a missing file raises FileNotFoundError naming it.
+    Class names are in ``CIFAR10_CLASSES``.
+
+    >>> train_set = cifar10("~/data/cifar10", train=True)  # doctest: +SKIP
+    >>> len(train_set)  # doctest: +SKIP
+    50000
+    """
+    root = Path(root).expanduser()
+    parts = [parse_cifar_batch(raw, name) for name, raw in _read_batches(root, TRAIN_FILES if train else TEST_FILES,
+                                                                         download)]
+    images = np.concatenate([p[0] for p in parts])
+    labels = np.concatenate([p[1] for p in parts])
+    return TensorDataset((images / np.float32(255)).astype(np.float32, copy=False), labels)

@@ -1,0 +1,62 @@
+"""Linear layers: the affine map y = x Wᵀ + b of every fully connected network."""
+from __future__ import annotations
+
+import math
+
+from ember.autograd.tensor import Parameter
+from ember.creation import empty
+from ember.nn import functional as F
+from ember.nn import init
+from ember.nn.module import Module
+
+
+class Linear(Module):
+    """Fully connected layer: y = x Wᵀ + b (the course's z = W a + b for a batch of row vectors).
+
+    Args:
+        in_features: size n^{[l−1]} of each input sample.
+        out_features: size n^{[l]} of each output sample.
+        bias: learn an additive bias b (default True).
+        device, dtype: where and in what precision the parameters live.
+
+    Shapes: input (*, in_features) → output (*, out_features); weight (out_features,
+    in_features), bias (out_features,). Initialised as PyTorch: W by
+    ``kaiming_uniform_(a=√5)``, i.e. U(−1/√in, 1/√in), and b by U(−1/√in, 1/√in).
+
+    >>> layer = nn.Linear(20, 30)
+    >>> layer(em.randn(128, 20)).shape
+    (128, 30)
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None):
+        super().__init__()
+        for name, value in (("in_features", in_features), ("out_features", out_features)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"Linear: {name} must be a non-negative integer, got {value!r}")
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = Parameter(empty(out_features, in_features, dtype=dtype, device=device))
+        if bias:
+            self.bias = Parameter(empty(out_features, dtype=dtype, device=device))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Redraw W ~ kaiming_uniform_(a=√5) and b ~ U(−1/√fan_in, 1/√fan_in), as PyTorch."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init.calculate_fan_in_and_fan_out(self.weight)
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input):
+        if input.ndim == 0 or input.shape[-1] != self.in_features:
+            raise ValueError(f"Linear(in_features={self.in_features}): expected input of shape "
+                             f"(*, {self.in_features}), got {input.shape}")
+        if input.dtype != self.weight.dtype:
+            raise TypeError(f"Linear: input dtype {input.dtype} differs from the weight's {self.weight.dtype}; "
+                            "cast the input or call .to(dtype) on the model")
+        return F.linear(input, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

@@ -1,0 +1,143 @@
+"""Loss layers: modules holding a loss's options, calling the functional loss in ``forward(input, target)``.
+
+Every loss takes ``reduction`` = 'mean' (default) | 'sum' | 'none', and accepts PyTorch's
+deprecated ``size_average``/``reduce`` arguments in the same positions. Class weights are
+buffers, so they appear in ``state_dict`` and follow ``.to(...)``, as in PyTorch.
+"""
+from __future__ import annotations
+
+from ember.autograd.tensor import Tensor
+from ember.creation import tensor
+from ember.nn import functional as F
+from ember.nn.module import Module
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+class _Loss(Module):
+    """Base of the losses: resolves and checks ``reduction``."""
+
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean"):
+        super().__init__()
+        reduction = F._legacy_reduction(size_average, reduce, reduction)
+        if reduction not in _REDUCTIONS:
+            raise ValueError(f"{type(self).__name__}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+        self.reduction = reduction
+
+
+class _WeightedLoss(_Loss):
+    """A loss with an optional per-class (or per-element) ``weight`` buffer."""
+
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
+        self.register_buffer("weight", _as_buffer(weight))
+
+
+def _as_buffer(value):
+    if value is None or isinstance(value, Tensor):
+        return value
+    return tensor(value)
+
+
+class L1Loss(_Loss):
+    """Mean absolute error: ℓ_i = |x_i − y_i|, reduced over all elements.
+
+    Shapes: input and target of the same shape; output scalar (or that shape for 'none').
+
+    >>> nn.L1Loss()(em.tensor([1.0, 2.0]), em.tensor([0.0, 0.0]))
+    tensor(1.5)
+    """
+
+    def forward(self, input, target):
+        return F.l1_loss(input, target, reduction=self.reduction)
+
+
+class MSELoss(_Loss):
+    """Mean squared error: ℓ_i = (x_i − y_i)², reduced over all elements (the regression loss).
+
+    >>> nn.MSELoss()(em.tensor([1.0, 2.0]), em.tensor([0.0, 0.0]))
+    tensor(2.5)
+    """
+
+    def forward(self, input, target):
+        return F.mse_loss(input, target, reduction=self.reduction)
+
+
+class BCELoss(_WeightedLoss):
+    """Binary cross-entropy on probabilities: ℓ = −w[y log p + (1 − y) log(1 − p)].
+
+    The course's logistic-regression loss, with p = σ(z) = ŷ. Input p in [0, 1] and target
+    of the same shape; prefer ``BCEWithLogitsLoss`` on raw scores, which is stable.
+
+    >>> nn.BCELoss()(em.tensor([0.5]), em.tensor([1.0]))   # log 2
+    tensor(0.6931472)
+    """
+
+    def forward(self, input, target):
+        return F.binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
+
+
+class BCEWithLogitsLoss(_WeightedLoss):
+    """Sigmoid + binary cross-entropy in one stable op, on logits x:
+    ℓ = −w[p_w·y log σ(x) + (1 − y) log(1 − σ(x))].
+
+    ``pos_weight`` (broadcast along the last, class dimension) > 1 raises recall on positives.
+
+    >>> nn.BCEWithLogitsLoss(pos_weight=em.tensor([3.0]))(em.randn(4, 1), em.ones(4, 1)).shape
+    ()
+    """
+
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean", pos_weight=None):
+        super().__init__(weight, size_average, reduce, reduction)
+        self.register_buffer("pos_weight", _as_buffer(pos_weight))
+
+    def forward(self, input, target):
+        return F.binary_cross_entropy_with_logits(input, target, self.weight, reduction=self.reduction,
+                                                  pos_weight=self.pos_weight)
+
+
+class CrossEntropyLoss(_WeightedLoss):
+    """Softmax cross-entropy from logits: ℓ_i = −Σ_c q_ic log softmax(x_i)_c.
+
+    Args:
+        weight: (C,) rescaling of each class.
+        ignore_index: class-index targets equal to it contribute nothing (e.g. padding).
+        reduction: 'mean' (weighted mean over kept targets, as PyTorch) | 'sum' | 'none'.
+        label_smoothing: ε; the target becomes (1 − ε)·one_hot + ε/C.
+
+    Shapes: input (N, C) or (N, C, d1, ...) logits; target (N,) / (N, d1, ...) class
+    indices, or probabilities shaped like input.
+
+    >>> loss = nn.CrossEntropyLoss(label_smoothing=0.1)
+    >>> loss(em.randn(8, 5, requires_grad=True), em.randint(0, 5, (8,))).backward()
+    """
+
+    def __init__(self, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
+                 reduction: str = "mean", label_smoothing: float = 0.0):
+        super().__init__(weight, size_average, reduce, reduction)
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise ValueError(f"CrossEntropyLoss: label_smoothing must lie in [0, 1], got {label_smoothing}")
+        self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
+
+    def forward(self, input, target):
+        return F.cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
+                               reduction=self.reduction, label_smoothing=self.label_smoothing)
+
+
+class NLLLoss(_WeightedLoss):
+    """Negative log-likelihood: ℓ_i = −w_{y_i}·input[i, y_i], for log-probabilities
+    (e.g. from ``LogSoftmax``); LogSoftmax + NLLLoss equals CrossEntropyLoss.
+
+    >>> log_p = nn.LogSoftmax(dim=1)(em.randn(4, 3))
+    >>> nn.NLLLoss()(log_p, em.tensor([0, 2, 1, 0])).shape
+    ()
+    """
+
+    def __init__(self, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
+                 reduction: str = "mean"):
+        super().__init__(weight, size_average, reduce, reduction)
+        self.ignore_index = ignore_index
+
+    def forward(self, input, target):
+        return F.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
+                          reduction=self.reduction)

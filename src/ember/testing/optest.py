@@ -1,0 +1,128 @@
+"""Helpers to test an ember op or layer against PyTorch, the test oracle.
+
+PyTorch is imported lazily inside these functions: it is needed by the test suite only,
+never by the library.
+
+- ``to_torch(x)`` / ``to_numpy(x)``: move values between ember, PyTorch and NumPy.
+- ``assert_close(actual, expected)``: ``allclose`` with tolerances that follow the dtype,
+  and a message naming what differs and where.
+- ``check_op(ember_fn, torch_fn, inputs)``: run both on the same inputs, compare the
+  outputs (values and dtypes), backpropagate one random upstream gradient through both,
+  and compare the gradient of every differentiable input.
+- ``Const(array)``: marks a floating-point input that must not require grad (a target).
+
+>>> check_op(lambda x, y: x * y, lambda x, y: x * y, [np.ones((3, 4)), np.ones(4)])
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ember.autograd.tensor import Tensor
+from ember.backend import to_numpy as _backend_to_numpy
+
+TOLERANCES = {np.dtype(np.float16): (1e-2, 1e-3), np.dtype(np.float32): (1e-4, 1e-5),
+              np.dtype(np.float64): (1e-7, 1e-9)}
+
+
+class Const:
+    """An input array passed to both frameworks as data that needs no gradient."""
+
+    def __init__(self, array):
+        self.array = np.asarray(array)
+
+
+def to_numpy(x):
+    """A NumPy array from an ember tensor, a PyTorch tensor, an array or a number."""
+    if isinstance(x, Tensor):
+        return _backend_to_numpy(x.data)
+    if type(x).__module__.startswith("torch"):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def to_torch(x, requires_grad=False):
+    """A PyTorch tensor with the values and dtype of ``x`` (ember tensor or array)."""
+    import torch  # noqa: PLC0415 - test-only dependency
+
+    t = torch.from_numpy(np.array(to_numpy(x), copy=True))
+    return t.requires_grad_(requires_grad) if requires_grad else t
+
+
+def assert_close(actual, expected, rtol=None, atol=None, name="value", check_dtype=True):
+    """Assert that ``actual`` equals ``expected`` within tolerances chosen from ``expected``'s dtype."""
+    a, e = to_numpy(actual), to_numpy(expected)
+    if a.shape != e.shape:
+        raise AssertionError(f"{name}: shape {a.shape} differs from the expected {e.shape}")
+    if check_dtype and a.dtype != e.dtype:
+        raise AssertionError(f"{name}: dtype {a.dtype} differs from the expected {e.dtype}")
+    default_rtol, default_atol = TOLERANCES.get(e.dtype, (0.0, 0.0))
+    rtol = default_rtol if rtol is None else rtol
+    atol = default_atol if atol is None else atol
+    np.testing.assert_allclose(a, e, rtol=rtol, atol=atol, err_msg=name, equal_nan=True)
+
+
+def _differentiable(value):
+    return isinstance(value, np.ndarray) and value.dtype.kind == "f"
+
+
+def _as_list(out):
+    return list(out) if isinstance(out, (tuple, list)) else [out]
+
+
+def make_inputs(inputs, dtype=None):
+    """Ember and PyTorch twins of ``inputs``: float arrays become leaves requiring grad.
+
+    ``dtype`` casts the float arrays (``Const`` ones too); other values pass through as is.
+    """
+    ember_inputs, torch_inputs = [], []
+    for value in inputs:
+        constant = isinstance(value, Const)
+        array = value.array if constant else value
+        if isinstance(array, np.ndarray) and dtype is not None and array.dtype.kind == "f":
+            array = array.astype(dtype)
+        if not isinstance(array, np.ndarray):
+            ember_inputs.append(array)
+            torch_inputs.append(array)
+            continue
+        grad = _differentiable(array) and not constant
+        ember_inputs.append(Tensor(array.copy(), requires_grad=grad))
+        torch_inputs.append(to_torch(array, requires_grad=grad))
+    return ember_inputs, torch_inputs
+
+
+def check_op(ember_fn, torch_fn, inputs, rtol=None, atol=None, dtype=None, backward=True, seed=0):
+    """Compare ``ember_fn`` with ``torch_fn`` on the same inputs: outputs, then gradients.
+
+    ``inputs`` holds NumPy arrays (float ones are differentiable unless wrapped in ``Const``)
+    and plain values. The backward pass uses a random upstream gradient per float output
+    (all-ones would hide transposition bugs). Returns the ember outputs.
+    """
+    ember_inputs, torch_inputs = make_inputs(inputs, dtype)
+    ours, theirs = _as_list(ember_fn(*ember_inputs)), _as_list(torch_fn(*torch_inputs))
+    if len(ours) != len(theirs):
+        raise AssertionError(f"ember returned {len(ours)} outputs, PyTorch {len(theirs)}")
+    for k, (o, t) in enumerate(zip(ours, theirs, strict=True)):
+        assert_close(o, t, rtol, atol, name=f"output {k}")
+    if backward:
+        _check_backward(ours, theirs, ember_inputs, torch_inputs, rtol, atol, seed)
+    return ours
+
+
+def _check_backward(ours, theirs, ember_inputs, torch_inputs, rtol, atol, seed):
+    import torch  # noqa: PLC0415
+
+    rng = np.random.default_rng(seed)
+    pairs = [(o, t) for o, t in zip(ours, theirs, strict=True) if t.requires_grad]
+    if not pairs:
+        return
+    upstream = [rng.standard_normal(t.shape).astype(to_numpy(t).dtype) for _, t in pairs]
+    torch.autograd.backward([t for _, t in pairs], [torch.from_numpy(u) for u in upstream])
+    for k, ((o, _), u) in enumerate(zip(pairs, upstream, strict=True)):
+        if not o.requires_grad:
+            raise AssertionError(f"output {k} does not require grad in ember but does in PyTorch")
+        o.backward(Tensor(u), retain_graph=k < len(pairs) - 1)
+    for k, (e, t) in enumerate(zip(ember_inputs, torch_inputs, strict=True)):
+        if isinstance(e, Tensor) and e.requires_grad:
+            expected = np.zeros(e.shape, e.dtype) if t.grad is None else t.grad
+            actual = np.zeros(e.shape, e.dtype) if e.grad is None else e.grad
+            assert_close(actual, expected, rtol, atol, name=f"gradient of input {k}")

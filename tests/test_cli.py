@@ -1,0 +1,76 @@
+"""The ember command line: help texts, the digits demo end to end, train, planned commands."""
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+from ember.cli import build_parser, main
+
+SUBCOMMANDS = ("demo", "train", "search", "summary", "word2vec", "translate-dates", "detect-shapes", "bench")
+
+
+def test_top_level_help_lists_every_subcommand_with_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for name in SUBCOMMANDS:
+        lines = [line for line in text.splitlines() if line.strip().startswith(name + " ")]
+        assert len(lines) == 1, name
+
+
+@pytest.mark.parametrize("name", SUBCOMMANDS)
+def test_each_subcommand_help_shows_an_example(name, capsys):
+    with pytest.raises(SystemExit):
+        main([name, "--help"])
+    assert f"example:\n  ember {name}" in capsys.readouterr().out
+
+
+def test_python_dash_m_ember_demo_help():
+    done = subprocess.run([sys.executable, "-m", "ember", "demo", "--help"], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0 and "--epochs" in done.stdout and "example:" in done.stdout
+
+
+def test_no_command_prints_help(capsys):
+    assert main([]) == 0
+    assert "COMMAND" in capsys.readouterr().out
+
+
+def test_planned_commands_say_they_are_not_available(capsys):
+    assert main(["bench"]) == 1
+    assert "'bench' is not available yet" in capsys.readouterr().err
+
+
+def test_demo_reaches_96_percent_and_writes_its_outputs(tmp_path, capsys):
+    out = tmp_path / "runs"
+    assert main(["demo", "--out", str(out), "--no-progress", "--seed", "0"]) == 0
+    text = capsys.readouterr().out
+    assert "epoch 20/20" in text and "test accuracy" in text
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["test_accuracy"] >= 0.96
+    assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    with (out / "metrics.csv").open(newline="") as f:
+        assert len(list(csv.DictReader(f))) == 20
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 20
+    assert (out / "best.safetensors").exists() and (out / "last.safetensors").exists()
+
+
+def test_train_mlp_on_digits(tmp_path, capsys):
+    out = tmp_path / "t"
+    assert main(["train", "mlp", "--hidden", "32", "--epochs", "3", "--out", str(out), "--no-progress"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["test_accuracy"] > 0.8 and summary["options"]["hidden"] == [32]
+    assert "Linear(in_features=64, out_features=32" in capsys.readouterr().out
+
+
+def test_train_unknown_model(capsys):
+    assert main(["train", "nope"]) == 2
+    assert "unknown model 'nope'" in capsys.readouterr().err
+
+
+def test_parser_defaults():
+    args = build_parser().parse_args(["demo"])
+    assert (args.epochs, args.seed, args.out) == (20, 0, "runs/demo")

@@ -1,0 +1,113 @@
+"""Checkpoints: full state round trip, clear errors, and bit-exact resumption of training."""
+import json
+
+import numpy as np
+import pytest
+
+import ember as em
+from conftest import make_blobs, make_model
+from ember import nn, optim
+from ember.data import DataLoader, TensorDataset
+from ember.optim import lr_scheduler
+from ember.serialization import save
+from ember.train import EarlyStopping, LRSchedulerCallback, ModelCheckpoint, Trainer, load_checkpoint, save_checkpoint
+
+
+def _params(model):
+    return {k: v.numpy().copy() for k, v in model.state_dict().items()}
+
+
+def _one_adam_step(model, opt):
+    x, y = em.randn(8, 2), em.tensor(np.arange(8) % 3)
+    opt.zero_grad()
+    nn.CrossEntropyLoss()(model(x), y).backward()
+    opt.step()
+
+
+def test_round_trip_restores_model_optimizer_scheduler_rng_and_extras(tmp_path):
+    model = make_model(seed=1)
+    opt = optim.Adam(model.parameters(), lr=0.01)
+    sched = lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    _one_adam_step(model, opt)
+    sched.step()
+    path = tmp_path / "ckpt.safetensors"
+    save_checkpoint(path, model, opt, sched, epoch=3, note="hi", scores=[0.5, 0.75])
+    expected_draw = em.randn(4).numpy()
+    expected_params = _params(model)
+
+    fresh = make_model(seed=2)
+    fresh_opt = optim.Adam(fresh.parameters(), lr=0.5)
+    fresh_sched = lr_scheduler.StepLR(fresh_opt, step_size=1, gamma=0.5)
+    extra = load_checkpoint(path, fresh, fresh_opt, fresh_sched)
+    assert extra == {"epoch": 3, "note": "hi", "scores": [0.5, 0.75]}
+    np.testing.assert_array_equal(em.randn(4).numpy(), expected_draw)  # the RNG continues where it was
+    for k, v in _params(fresh).items():
+        np.testing.assert_array_equal(v, expected_params[k])
+    assert fresh_opt.param_groups[0]["lr"] == opt.param_groups[0]["lr"] == 0.005
+    assert fresh_sched.state_dict() == sched.state_dict()
+    for p, q in zip(model.parameters(), fresh.parameters(), strict=True):
+        for key in ("exp_avg", "exp_avg_sq"):
+            np.testing.assert_array_equal(np.asarray(opt.state[p][key]), np.asarray(fresh_opt.state[q][key]))
+    # one more identical step on both gives identical parameters
+    em.manual_seed(7)
+    _one_adam_step(model, opt)
+    em.manual_seed(7)
+    _one_adam_step(fresh, fresh_opt)
+    for a, b in zip(_params(model).values(), _params(fresh).values(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_checkpoint_has_sidecar_and_clear_errors(tmp_path):
+    model = make_model()
+    path = tmp_path / "m.safetensors"
+    save_checkpoint(path, model, epoch=1)
+    side = json.loads((tmp_path / "m.json").read_text())
+    assert side["tree"]["extra"]["epoch"] == 1 and side["tree"]["optimizer"] is None
+    with pytest.raises(ValueError, match="holds no optimizer state"):
+        load_checkpoint(path, model, optim.SGD(model.parameters(), lr=0.1))
+    save(model.state_dict(), tmp_path / "plain.safetensors")
+    with pytest.raises(ValueError, match="not an ember checkpoint"):
+        load_checkpoint(tmp_path / "plain.safetensors", model)
+    state = em.get_rng_state()
+    em.randn(3)
+    load_checkpoint(path, model, restore_rng=False)
+    assert em.get_rng_state() != state
+
+
+def _run(epochs, loader_seed, tmp_path=None, resume_from=None, seed=0):
+    """Adam + StepLR + dropout + shuffling; optionally checkpointing every epoch."""
+    em.manual_seed(seed)
+    x, y = make_blobs(120, seed=3)
+    train = DataLoader(TensorDataset(x[:90], y[:90]), batch_size=16, shuffle=True, seed=loader_seed)
+    dev = DataLoader(TensorDataset(x[90:], y[90:]), batch_size=30)
+    model = make_model(dropout=0.3)
+    opt = optim.Adam(model.parameters(), lr=0.02)
+    sched = lr_scheduler.StepLR(opt, step_size=1, gamma=0.7)
+    callbacks = [LRSchedulerCallback(sched), EarlyStopping(monitor="dev_loss", patience=100)]
+    if tmp_path is not None:
+        callbacks.append(ModelCheckpoint(tmp_path, monitor="dev_accuracy"))
+    trainer = Trainer(model, opt, nn.CrossEntropyLoss(), callbacks=callbacks)
+    history = trainer.fit(train, dev, epochs=epochs, resume_from=resume_from)
+    return model, opt, history, callbacks
+
+
+@pytest.mark.parametrize("loader_seed", [None, 5], ids=["global-rng-shuffle", "seeded-shuffle"])
+def test_resume_is_bit_exact(tmp_path, loader_seed):
+    straight, straight_opt, straight_history, straight_cbs = _run(4, loader_seed)
+
+    _run(2, loader_seed, tmp_path=tmp_path)
+    em.manual_seed(12345)  # the resumed process starts from an unrelated RNG state
+    resumed, resumed_opt, resumed_history, resumed_cbs = _run(4, loader_seed, seed=99,
+                                                              resume_from=tmp_path / "last.safetensors")
+    for (k, a), b in zip(_params(straight).items(), _params(resumed).values(), strict=True):
+        assert np.array_equal(a, b), k
+    assert resumed_opt.param_groups[0]["lr"] == straight_opt.param_groups[0]["lr"]
+    strip = [{k: v for k, v in row.items() if k != "time"} for row in straight_history]
+    assert [{k: v for k, v in row.items() if k != "time"} for row in resumed_history] == strip
+    assert resumed_cbs[1].best == straight_cbs[1].best and resumed_cbs[1].wait == straight_cbs[1].wait
+
+
+def test_resume_from_last_epoch_trains_no_more(tmp_path):
+    _, _, history, _ = _run(2, 5, tmp_path=tmp_path)
+    model, _, again, _ = _run(2, 5, resume_from=tmp_path / "last.safetensors")
+    assert len(again) == 2 and again["loss"] == history["loss"]
