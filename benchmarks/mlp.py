@@ -3,7 +3,8 @@
 A 784-256-256-10 ReLU MLP, batch 128, SGD with momentum 0.9, float32, cross-entropy.
 The two frameworks alternate in A B B A rounds so that machine noise hits both alike;
 the figure reported for each is the median over rounds. Peak memory is measured in a
-fresh subprocess per framework (growth of the peak resident set during training).
+fresh subprocess per framework: the process's peak resident set, and how much it
+grew during training (Linux /proc figures).
 
     python benchmarks/mlp.py [--rounds 8] [--steps 50]
 """
@@ -73,16 +74,35 @@ def torch_runner(x, y):
 RUNNERS = {"ember": ember_runner, "torch": torch_runner}
 
 
+def _status_kib(field):
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith(field + ":"))
+
+
+def measure_memory(framework, steps):
+    """In this (fresh) process: peak resident memory in MiB, total and grown while training.
+
+    The kernel's high-water mark is reset just before training (``/proc/self/clear_refs``),
+    so the growth counts only what the training steps allocate.
+    """
+    x, y = make_data(steps)
+    run = RUNNERS[framework](x, y)
+    with open("/proc/self/clear_refs", "w") as clear:
+        clear.write("5")
+    baseline = _status_kib("VmRSS")
+    run()
+    peak = _status_kib("VmHWM")
+    return {"peak_total": peak / 1024, "training_growth": (peak - baseline) / 1024}
+
+
 def peak_memory_mib(framework, steps):
-    """Run ``steps`` training steps in a fresh process; return its peak RSS growth in MiB."""
+    """Run ``steps`` training steps in a fresh process; return its memory figures in MiB."""
     code = (
-        "import resource, sys; sys.path.insert(0, 'benchmarks'); import mlp; "
-        f"x, y = mlp.make_data({steps}); run = mlp.RUNNERS['{framework}'](x, y); "
-        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; run(); "
-        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)"
+        "import json, sys; sys.path.insert(0, 'benchmarks'); import mlp; "
+        f"print(json.dumps(mlp.measure_memory('{framework}', {steps})))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main():
@@ -108,7 +128,7 @@ def main():
         "model": "MLP 784-256-256-10 ReLU, batch 128, SGD momentum 0.9, float32",
         "samples_per_s": {k: round(v) for k, v in throughput.items()},
         "ratio_ember_over_torch": round(throughput["ember"] / throughput["torch"], 3),
-        "peak_memory_growth_mib": {k: round(v, 1) for k, v in memory.items()},
+        "peak_memory_mib": {k: {m: round(v, 1) for m, v in d.items()} for k, d in memory.items()},
         "rounds": args.rounds,
         "steps_per_run": args.steps,
     }
@@ -116,9 +136,10 @@ def main():
         print(json.dumps(result, indent=2))
         return
     print(result["model"])
-    print(f"{'framework':<10}{'samples/s':>12}{'peak MiB':>10}")
+    print(f"{'framework':<10}{'samples/s':>12}{'peak RSS MiB':>14}{'training growth MiB':>21}")
     for name in runs:
-        print(f"{name:<10}{throughput[name]:>12.0f}{memory[name]:>10.1f}")
+        m = memory[name]
+        print(f"{name:<10}{throughput[name]:>12.0f}{m['peak_total']:>14.1f}{m['training_growth']:>21.1f}")
     print(f"ember / torch throughput: {result['ratio_ember_over_torch']:.2f}x  "
           f"(median of {args.rounds * 2} runs of {args.steps} steps each)")
 
