@@ -29,15 +29,23 @@ def make_data(steps, seed=0):
     return x, y
 
 
-def ember_runner(x, y):
-    import ember as em
-    from ember import nn
+def make_runner(framework, x, y):
+    """A closure running one pass over the batches; the same code drives both frameworks,
+    since ember's API is PyTorch's (only the array-to-tensor call differs)."""
+    if framework == "ember":
+        import ember as fw
 
-    em.manual_seed(0)
+        to_tensor = fw.tensor
+    else:
+        import torch as fw
+
+        to_tensor = fw.from_numpy
+    nn = fw.nn
+    fw.manual_seed(0)
     model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
-    optimizer = em.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    optimizer = fw.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
     loss_fn = nn.CrossEntropyLoss()
-    batches = [(em.tensor(xb), em.tensor(yb)) for xb, yb in zip(x, y)]
+    batches = [(to_tensor(xb), to_tensor(yb)) for xb, yb in zip(x, y, strict=True)]
 
     def run():
         for xb, yb in batches:
@@ -50,28 +58,7 @@ def ember_runner(x, y):
     return run
 
 
-def torch_runner(x, y):
-    import torch
-    from torch import nn
-
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
-    optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
-    loss_fn = nn.CrossEntropyLoss()
-    batches = [(torch.from_numpy(xb), torch.from_numpy(yb)) for xb, yb in zip(x, y)]
-
-    def run():
-        for xb, yb in batches:
-            optimizer.zero_grad()
-            loss = loss_fn(model(xb), yb)
-            loss.backward()
-            optimizer.step()
-        return loss.item()
-
-    return run
-
-
-RUNNERS = {"ember": ember_runner, "torch": torch_runner}
+FRAMEWORKS = ("ember", "torch")
 
 
 def _status_kib(field):
@@ -86,7 +73,7 @@ def measure_memory(framework, steps):
     so the growth counts only what the training steps allocate.
     """
     x, y = make_data(steps)
-    run = RUNNERS[framework](x, y)
+    run = make_runner(framework, x, y)
     with open("/proc/self/clear_refs", "w") as clear:
         clear.write("5")
     baseline = _status_kib("VmRSS")
@@ -113,7 +100,7 @@ def main():
     args = parser.parse_args()
 
     x, y = make_data(args.steps)
-    runs = {name: make(x, y) for name, make in RUNNERS.items()}
+    runs = {name: make_runner(name, x, y) for name in FRAMEWORKS}
     for run in runs.values():  # warm-up: first-touch allocations, BLAS thread start
         run()
     times = {name: [] for name in runs}

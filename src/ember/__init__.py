@@ -7,7 +7,7 @@
 """
 import numpy as _np
 
-from ember import autograd, backend, random
+from ember import autograd, backend, data, models, nn, optim, random, train, viz
 from ember.autograd import Parameter, Tensor, detect_anomaly, enable_grad, no_grad, set_grad_enabled
 from ember.autograd.grad_mode import inference_mode, is_grad_enabled
 from ember.backend import cuda_available
@@ -36,10 +36,7 @@ from ember.creation import (
 from ember.ops import *  # noqa: F403 - the functional ops are part of the top-level API
 from ember.ops import __all__ as _ops_all
 from ember.random import get_rng_state, manual_seed, set_rng_state
-
 from ember.serialization import load, save
-
-from ember import data, models, nn, optim, train, viz  # noqa: E402 - the subpackages build on the names above
 
 __version__ = "0.1.0"
 
@@ -61,7 +58,8 @@ def numel(x) -> int:
 
 
 __all__ = [
-    "Parameter", "Tensor", "arange", "as_tensor", "autograd", "backend", "data", "load", "models", "nn", "optim", "save", "train", "viz", "bool_", "cuda_available", "detect_anomaly",
+    "Parameter", "Tensor", "arange", "as_tensor", "autograd", "backend", "bool_", "cuda_available", "data",
+    "detect_anomaly", "load", "models", "nn", "optim", "save", "train", "viz",
     "empty", "empty_like", "enable_grad", "eye", "float16", "float32", "float64", "from_numpy",
     "full", "full_like", "get_rng_state", "inference_mode", "int8", "int16", "int32", "int64",
     "is_grad_enabled", "is_tensor", "linspace", "manual_seed", "no_grad", "numel", "ones", "ones_like",

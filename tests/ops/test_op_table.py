@@ -375,9 +375,12 @@ def test_float64_against_torch(ember_fn, torch_fn, gens, rtol, atol, finite_diff
     check_op(ember_fn, torch_fn, _inputs(gens, seed=1), dtype=np.float64)
 
 
-@pytest.mark.parametrize("ember_fn, torch_fn, gens, rtol, atol, finite_diff", CASES)
+# Cases at kinks (ties, saturated edges) have no finite-difference gradient; PyTorch parity
+# above still checks their backward.
+SMOOTH_CASES = [case for case in CASES if case.values[-1]]
+
+
+@pytest.mark.parametrize("ember_fn, torch_fn, gens, rtol, atol, finite_diff", SMOOTH_CASES)
 def test_gradcheck(ember_fn, torch_fn, gens, rtol, atol, finite_diff):
-    if not finite_diff:
-        pytest.skip("not differentiable at these inputs (ties, saturated edges)")
     ember_inputs, _ = make_inputs(_inputs(gens, seed=2), dtype=np.float64)
     assert gradcheck(ember_fn, ember_inputs)
