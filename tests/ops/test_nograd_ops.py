@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as TF
 
 import ember as em
-from ember.testing import check_op
+from torch_parity import check_op
 
 
 def _ints_as_floats(*shape, seed=0):

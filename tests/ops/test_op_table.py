@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as TF
 
 import ember as em
-from ember.testing import Const, check_op, gradcheck, make_inputs
+from ember.testing import gradcheck
+from torch_parity import Const, check_op, make_inputs
 
 
 # -- input generators ------------------------------------------------------------------------

@@ -1,7 +1,6 @@
 """Helpers to test an ember op or layer against PyTorch, the test oracle.
 
-PyTorch is imported lazily inside these functions: it is needed by the test suite only,
-never by the library.
+They live with the tests, not in the library: ember itself never imports PyTorch.
 
 - ``to_torch(x)`` / ``to_numpy(x)``: move values between ember, PyTorch and NumPy.
 - ``assert_close(actual, expected)``: ``allclose`` with tolerances that follow the dtype,
@@ -16,6 +15,7 @@ never by the library.
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from ember.autograd.tensor import Tensor
 from ember.backend import to_numpy as _backend_to_numpy
@@ -42,8 +42,6 @@ def to_numpy(x):
 
 def to_torch(x, requires_grad=False):
     """A PyTorch tensor with the values and dtype of ``x`` (ember tensor or array)."""
-    import torch  # noqa: PLC0415 - test-only dependency
-
     t = torch.from_numpy(np.array(to_numpy(x), copy=True))
     return t.requires_grad_(requires_grad) if requires_grad else t
 
@@ -109,8 +107,6 @@ def check_op(ember_fn, torch_fn, inputs, rtol=None, atol=None, dtype=None, backw
 
 
 def _check_backward(ours, theirs, ember_inputs, torch_inputs, rtol, atol, seed):
-    import torch  # noqa: PLC0415
-
     rng = np.random.default_rng(seed)
     pairs = [(o, t) for o, t in zip(ours, theirs, strict=True) if t.requires_grad]
     if not pairs:
