@@ -14,10 +14,6 @@ from ember.autograd import engine, grad_mode
 DEFAULT_DTYPE = np.float32
 
 
-def _default_float(dtype) -> bool:
-    return np.dtype(dtype).kind == "f"
-
-
 def _to_array(data, dtype=None, device=None):
     """Convert data to a backend array following PyTorch's dtype rules.
 
@@ -58,12 +54,14 @@ class Tensor:
     __array_ufunc__ = None
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
-        self.data = _to_array(data, dtype, device)
-        if requires_grad and self.data.dtype.kind not in "fc":
-            raise RuntimeError(f"only floating-point tensors can require grad, got dtype {self.data.dtype}")
-        self.requires_grad = bool(requires_grad)
-        self.grad = None
-        self.creator = None
+        array = _to_array(data, dtype, device)
+        if requires_grad and array.dtype.kind not in "fc":
+            raise RuntimeError(f"only floating-point tensors can require grad, got dtype {array.dtype}")
+        self._set(array, bool(requires_grad), None)
+
+    def _set(self, array, requires_grad, creator):
+        """Every field of a tensor, in one place (``__init__`` and the ops' fast ``_wrap``)."""
+        self.data, self.requires_grad, self.grad, self.creator = array, requires_grad, None, creator
         self._version_box = [0]  # shared with detached aliases, which see the same memory
         self._retains_grad = False
 
@@ -268,38 +266,36 @@ class Tensor:
         return self.fill_(0)
 
     def add_(self, other, alpha=1) -> Tensor:
-        data = self._inplace_target("add_")
-        data += alpha * _to_array(other) if alpha != 1 else _to_array(other)
-        return self
+        return self._apply_inplace("add_", "add", other if alpha == 1 else alpha * _to_array(other))
 
     def mul_(self, other) -> Tensor:
-        self._inplace_target("mul_")[...] *= _to_array(other)
-        return self
+        return self._apply_inplace("mul_", "multiply", other)
 
     def __setitem__(self, index, value):
         self._inplace_target("__setitem__")[_unwrap_index(index)] = _to_array(value)
 
-    def _inplace_binary(self, name, other, out_of_place):
-        if self.requires_grad and grad_mode.is_grad_enabled():
-            if self.is_leaf:
-                self._inplace_target(name)
-            return out_of_place(self, other)  # non-leaf: record out of place, rebind the name
+    def _apply_inplace(self, name, ufunc, other):
         data = self._inplace_target(name)
-        op = getattr(self.xp, {"+": "add", "-": "subtract", "*": "multiply", "/": "divide"}[name])
-        op(data, _to_array(other), out=data, casting="unsafe")
+        getattr(self.xp, ufunc)(data, _to_array(other), out=data)  # int += float raises, as in PyTorch
         return self
 
+    def _inplace_binary(self, name, ufunc, other, out_of_place):
+        """``x op= y``: in place, except on a graph tensor, where the name is rebound out of place."""
+        if self.requires_grad and grad_mode.is_grad_enabled() and not self.is_leaf:
+            return out_of_place(self, other)
+        return self._apply_inplace(name, ufunc, other)
+
     def __iadd__(self, other):
-        return self._inplace_binary("+", other, ops.add)
+        return self._inplace_binary("+=", "add", other, ops.add)
 
     def __isub__(self, other):
-        return self._inplace_binary("-", other, ops.sub)
+        return self._inplace_binary("-=", "subtract", other, ops.sub)
 
     def __imul__(self, other):
-        return self._inplace_binary("*", other, ops.mul)
+        return self._inplace_binary("*=", "multiply", other, ops.mul)
 
     def __itruediv__(self, other):
-        return self._inplace_binary("/", other, ops.div)
+        return self._inplace_binary("/=", "divide", other, ops.div)
 
     # -- arithmetic operators -----------------------------------------------------------
     def __add__(self, other):
@@ -566,7 +562,7 @@ class Parameter(Tensor):
     """A tensor that a ``Module`` registers as a learnable weight (``requires_grad=True``)."""
 
     def __init__(self, data, requires_grad=True):
-        super().__init__(data.data if isinstance(data, Tensor) else data, requires_grad=requires_grad)
+        super().__init__(data, requires_grad=requires_grad)
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
@@ -600,8 +596,7 @@ def _wrap(array, requires_grad=False, creator=None) -> Tensor:
     if isinstance(array, np.generic) or not hasattr(array, "dtype"):  # NumPy gives scalars for some 0-d results
         array = np.asarray(array)
     t = object.__new__(Tensor)
-    t.data, t.requires_grad, t.grad, t.creator = array, requires_grad, None, creator
-    t._version_box, t._retains_grad = [0], False
+    t._set(array, requires_grad, creator)
     return t
 
 

@@ -5,6 +5,7 @@ import math
 
 from ember.autograd.function import Function
 from ember.backend import get_array_module as xp_of
+from ember.ops.broadcast import drop_reduced_axes, keep_reduced_axes
 
 
 class Sigmoid(Function):
@@ -244,12 +245,11 @@ class LogSumExp(Function):
     def forward(self, x):
         y = _logsumexp(x, self.axis)
         self.save_for_backward(x, y)
-        return y if self.keepdims else y.squeeze(axis=self.axis)
+        return y if self.keepdims else drop_reduced_axes(y, self.axis)
 
     def backward(self, gy):
         x, y = self.saved
-        if not self.keepdims and self.axis is not None:
-            gy = xp_of(gy).expand_dims(gy, self.axis)
+        gy = keep_reduced_axes(gy, self.axis, self.keepdims)
         return gy * xp_of(x).exp(x - y)  # ∂/∂x_i = softmax_i
 
 

@@ -29,6 +29,19 @@ def normalize_axis(axis, ndim):
     return axis % max(ndim, 1)
 
 
+def keep_reduced_axes(g, axis, keepdims):
+    """Re-insert the reduced axes of ``g`` as size 1 so it broadcasts against x
+    (a full reduction's 0-d ``g`` broadcasts already)."""
+    if keepdims or axis is None:
+        return g
+    return xp_of(g).expand_dims(g, axis)
+
+
+def drop_reduced_axes(y, axis):
+    """A reduction computed with keepdims=True, with the reduced axes removed."""
+    return y.reshape(()) if axis is None else y.squeeze(axis=axis)
+
+
 class BroadcastTo(Function):
     def __init__(self, shape):
         self.shape = tuple(shape)

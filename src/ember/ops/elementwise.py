@@ -6,6 +6,7 @@ import numpy as np
 
 from ember import backend
 from ember.autograd.function import Function
+from ember.autograd.tensor import Tensor, as_tensor
 from ember.backend import get_array_module as xp_of
 from ember.ops.arithmetic import promote
 from ember.ops.broadcast import sum_to
@@ -183,8 +184,6 @@ class Where(Function):
 
 def where(condition, x, y):
     """x where condition is true, else y (broadcast); gradients flow to the chosen side."""
-    from ember.autograd.tensor import as_tensor
-
     return Where()(as_tensor(condition), *promote(x, y))
 
 
@@ -243,12 +242,10 @@ def clone(x):
 # -- comparisons and logic: results are bool tensors without gradient ---------------------
 def _no_grad_op(name, fn):
     def op(x, y=None):
-        from ember.autograd.tensor import Tensor, as_tensor
-
-        x = as_tensor(x, like=y if isinstance(y, Tensor) else None)
         if y is None:
-            return Tensor(fn(x.data))
-        return Tensor(fn(x.data, as_tensor(y, like=x).data))
+            return Tensor(fn(as_tensor(x).data))
+        x, y = promote(x, y)
+        return Tensor(fn(x.data, y.data))
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"Elementwise ``{name}`` (no gradient)."

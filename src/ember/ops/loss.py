@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember.autograd.function import Function
+from ember.autograd.tensor import as_tensor
 from ember.backend import get_array_module as xp_of
 from ember.ops.activation import _logsumexp, softplus
 from ember.ops.arithmetic import mul
@@ -65,7 +66,7 @@ def _target_weights(target, C, dtype, weight, ignore_index, smoothing):
 class _LogLikelihoodLoss(Function):
     """−Σ_c A_ic z_ic reduced, where z is log p (NLL) or log_softmax(x) (cross-entropy)."""
 
-    from_logits = True
+    from_logits: bool  # set by the two subclasses below
 
     def __init__(self, weight, ignore_index, smoothing, reduction):
         self.weight, self.ignore_index = weight, ignore_index
@@ -134,8 +135,6 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
 
 
 def _log_likelihood(cls, name, input, target, weight, ignore_index, reduction, label_smoothing):
-    from ember.autograd.tensor import as_tensor
-
     target = as_tensor(target)
     _check_classification(name, input, target)
     if reduction not in REDUCTIONS:

@@ -7,16 +7,8 @@ from ember.autograd.function import Function
 from ember.autograd.tensor import Tensor, as_tensor
 from ember.backend import get_array_module as xp_of
 from ember.ops.arithmetic import mul
-from ember.ops.broadcast import normalize_axis
+from ember.ops.broadcast import drop_reduced_axes, keep_reduced_axes, normalize_axis
 from ember.ops.elementwise import sqrt
-
-
-def _keep_axes(g, x_shape, axis, keepdims):
-    """Re-insert the reduced axes of ``g`` as size 1 so it broadcasts against x."""
-    if keepdims or axis is None and g.ndim == 0:
-        return g.reshape([1] * len(x_shape)) if g.ndim == 0 else g
-    axes = (axis,) if isinstance(axis, int) else axis
-    return xp_of(g).expand_dims(g, axes)
 
 
 class Sum(Function):
@@ -28,7 +20,7 @@ class Sum(Function):
         return x.sum(axis=self.axis, keepdims=self.keepdims)
 
     def backward(self, gy):
-        gy = _keep_axes(gy, self.x_shape, self.axis, self.keepdims)
+        gy = keep_reduced_axes(gy, self.axis, self.keepdims)
         gx = xp_of(gy).empty(self.x_shape, dtype=gy.dtype)
         gx[...] = gy  # a fresh array (cheaper than broadcast_to, and the leaf need not copy it)
         return gx
@@ -74,17 +66,13 @@ class _Extreme(Function):
     def forward(self, x):
         y = getattr(x, self.reduce)(axis=self.axis, keepdims=True)
         self.save_for_backward(x, y)
-        return y if self.keepdims else _drop_axes(y, self.axis)
+        return y if self.keepdims else drop_reduced_axes(y, self.axis)
 
     def backward(self, gy):
         x, y = self.saved
-        gy = _keep_axes(gy, x.shape, self.axis, self.keepdims)
+        gy = keep_reduced_axes(gy, self.axis, self.keepdims)
         hit = x == y
         return gy * hit / hit.sum(axis=self.axis, keepdims=True)
-
-
-def _drop_axes(y, axis):
-    return y.reshape(()) if axis is None else y.squeeze(axis=axis)
 
 
 class Max(_Extreme):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember.autograd.function import Function
+from ember.autograd.tensor import Tensor, _unwrap_index, as_tensor
 from ember.backend import get_array_module as xp_of
 from ember.ops.broadcast import normalize_axis
 
@@ -151,7 +152,7 @@ class GetItem(Function):
         self.index = index
 
     def forward(self, x):
-        self.x_shape, self.x_dtype = x.shape, x.dtype
+        self.x_shape = x.shape
         return x[self.index]
 
     def backward(self, gy):
@@ -192,8 +193,6 @@ def _has_int_array(index):
 
 def getitem(x, index):
     """x[index]: basic slicing, integer arrays and boolean masks (backward scatter-adds)."""
-    from ember.autograd.tensor import _unwrap_index
-
     index = _unwrap_index(index)
     if isinstance(index, list):
         index = xp_of(x.data).asarray(index)
@@ -242,8 +241,6 @@ def pad(x, pad, mode="constant", value=0.0):
 
 def one_hot(indices, num_classes=-1, dtype="int64"):
     """Class indices → one-hot vectors (last dimension ``num_classes``); no gradient."""
-    from ember.autograd.tensor import Tensor, as_tensor
-
     indices = as_tensor(indices).data
     if indices.dtype.kind not in "iu":
         raise TypeError(f"one_hot: expects integer class indices, got dtype {indices.dtype}")
