@@ -91,6 +91,15 @@ def test_model_state_dict_loads_back_into_a_fresh_model(tmp_path):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=k)
 
 
+def test_top_level_save_and_load_are_these(tmp_path):
+    model = _Tiny()
+    em.save(model.state_dict(), tmp_path / "m.safetensors")
+    fresh = _Tiny()
+    fresh.load_state_dict(em.load(tmp_path / "m.safetensors"))
+    np.testing.assert_array_equal(fresh.weight.detach().numpy(), model.weight.detach().numpy())
+    assert em.save is save and em.load is load
+
+
 def test_file_is_plain_safetensors_with_dotted_keys(tmp_path):
     path = _save(tmp_path / "m.safetensors", {"model": {"fc1": {"weight": np.ones((2, 3), np.float32)}}, "epoch": 4})
     header = _read_header(path)

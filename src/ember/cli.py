@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -148,7 +149,7 @@ def _run(args, data: str, build_model) -> int:
     splits = train_dev_test_split(X, y, fractions=(0.6, 0.2, 0.2), seed=args.seed, stratify=y)
     norm = Normalizer().fit(splits[0][0])
     (X_tr, y_tr), (X_dev, y_dev), (X_te, y_te) = [(norm(a), b) for a, b in splits]
-    n_in, n_out = int(X_tr[0].numel()), int(y.numpy().max()) + 1
+    n_in, n_out = math.prod(X_tr.shape[1:]), int(y.numpy().max()) + 1
     model = build_model(n_in, n_out)
     print(f"{data}: {len(y_tr)} train / {len(y_dev)} dev / {len(y_te)} test samples, {n_in} features, "
           f"{n_out} classes\nmodel: {model!r}")

@@ -205,6 +205,8 @@ def test_mnist_download_when_asked(tmp_path, monkeypatch):
     np.testing.assert_array_equal(ds.tensors[1].numpy(), data[True][1])
     assert (tmp_path / "root" / "train-images-idx3-ubyte.gz").is_file()
     assert not list((tmp_path / "root").glob("*.part"))
+    assert sorted(p.name for p in (tmp_path / "root").iterdir()) == [  # no temporary file left behind
+        "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"]
 
 
 # -- CIFAR-10 ----------------------------------------------------------------------------
@@ -273,3 +275,17 @@ def test_cifar10_missing_files_are_named(tmp_path):
         tar.addfile(info, io.BytesIO(b""))
     with pytest.raises(FileNotFoundError, match="no member cifar-10-batches-bin/test_batch.bin"):
         cifar10(archive.parent, train=False)
+
+
+def test_cifar10_download_when_asked(tmp_path, monkeypatch):
+    data = _write_cifar(tmp_path / "src" / "cifar-10-batches-bin")
+    mirror = tmp_path / "mirror" / "cifar-10-binary.tar.gz"
+    mirror.parent.mkdir()
+    with tarfile.open(mirror, "w:gz") as tar:
+        tar.add(tmp_path / "src" / "cifar-10-batches-bin", arcname="cifar-10-batches-bin")
+    monkeypatch.setattr(cifar, "CIFAR10_URL", mirror.as_uri())
+    with pytest.raises(FileNotFoundError, match="download=True"):
+        cifar10(tmp_path / "root", train=False)  # nothing is fetched unless asked
+    y = cifar10(tmp_path / "root", train=False, download=True).tensors[1].numpy()
+    np.testing.assert_array_equal(y, data["test_batch.bin"][1])
+    assert [p.name for p in (tmp_path / "root").iterdir()] == ["cifar-10-binary.tar.gz"]

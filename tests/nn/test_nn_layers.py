@@ -190,3 +190,61 @@ def test_dropout2d_zeroes_whole_channels():
     np.testing.assert_allclose(per_channel[per_channel != 0], 1 / 0.6, rtol=1e-6)
     x = em.randn(2, 3, 4, 4)
     np.testing.assert_array_equal(nn.Dropout2d(0.4).eval()(x).numpy(), x.numpy())
+
+
+@pytest.mark.parametrize("cls", ["Sequential", "ModuleList"])
+def test_sequence_containers_edit_like_torch(cls):
+    def build(lib):
+        make = getattr(lib, cls)
+        layers = [lib.Linear(2, 2), lib.ReLU(), lib.Tanh(), lib.Sigmoid()]
+        return make(*layers) if cls == "Sequential" else make(layers)
+
+    ours, theirs = build(nn), build(torch.nn)
+    for container, lib in ((ours, nn), (theirs, torch.nn)):
+        container[1] = lib.ELU()
+        del container[0]
+        container.insert(1, lib.Identity())
+        container.extend([lib.ReLU6()])
+        del container[1:3]
+    assert repr(ours) == repr(theirs)
+    assert [type(m).__name__ for m in ours] == [type(m).__name__ for m in theirs] == ["ELU", "Sigmoid", "ReLU6"]
+    assert list(ours._modules) == list(theirs._modules) == ["0", "1", "2"]
+    assert type(ours[1:]) is type(ours) and len(ours[1:]) == 2 and ours[-1] is ours[2]
+    with pytest.raises(IndexError, match="index 3 is out of range"):
+        ours[3] = nn.ReLU()
+    with pytest.raises(TypeError, match="not a Module"):
+        ours[0] = 5
+
+
+def test_sequential_head_replacement_keeps_order_and_trains():
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 10))
+    model[-1] = nn.Linear(8, 3)
+    assert [n for n, _ in model.named_parameters()][-2:] == ["2.weight", "2.bias"]
+    assert model(em.randn(5, 4)).shape == (5, 3)
+
+
+def test_linear_passes_on_failures_that_are_not_the_inputs():
+    layer = nn.Linear(4, 3)
+    layer.bias = nn.Parameter(em.zeros(5))  # a broken layer, not a bad input
+    with pytest.raises(ValueError, match="broadcast") as info:
+        layer(em.randn(2, 4))
+    assert "in_features" not in str(info.value)
+
+
+def test_softmax_warning_points_at_the_caller():
+    with pytest.warns(UserWarning, match="implicit dim") as record:
+        nn.Softmax()(em.randn(2, 3))
+        nn.functional.log_softmax(em.randn(2, 3))
+    assert [w.filename for w in record] == [__file__, __file__]
+
+
+def test_module_dict_like_torch():
+    pairs = [("digit", (4, 10)), ("parity", (4, 2))]
+    ours = nn.ModuleDict([(k, nn.Linear(*s)) for k, s in pairs])
+    theirs = torch.nn.ModuleDict([(k, torch.nn.Linear(*s)) for k, s in pairs])
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    ours.update({"extra": nn.ReLU()})
+    theirs.update({"extra": torch.nn.ReLU()})
+    assert type(ours.pop("digit")) is nn.Linear and type(theirs.pop("digit")) is torch.nn.Linear
+    del ours["extra"], theirs["extra"]
+    assert repr(ours) == repr(theirs) and list(ours) == ["parity"] and "parity" in ours

@@ -222,3 +222,73 @@ def test_get_submodule_and_add_module_checks():
         model.add_module("x", 3)
     with pytest.raises(KeyError, match="invalid child name"):
         model.add_module("a.b", nn.ReLU())
+
+
+def test_reassignment_keeps_the_position_like_torch():
+    ours, theirs = nn.Linear(2, 3), torch.nn.Linear(2, 3)
+    ours.weight, theirs.weight = nn.Parameter(em.zeros(3, 2)), torch.nn.Parameter(torch.zeros(3, 2))
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()] == ["weight", "bias"]
+    model = Tied()
+    model.register_buffer("later", em.zeros(1))
+    model.steps = em.ones(1)  # a buffer takes a new tensor in its slot
+    assert list(model.state_dict())[:2] == ["steps", "later"]
+    seq = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 1))
+    setattr(seq, "0", nn.Linear(2, 4))
+    assert list(seq._modules) == ["0", "1", "2"] and seq(em.randn(3, 2)).shape == (3, 1)
+
+
+def test_buffer_rules_follow_torch():
+    model = Tied()
+    with pytest.raises(TypeError, match="cannot assign int as buffer 'steps'"):
+        model.steps = 3
+    model.steps = None  # switching a buffer off keeps the slot
+    assert "steps" in model._buffers and "steps" not in model.state_dict()
+    with pytest.raises(TypeError, match="register_buffer: 'raw' must be a Tensor"):
+        model.register_buffer("raw", np.zeros(2))
+    model.register_buffer("scratch", em.ones(2), persistent=False)
+    model.register_buffer("scratch", em.ones(2))  # registered again as persistent
+    assert "scratch" in model.state_dict()
+    model.scratch = nn.Parameter(em.ones(2))  # a parameter replaces the buffer
+    assert [n for n, _ in model.named_buffers()] == [] and "scratch" in dict(model.named_parameters())
+
+
+def test_named_members_with_duplicates_follow_torch():
+    lin, tlin = nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    ours, theirs = nn.Sequential(lin, nn.ReLU(), lin), torch.nn.Sequential(tlin, torch.nn.ReLU(), tlin)
+    for method in ("named_modules", "named_parameters"):
+        assert ([n for n, _ in getattr(ours, method)(remove_duplicate=False)]
+                == [n for n, _ in getattr(theirs, method)(remove_duplicate=False)])
+    assert [n for n, _ in ours.named_parameters(prefix="net")] == ["net.0.weight", "net.0.bias"]
+    assert [n for n, _ in ours.named_parameters(recurse=False)] == []
+
+
+def test_train_calls_each_childs_own_train():
+    class FrozenStats(nn.Module):
+        def train(self, mode=True):
+            return super().train(False)  # e.g. a BatchNorm kept on its running statistics
+
+    model = nn.Sequential(nn.Linear(2, 2), FrozenStats())
+    model.train()
+    assert model.training and model[0].training and not model[1].training
+
+
+def test_failed_load_copies_nothing_and_tensors_load_directly():
+    layer = nn.Linear(2, 2)
+    before = layer.weight.detach().numpy().copy()
+    with pytest.raises(RuntimeError, match="size mismatch for bias"):
+        layer.load_state_dict({"weight": np.ones((2, 2)), "bias": np.ones(3)})
+    np.testing.assert_array_equal(layer.weight.detach().numpy(), before)
+    source = nn.Linear(2, 2).double()
+    layer.load_state_dict(source.state_dict())
+    np.testing.assert_allclose(layer.weight.detach().numpy(), source.weight.detach().numpy(), rtol=1e-7)
+    assert layer.weight.dtype == np.float32
+    with pytest.raises(RuntimeError) as info:
+        layer.load_state_dict({"weight": np.ones((3, 2))}, strict=False)
+    assert "missing keys" not in str(info.value)  # not strict: only the size mismatch is an error
+
+
+def test_shared_parameters_are_converted_once():
+    model = Tied()
+    seen = []
+    model._apply_to_tensors(lambda a: seen.append(a.shape) or a)
+    assert seen == [(3, 5), (1,)]

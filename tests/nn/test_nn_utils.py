@@ -155,3 +155,16 @@ def test_penalties_work_in_a_loss_and_reject_empty_input():
     assert model.weight.grad is not None and model.bias.grad is not None
     with pytest.raises(ValueError, match="l1_penalty"):
         utils.l1_penalty([])
+
+
+def test_clip_grad_norm_below_the_limit_leaves_gradients_alone():
+    ours, _ = _twins(1e-3)
+    arrays = [p.grad.data for p in ours if p.grad is not None]
+    utils.clip_grad_norm_(ours, 1.0)
+    assert all(p.grad.data is a for p, a in zip([p for p in ours if p.grad is not None], arrays, strict=True))
+
+
+def test_get_total_norm_handles_empty_tensors():
+    tensors = [em.zeros(0), em.tensor([-3.0, 2.0])]
+    assert utils.get_total_norm(tensors, "inf").item() == 3.0
+    assert utils.get_total_norm(tensors, 1).item() == 5.0

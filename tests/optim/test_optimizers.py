@@ -77,8 +77,10 @@ CASES = [
     ("Adam", dict(lr=0.01, amsgrad=True)),
     ("Adam", dict(lr=0.01, weight_decay=0.1)),
     ("Adam", dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6, maximize=True)),
+    ("Adam", dict(lr=0.01, weight_decay=0.1, maximize=True)),
     ("AdamW", dict(lr=0.01)),
     ("AdamW", dict(lr=0.01, weight_decay=0.1, amsgrad=True)),
+    ("AdamW", dict(lr=0.01, weight_decay=0.1, maximize=True)),
 ]
 
 
@@ -99,6 +101,20 @@ def test_matches_torch(case, grouped, dtype, rtol, atol):
     weights, _ = _init(dtype)
     assert np.array_equal(ours["unused"].data, weights["unused"])  # no grad: left alone
     assert not np.allclose(ours["W1"].data, weights["W1"])  # the run really moved the weights
+
+
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
+def test_step_leaves_the_gradients_alone(case):
+    """The update rules work in place on weights and state, never on p.grad."""
+    cls, kwargs = case
+    rng = np.random.default_rng(0)
+    w = nn.Parameter(em.tensor(rng.normal(size=(4, 3))))
+    opt = getattr(optim, cls)([w], **kwargs)
+    for _ in range(3):
+        g = rng.normal(size=(4, 3))
+        w.grad = em.tensor(g.copy())
+        opt.step()
+        np.testing.assert_array_equal(w.grad.data, g)
 
 
 def test_course_momentum_is_dampened_average():

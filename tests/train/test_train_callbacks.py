@@ -102,6 +102,8 @@ def test_model_checkpoint_without_monitor_warns_and_keeps_last(tmp_path, model, 
     with pytest.warns(UserWarning, match="no best checkpoint"):
         Trainer(model, sgd, nn.CrossEntropyLoss(), callbacks=[ckpt]).fit(loaders[0], epochs=2)
     assert ckpt.last_path.exists() and not ckpt.best_path.exists()
+    with pytest.raises(ValueError, match="mode must be"):
+        ModelCheckpoint(tmp_path, mode="up")
 
 
 # -- learning rate and clipping -------------------------------------------------------------------
@@ -130,6 +132,12 @@ def test_reduce_on_plateau_is_fed_the_monitored_metric(model, loaders):
     assert opt.param_groups[0]["lr"] == pytest.approx(0.025)
     with pytest.raises(ValueError, match="interval='epoch'"):
         LRSchedulerCallback(plateau, interval="step")
+
+
+def test_closed_form_schedule_refuses_a_monitor(model):
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="StepLR.step takes an epoch, not the metric 'dev_loss'"):
+        LRSchedulerCallback(lr_scheduler.StepLR(opt, 1), monitor="dev_loss")
 
 
 class _GradProbe(Callback):

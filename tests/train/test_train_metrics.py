@@ -12,6 +12,7 @@ def test_accuracy_known_answers():
     scores = em.tensor([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [0.0, 0.0, 5.0], [1.0, 0.0, 0.0]])
     assert accuracy(scores, em.tensor([0, 1, 2, 2])) == 0.75
     assert accuracy(scores.numpy(), np.array([1, 1, 1, 1])) == 0.25
+    assert accuracy([[2.0, 1.0], [0.0, 3.0]], [0, 0]) == 0.5  # plain lists too
     # (N, C, L) scores with (N, L) targets: per-position classes
     seq = np.zeros((1, 2, 3))
     seq[0, 1, [0, 2]] = 1.0

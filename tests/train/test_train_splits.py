@@ -67,6 +67,9 @@ def test_stratified_split_keeps_class_proportions():
     for idx, share in zip(parts, (0.6, 0.2, 0.2), strict=True):
         np.testing.assert_array_equal(np.bincount(y[idx], minlength=3), np.array([50, 30, 20]) * share)
     np.testing.assert_array_equal(np.sort(np.concatenate(parts)), np.arange(100))
+    as_tensor = train_dev_test_split(np.arange(100), fractions=(0.6, 0.2, 0.2), seed=0, stratify=em.tensor(y))
+    for a, b in zip(parts, as_tensor, strict=True):  # labels given as a tensor split the same way
+        np.testing.assert_array_equal(a, b)
 
 
 def test_split_errors():

@@ -152,6 +152,10 @@ def test_predict_and_device(model, sgd, loaders):
     with em.no_grad():
         x = dev.dataset.tensors[0]
         np.testing.assert_allclose(out.numpy(), model.eval()(x).numpy(), rtol=1e-6)
+    # batches of inputs alone: a lone tensor or a 1-tuple
+    np.testing.assert_allclose(trainer.predict([x[:30], (x[30:],)]).numpy(), out.numpy(), rtol=1e-6)
+    with pytest.raises(ValueError, match="a tensor or a tuple"):
+        trainer.predict([np.ones((2, 2))])
 
 
 def test_history_access():

@@ -21,13 +21,13 @@ __all__ = ["DataLoader", "default_collate"]
 
 
 # -- collation -------------------------------------------------------------------------
-def _stack(arrays, what: str) -> Tensor:
+def _stack(batch) -> Tensor:
+    """Tensors or arrays (dtype kept) stacked on a new first axis."""
+    arrays = [b.data if isinstance(b, Tensor) else b for b in batch]
     shapes = {tuple(a.shape) for a in arrays}
     if len(shapes) > 1:
-        raise RuntimeError(
-            f"default_collate: cannot stack {what} samples of different shapes {sorted(shapes)}; "
-            "pad them to one shape or pass a collate_fn"
-        )
+        raise RuntimeError(f"default_collate: cannot stack samples of different shapes {sorted(shapes)}; "
+                           "pad them to one shape or pass a collate_fn")
     return Tensor(backend.get_array_module(arrays[0]).stack(arrays))
 
 
@@ -55,10 +55,8 @@ def default_collate(batch):
     if len(batch) == 0:
         raise ValueError("default_collate: cannot collate an empty batch")
     elem = batch[0]
-    if isinstance(elem, Tensor):
-        return _stack([b.data if isinstance(b, Tensor) else b for b in batch], "tensor")
-    if hasattr(elem, "shape") and hasattr(elem, "dtype"):  # NumPy/CuPy arrays and NumPy scalars
-        return _stack([b.data if isinstance(b, Tensor) else b for b in batch], "array")
+    if isinstance(elem, Tensor) or (hasattr(elem, "shape") and hasattr(elem, "dtype")):  # and NumPy scalars
+        return _stack(batch)
     if isinstance(elem, (bool, int, float)):
         return _collate_numbers(batch)
     if isinstance(elem, (str, bytes)) or elem is None:

@@ -88,11 +88,7 @@ class TensorDataset(Dataset):
     def get_batch(self, indices):
         """The tuple ``(t[indices] for t in tensors)``: one gather per tensor, a fresh copy."""
         indices = np.asarray(indices, dtype=np.int64)
-        out = []
-        for t in self.tensors:
-            index = indices if t.device == "cpu" else backend.to_device(indices, t.device)
-            out.append(Tensor(t.data[index]))
-        return tuple(out)
+        return tuple(Tensor(t.data[backend.to_device(indices, t.device)]) for t in self.tensors)
 
     def __repr__(self):
         return f"TensorDataset({', '.join(str(tuple(t.shape)) for t in self.tensors)})"

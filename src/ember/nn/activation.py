@@ -5,8 +5,9 @@ from ember.nn import functional as F
 from ember.nn.module import Module
 
 
-def _inplace_repr(inplace: bool) -> str:
-    return "inplace=True" if inplace else ""
+def _settings_repr(settings: str = "", inplace: bool = False) -> str:
+    """PyTorch's ``extra_repr`` of an activation: its settings, then ``inplace=True`` only when set."""
+    return ", ".join(part for part in (settings, "inplace=True" if inplace else "") if part)
 
 
 class ReLU(Module):
@@ -24,7 +25,7 @@ class ReLU(Module):
         return F.relu(input, self.inplace)
 
     def extra_repr(self) -> str:
-        return _inplace_repr(self.inplace)
+        return _settings_repr(inplace=self.inplace)
 
 
 class ReLU6(ReLU):
@@ -49,7 +50,7 @@ class LeakyReLU(Module):
         return F.leaky_relu(input, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
+        return _settings_repr(f"negative_slope={self.negative_slope}", self.inplace)
 
 
 class Sigmoid(Module):
@@ -96,7 +97,7 @@ class ELU(Module):
         return F.elu(input, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+        return _settings_repr(f"alpha={self.alpha}", self.inplace)
 
 
 class GELU(Module):
@@ -153,7 +154,7 @@ class SiLU(Module):
         return F.silu(input, self.inplace)
 
     def extra_repr(self) -> str:
-        return _inplace_repr(self.inplace)
+        return _settings_repr(inplace=self.inplace)
 
 
 class Hardtanh(Module):
@@ -176,7 +177,7 @@ class Hardtanh(Module):
         return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"min_val={self.min_val}, max_val={self.max_val}" + (", inplace=True" if self.inplace else "")
+        return _settings_repr(f"min_val={self.min_val}, max_val={self.max_val}", self.inplace)
 
 
 class Softmax(Module):
@@ -191,7 +192,7 @@ class Softmax(Module):
         self.dim = dim
 
     def forward(self, input):
-        return F.softmax(input, self.dim)
+        return F.softmax(input, self.dim, _stacklevel=5)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -205,4 +206,4 @@ class LogSoftmax(Softmax):
     """
 
     def forward(self, input):
-        return F.log_softmax(input, self.dim)
+        return F.log_softmax(input, self.dim, _stacklevel=5)

@@ -7,10 +7,70 @@ from ember.nn.module import Module
 from ember.ops import flatten
 
 
-class Sequential(Module):
+class _ModuleSequence(Module):
+    """What ``Sequential`` and ``ModuleList`` share: children named '0', '1', … and reached by
+    position like a list (negative indices count from the end, as in PyTorch)."""
+
+    def _name_at(self, index: int) -> str:
+        names = list(self._modules)
+        if not -len(names) <= index < len(names):
+            raise IndexError(f"{type(self).__name__}: index {index} is out of range for {len(names)} modules")
+        return names[index]
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return self._slice(index)
+        return self._modules[self._name_at(index)]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        """Replace the module at ``index`` in place, e.g. a pretrained model's head for transfer learning.
+
+        >>> model[-1] = nn.Linear(32, 5)
+        """
+        self.add_module(self._name_at(index), module)
+
+    def __delitem__(self, index) -> None:
+        names = list(self._modules)[index] if isinstance(index, slice) else [self._name_at(index)]
+        for name in names:
+            del self._modules[name]
+        self._renumber(list(self._modules.values()))
+
+    def _renumber(self, modules) -> None:
+        """Register ``modules`` as '0', '1', …: PyTorch renumbers after a deletion or insertion."""
+        self._modules.clear()
+        for index, module in enumerate(modules):
+            self._modules[str(index)] = module
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module: Module):
+        """Add ``module`` at the end, named by its position."""
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules):
+        """Append every module of ``modules``."""
+        for module in modules:
+            self.append(module)
+        return self
+
+    def insert(self, index: int, module: Module) -> None:
+        """Insert ``module`` before position ``index``; the modules after it are renumbered."""
+        self.append(module)  # checks and registers it
+        modules = list(self._modules.values())
+        modules.insert(index, modules.pop())
+        self._renumber(modules)
+
+
+class Sequential(_ModuleSequence):
     """Modules applied in order; children are named '0', '1', … (or by an OrderedDict).
 
     >>> model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+    >>> model[-1] = nn.Linear(32, 3)   # a new head
     """
 
     def __init__(self, *modules):
@@ -19,8 +79,7 @@ class Sequential(Module):
             for name, module in modules[0].items():
                 self.add_module(name, module)
         else:
-            for index, module in enumerate(modules):
-                self.add_module(str(index), module)
+            self.extend(modules)
 
     def forward(self, x):
         """Apply each module in turn: x → m_1(x) → m_2(·) → …."""
@@ -28,65 +87,46 @@ class Sequential(Module):
             x = module(x)
         return x
 
-    def __getitem__(self, index):
-        if isinstance(index, slice):
-            return Sequential(OrderedDict(list(self._modules.items())[index]))
-        return list(self._modules.values())[index]
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> Sequential:
-        """Add ``module`` at the end, named by its position."""
-        self.add_module(str(len(self)), module)
-        return self
+    def _slice(self, index: slice) -> Sequential:
+        return Sequential(OrderedDict(list(self._modules.items())[index]))  # the names are kept
 
 
-class ModuleList(Module):
-    """A list of modules whose parameters are registered (named '0', '1', …)."""
+class ModuleList(_ModuleSequence):
+    """A list of modules whose parameters are registered (named '0', '1', …).
+
+    >>> blocks = nn.ModuleList(nn.Linear(8, 8) for _ in range(3))
+    """
 
     def __init__(self, modules=()):
         super().__init__()
-        for module in modules:
-            self.append(module)
+        self.extend(modules)
 
-    def append(self, module: Module) -> ModuleList:
-        """Add ``module`` at the end, named by its position."""
-        self.add_module(str(len(self._modules)), module)
-        return self
-
-    def extend(self, modules) -> ModuleList:
-        """Append every module of ``modules``."""
-        for module in modules:
-            self.append(module)
-        return self
-
-    def __getitem__(self, index):
-        if isinstance(index, slice):
-            return ModuleList(list(self._modules.values())[index])
-        return list(self._modules.values())[index]
-
-    def __setitem__(self, index, module):
-        key = list(self._modules)[index]
-        self._modules[key] = module
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
+    def _slice(self, index: slice) -> ModuleList:
+        return ModuleList(list(self._modules.values())[index])  # renumbered from '0'
 
 
 class ModuleDict(Module):
-    """A dict of modules whose parameters are registered under their keys."""
+    """A dict of modules whose parameters are registered under their keys, in insertion order.
+
+    >>> heads = nn.ModuleDict({"digit": nn.Linear(32, 10), "parity": nn.Linear(32, 2)})
+    """
 
     def __init__(self, modules=None):
         super().__init__()
-        for name, module in (modules or {}).items():
+        if modules is not None:
+            self.update(modules)
+
+    def update(self, modules) -> None:
+        """Add or replace modules from a mapping or an iterable of (name, module) pairs."""
+        for name, module in modules.items() if hasattr(modules, "items") else modules:
             self.add_module(name, module)
+
+    def pop(self, key: str) -> Module:
+        """Remove the module under ``key`` and return it."""
+        return self._modules.pop(key)
+
+    def __delitem__(self, key: str) -> None:
+        del self._modules[key]
 
     def __getitem__(self, key):
         return self._modules[key]

@@ -66,8 +66,6 @@ def elu(input, alpha=1.0, inplace=False):
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """x clipped to [min_val, max_val]; gradient 1 inside, 0 outside."""
-    if min_val > max_val:
-        raise ValueError(f"hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
     return ops.hardtanh(input, min_val, max_val)
 
 
@@ -81,16 +79,18 @@ def logsigmoid(input):
     return -ops.softplus(-input)
 
 
-def _softmax_dim(ndim):
-    """PyTorch's legacy choice when ``dim`` is omitted: 0 for 0-, 1- and 3-d input, else 1."""
-    warnings.warn("softmax: implicit dim is deprecated; pass dim explicitly", UserWarning, stacklevel=3)
-    return 0 if ndim in (0, 1, 3) else 1
+def _softmax_input(input, dim, dtype, stacklevel):
+    """The (cast) input and the dimension; an omitted ``dim`` takes PyTorch's legacy choice, with a warning.
 
-
-def _softmax_input(input, dim, dtype):
+    ``stacklevel`` counts as PyTorch's ``_stacklevel`` does: the default 3 points the warning at
+    the caller of ``F.softmax``; ``nn.Softmax`` passes 5 to point past its ``forward`` and ``__call__``.
+    """
     if dtype is not None:
         input = ops.cast(input, dtype)
-    return input, _softmax_dim(input.ndim) if dim is None else dim
+    if dim is None:
+        warnings.warn("softmax: implicit dim is deprecated; pass dim explicitly", UserWarning, stacklevel=stacklevel)
+        dim = 0 if input.ndim in (0, 1, 3) else 1
+    return input, dim
 
 
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
@@ -101,19 +101,19 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
     >>> F.softmax(em.tensor([[1.0, 1.0]]), dim=1)
     tensor([[0.5, 0.5]])
     """
-    input, dim = _softmax_input(input, dim, dtype)
+    input, dim = _softmax_input(input, dim, dtype, _stacklevel)
     return ops.softmax(input, dim)
 
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     """log softmax(x) = x − logsumexp(x) along ``dim``: stable, unlike log(softmax(x))."""
-    input, dim = _softmax_input(input, dim, dtype)
+    input, dim = _softmax_input(input, dim, dtype, _stacklevel)
     return ops.log_softmax(input, dim)
 
 
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
     """softmax(−x) along ``dim``: weights that favour the smallest entries."""
-    input, dim = _softmax_input(input, dim, dtype)
+    input, dim = _softmax_input(input, dim, dtype, _stacklevel)
     return ops.softmax(-input, dim)
 
 
@@ -177,21 +177,6 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     return ops.nll_loss(input, target, weight, ignore_index, reduction)
 
 
-def _weighted(loss_fn, input, target, reduction, weight):
-    """The loss with each element scaled by ``weight``; 'mean' is then the weighted mean Σ w ℓ / Σ w."""
-    if weight is None:
-        return loss_fn(input, target, reduction)
-    name = loss_fn.__name__
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-    if tuple(weight.shape) != tuple(input.shape):
-        raise ValueError(f"{name}: weight shape {tuple(weight.shape)} must equal input shape {input.shape}")
-    loss = loss_fn(input, target, "none") * weight
-    if reduction == "none":
-        return loss
-    return ops.sum(loss) / ops.sum(weight) if reduction == "mean" else ops.sum(loss)
-
-
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean squared error: ℓ = (x − y)², reduced by mean, sum or none.
 
@@ -200,12 +185,12 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     >>> F.mse_loss(em.tensor([1.0, 3.0]), em.tensor([0.0, 0.0]))
     tensor(5.)
     """
-    return _weighted(ops.mse_loss, input, target, _legacy_reduction(size_average, reduce, reduction), weight)
+    return ops.mse_loss(input, target, _legacy_reduction(size_average, reduce, reduction), weight)
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean absolute error: ℓ = |x − y|, reduced by mean, sum or none (weighted mean with ``weight``)."""
-    return _weighted(ops.l1_loss, input, target, _legacy_reduction(size_average, reduce, reduction), weight)
+    return ops.l1_loss(input, target, _legacy_reduction(size_average, reduce, reduction), weight)
 
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):

@@ -26,6 +26,7 @@ The ``*_uniform_`` variants draw from U(−a, a) with a = √3·std, which has t
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -47,8 +48,7 @@ _LINEAR_GAINS = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "co
 def _fill(tensor, values):
     """Write ``values`` (a host array or scalar) into ``tensor`` in place, cast to its dtype and device."""
     with no_grad():
-        array = np.broadcast_to(np.asarray(values, dtype=tensor.dtype), tensor.shape)
-        tensor.data[...] = to_device(np.ascontiguousarray(array), tensor.device)
+        tensor.data[...] = to_device(np.asarray(values, dtype=tensor.dtype), tensor.device)  # setitem broadcasts
         tensor._version += 1
     return tensor
 
@@ -168,6 +168,8 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     """Fill with N(mean, std²) draws, redrawn until they fall in [a, b] (absolute bounds, as PyTorch)."""
     if not a < b:
         raise ValueError(f"trunc_normal_: need a < b, got a={a}, b={b}")
+    if mean < a - 2 * std or mean > b + 2 * std:  # little mass inside [a, b]: rejection takes many rounds
+        warnings.warn("trunc_normal_: mean is more than 2 std from [a, b]; drawing may be slow", stacklevel=2)
     rng = _rng(generator)
     values = rng.normal(mean, std, tensor.shape)
     outside = (values < a) | (values > b)
@@ -241,10 +243,10 @@ def orthogonal_(tensor, gain=1.0, generator=None):
     """
     if tensor.ndim < 2:
         raise ValueError(f"orthogonal_: expects at least 2 dimensions, got shape {tensor.shape}")
-    rows = tensor.shape[0]
-    cols = tensor.numel() // rows if rows else 0
     if tensor.numel() == 0:
         return tensor
+    rows = tensor.shape[0]
+    cols = tensor.numel() // rows
     flat = _rng(generator).standard_normal((rows, cols))
     if rows < cols:
         flat = flat.T

@@ -50,13 +50,26 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input):
+        """x Wᵀ + b for input (*, in_features)."""
+        # NOTE: the op validates shapes and dtypes itself; the layer only rewords a failure in its
+        # own terms, so the per-step hot path pays for no second check.
+        try:
+            return F.linear(input, self.weight, self.bias)
+        except (TypeError, ValueError) as err:
+            error = self._input_error(input)
+            if error is None:
+                raise
+            raise error from err
+
+    def _input_error(self, input):
+        """The error naming this layer that a bad ``input`` deserves (None: not the input's fault)."""
         if input.ndim == 0 or input.shape[-1] != self.in_features:
-            raise ValueError(f"Linear(in_features={self.in_features}): expected input of shape "
-                             f"(*, {self.in_features}), got {input.shape}")
+            return ValueError(f"Linear(in_features={self.in_features}): expected input of shape "
+                              f"(*, {self.in_features}), got {input.shape}")
         if input.dtype != self.weight.dtype:
-            raise TypeError(f"Linear: input dtype {input.dtype} differs from the weight's {self.weight.dtype}; "
-                            "cast the input or call .to(dtype) on the model")
-        return F.linear(input, self.weight, self.bias)
+            return TypeError(f"Linear: input dtype {input.dtype} differs from the weight's {self.weight.dtype}; "
+                             "cast the input or call .to(dtype) on the model")
+        return None
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

@@ -10,8 +10,7 @@ from ember.autograd.tensor import Tensor
 from ember.creation import tensor
 from ember.nn import functional as F
 from ember.nn.module import Module
-
-_REDUCTIONS = ("mean", "sum", "none")
+from ember.ops.loss import REDUCTIONS
 
 
 class _Loss(Module):
@@ -20,8 +19,8 @@ class _Loss(Module):
     def __init__(self, size_average=None, reduce=None, reduction: str = "mean"):
         super().__init__()
         reduction = F._legacy_reduction(size_average, reduce, reduction)
-        if reduction not in _REDUCTIONS:
-            raise ValueError(f"{type(self).__name__}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"{type(self).__name__}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
         self.reduction = reduction
 
 

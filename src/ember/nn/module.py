@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import OrderedDict, namedtuple
 from collections.abc import Iterator
+from itertools import chain
 
 import numpy as np
 
@@ -44,33 +45,37 @@ class Module:
     def __setattr__(self, name, value):
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning {name!r}")
-        self._check_reassignment(name, value)
-        if value is None and (name in self._parameters or name in self._modules):
-            (self._parameters if name in self._parameters else self._modules)[name] = None
-            return  # an optional weight or submodule switched off stays registered, as in PyTorch
-        for store in (self._parameters, self._buffers, self._modules):
-            store.pop(name, None)
-        if isinstance(value, Parameter):
-            self._parameters[name] = value
-        elif isinstance(value, Module):
-            self._modules[name] = value
-        elif name in self.__dict__.get("_buffer_names", ()) and (value is None or isinstance(value, Tensor)):
-            self._buffers[name] = value
-        else:
+        registry = self._registry_for(name, value)
+        if registry is None:
             object.__setattr__(self, name, value)
             return
         self.__dict__.pop(name, None)
+        for store in (self._parameters, self._buffers, self._modules):
+            if store is not registry:
+                store.pop(name, None)
+        if registry is not self._buffers:
+            self._non_persistent.discard(name)
+        registry[name] = value  # in place: a replaced weight or child keeps its position, as in PyTorch
 
-    def _check_reassignment(self, name, value):
-        """A registered parameter or submodule may only be replaced by its own kind (or None)."""
-        if value is None:
-            return
-        if name in self._parameters and not isinstance(value, Parameter):
-            raise TypeError(f"{type(self).__name__}: cannot assign {type(value).__name__} as parameter {name!r} "
-                            "(ember.nn.Parameter or None expected)")
-        if name in self._modules and not isinstance(value, Module):
-            raise TypeError(f"{type(self).__name__}: cannot assign {type(value).__name__} as child module {name!r} "
-                            "(ember.nn.Module or None expected)")
+    def _registry_for(self, name, value):
+        """The ordered dict that ``value`` goes into under ``name``, or None for a plain attribute.
+
+        PyTorch's rules: a Parameter or a Module registers itself; a name already registered
+        takes only its own kind or None (which keeps the slot, e.g. a switched-off bias).
+        """
+        if isinstance(value, Parameter):
+            return self._parameters
+        if isinstance(value, Module) and name not in self._parameters:
+            return self._modules
+        for registry, kind, what, expected in ((self._parameters, Parameter, "parameter", "ember.nn.Parameter"),
+                                               (self._modules, Module, "child module", "ember.nn.Module"),
+                                               (self._buffers, Tensor, "buffer", "ember.Tensor")):
+            if name in registry:
+                if value is not None and not isinstance(value, kind):
+                    raise TypeError(f"{type(self).__name__}: cannot assign {type(value).__name__} as {what} "
+                                    f"{name!r} ({expected} or None expected)")
+                return registry
+        return None
 
     def __getattr__(self, name):
         for store in ("_parameters", "_buffers", "_modules"):
@@ -95,9 +100,16 @@ class Module:
             setattr(self, name, param if isinstance(param, Parameter) else Parameter(param))
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
-        """Register state that is saved in ``state_dict`` but not trained (e.g. running means)."""
-        self.__dict__.setdefault("_buffer_names", set()).add(name)
-        if not persistent:
+        """Register state that is saved in ``state_dict`` but not trained (e.g. running means).
+
+        A buffer with ``persistent=False`` follows ``.to(...)`` but stays out of ``state_dict``.
+        """
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"{type(self).__name__}.register_buffer: {name!r} must be a Tensor or None, "
+                            f"got {type(tensor).__name__}")
+        if persistent:
+            self._non_persistent.discard(name)
+        else:
             self._non_persistent.add(name)
         self.__dict__.pop(name, None)
         self._buffers[name] = tensor
@@ -152,16 +164,21 @@ class Module:
         return RemovableHandle(hooks[kind], hook)
 
     # -- traversal ---------------------------------------------------------------------------
-    def named_modules(self, memo=None, prefix="") -> Iterator[tuple[str, Module]]:
-        """(name, module) for this module and every descendant, each shared module once."""
-        memo = set() if memo is None else memo
-        if id(self) in memo:
-            return
-        memo.add(id(self))
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True) -> Iterator[tuple[str, Module]]:
+        """(dotted name, module) for this module and every descendant, depth first in definition order.
+
+        A module shared under two names appears once, unless ``remove_duplicate=False``. This is
+        the one walk of the tree: parameters, buffers and ``state_dict`` are all read along it.
+        """
+        if remove_duplicate:
+            memo = set() if memo is None else memo
+            if id(self) in memo:
+                return
+            memo.add(id(self))
         yield prefix, self
         for name, module in self._modules.items():
             if module is not None:
-                yield from module.named_modules(memo, f"{prefix}.{name}" if prefix else name)
+                yield from module.named_modules(memo, _join(prefix, name), remove_duplicate)
 
     def modules(self) -> Iterator[Module]:
         """This module and every descendant, each once."""
@@ -189,30 +206,29 @@ class Module:
         for _, module in self.named_children():
             yield module
 
-    def _named_members(self, store, recurse, remove_duplicate=True):
+    def _named_members(self, store, prefix, recurse, remove_duplicate):
+        """(dotted name, tensor) for one registry (``'_parameters'`` or ``'_buffers'``) of the tree."""
         seen = set()
-        modules = self.named_modules() if recurse else [("", self)]
-        for prefix, module in modules:
+        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
+        for module_prefix, module in modules:
             for name, value in getattr(module, store).items():
                 if value is None or (remove_duplicate and id(value) in seen):
                     continue
                 seen.add(id(value))
-                yield (f"{prefix}.{name}" if prefix else name), value
+                yield _join(module_prefix, name), value
 
-    def named_parameters(self, prefix="", recurse=True) -> Iterator[tuple[str, Parameter]]:
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True) -> Iterator[tuple[str, Parameter]]:
         """(dotted name, parameter) pairs; a weight shared by two layers appears once."""
-        for name, p in self._named_members("_parameters", recurse):
-            yield (f"{prefix}.{name}" if prefix else name), p
+        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse=True) -> Iterator[Parameter]:
         """Every learnable parameter (each shared one once), e.g. for an optimiser."""
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    def named_buffers(self, prefix="", recurse=True) -> Iterator[tuple[str, Tensor]]:
+    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True) -> Iterator[tuple[str, Tensor]]:
         """(dotted name, buffer) pairs: non-learnable state such as running means."""
-        for name, b in self._named_members("_buffers", recurse):
-            yield (f"{prefix}.{name}" if prefix else name), b
+        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse=True) -> Iterator[Tensor]:
         """Every buffer of this module tree."""
@@ -228,9 +244,14 @@ class Module:
 
     # -- modes and gradients -------------------------------------------------------------------
     def train(self, mode: bool = True) -> Module:
-        """Training mode (dropout active, batch statistics in BatchNorm) for this module tree."""
-        for module in self.modules():
-            object.__setattr__(module, "training", bool(mode))
+        """Training mode (dropout active, batch statistics in BatchNorm) for this module tree.
+
+        Each child's own ``train`` is called, so a subclass that overrides it (say, to keep a
+        frozen BatchNorm in evaluation mode) is honoured inside any model, as in PyTorch.
+        """
+        self.training = bool(mode)
+        for module in self.children():
+            module.train(mode)
         return self
 
     def eval(self) -> Module:
@@ -262,65 +283,50 @@ class Module:
         return OrderedDict((k, t if keep_vars else t.detach()) for k, t in self._state_items(prefix))
 
     def _state_items(self, prefix=""):
-        dot = f"{prefix}." if prefix else ""
-        for store in (self._parameters, self._buffers):
-            for name, t in store.items():
-                if t is not None and name not in self._non_persistent:
-                    yield dot + name, t
-        for name, module in self._modules.items():
-            if module is not None:
-                yield from module._state_items(dot + name)
+        """(key, tensor) of ``state_dict``: per module its parameters, then its persistent buffers."""
+        for module_prefix, module in self.named_modules(prefix=prefix, remove_duplicate=False):
+            for name, t in module._parameters.items():
+                if t is not None:
+                    yield _join(module_prefix, name), t
+            for name, t in module._buffers.items():
+                if t is not None and name not in module._non_persistent:
+                    yield _join(module_prefix, name), t
 
     def load_state_dict(self, state_dict, strict: bool = True):
         """Copy values (tensors, NumPy arrays, or anything array-like) into the existing parameters and buffers.
 
         Values are cast to each parameter's dtype and moved to its device, as PyTorch does.
         A shape mismatch is always an error; with ``strict`` (default) missing and unexpected
-        keys are too, and the ``RuntimeError`` lists them all. Returns
-        ``IncompatibleKeys(missing_keys, unexpected_keys)``.
+        keys are too, and the ``RuntimeError`` lists them all. Nothing is copied unless every
+        check passes. Returns ``IncompatibleKeys(missing_keys, unexpected_keys)``.
 
         >>> model.load_state_dict({k: v.detach().numpy() for k, v in torch_model.state_dict().items()})
         """
-        own = self._state_tensors()
+        own = dict(self._state_items())
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
-        mismatched = [
-            f"{k}: copying a param with shape {tuple(np.shape(_host(v)))}, the shape in the current model is "
-            f"{tuple(own[k].shape)}"
-            for k, v in state_dict.items()
-            if k in own and tuple(np.shape(_host(v))) != tuple(own[k].shape)
-        ]
-        if mismatched or (strict and (missing or unexpected)):
-            problems = []
-            if missing:
-                problems.append(f"missing keys: {missing}")
-            if unexpected:
-                problems.append(f"unexpected keys: {unexpected}")
-            if mismatched:
-                problems.append("size mismatch for " + "; ".join(mismatched))
+        arrays = {k: _array(v) for k, v in state_dict.items() if k in own}
+        mismatched = [f"{k}: copying a param with shape {tuple(a.shape)}, the shape in the current model is "
+                      f"{own[k].shape}" for k, a in arrays.items() if tuple(a.shape) != own[k].shape]
+        problems = [f"missing keys: {missing}"] if strict and missing else []
+        problems += [f"unexpected keys: {unexpected}"] if strict and unexpected else []
+        problems += ["size mismatch for " + "; ".join(mismatched)] if mismatched else []
+        if problems:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}: " + "; ".join(problems))
         with no_grad():
-            for key, value in state_dict.items():
-                if key in own:
-                    target = own[key]
-                    array = backend.to_device(_host(value), target.device)
-                    target.data[...] = array.astype(target.dtype, copy=False)
-                    target._version += 1
+            for key, array in arrays.items():
+                target = own[key]
+                target.data[...] = backend.to_device(array, target.device)  # the assignment casts to its dtype
+                target._version += 1
         return IncompatibleKeys(missing, unexpected)
-
-    def _state_tensors(self) -> dict:
-        return dict(self._state_items())
 
     # -- devices and dtypes ------------------------------------------------------------------------
     def _apply_to_tensors(self, convert) -> Module:
-        """Replace every parameter's and buffer's array by ``convert(array)`` (same objects)."""
-        for module in self.modules():
-            for store in (module._parameters, module._buffers):
-                for t in store.values():
-                    if t is not None:
-                        t.data = convert(t.data)
-                        if t.grad is not None:
-                            t.grad = Tensor(convert(t.grad.data))
+        """Replace every parameter's and buffer's array by ``convert(array)`` (same objects, each once)."""
+        for t in chain(self.parameters(), self.buffers()):
+            t.data = convert(t.data)
+            if t.grad is not None:
+                t.grad = Tensor(convert(t.grad.data))
         return self
 
     def to(self, *args, dtype=None, device=None) -> Module:
@@ -373,8 +379,7 @@ class Module:
         extra = self.extra_repr()
         if not lines:
             return f"{type(self).__name__}({extra})"
-        head = f"{type(self).__name__}(" + (f"{extra}" if extra else "")
-        return head + "\n  " + "\n  ".join(lines) + "\n)"
+        return f"{type(self).__name__}({extra}\n  " + "\n  ".join(lines) + "\n)"
 
     def __dir__(self):
         return sorted(set(super().__dir__()) | set(self._parameters) | set(self._modules) | set(self._buffers))
@@ -401,8 +406,16 @@ class RemovableHandle:
         self.remove()
 
 
-def _host(value):
-    """A NumPy array of a state-dict value (tensor, ndarray, or anything with ``__array__``)."""
+def _join(prefix: str, name: str) -> str:
+    """The dotted name of ``name`` inside the module called ``prefix`` ('' is the root)."""
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _array(value):
+    """The array of a state-dict value: a tensor's own, a CuPy array as is, anything else through NumPy.
+
+    Device arrays stay where they are, so loading GPU weights into a GPU model copies no data to the host.
+    """
     if isinstance(value, Tensor):
-        return backend.to_numpy(value.data)
-    return backend.to_numpy(value) if hasattr(value, "get") else np.asarray(value)
+        return value.data
+    return value if backend.device_of(value) == "cuda" else np.asarray(value)

@@ -5,11 +5,10 @@ parameter after ``backward()`` and before the optimiser's ``step()``.
 """
 from __future__ import annotations
 
-import math
-
 from ember import ops
 from ember.autograd.grad_mode import no_grad
 from ember.autograd.tensor import Tensor
+from ember.backend import get_array_module
 
 __all__ = [
     "clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm",
@@ -29,7 +28,8 @@ def _grads(parameters):
 def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=None):
     """The p-norm of all the tensors together, as if concatenated: (Σ_i ‖t_i‖_p^p)^{1/p}; 'inf' gives max |t|.
 
-    Returns a 0-d tensor (0 when the list is empty).
+    Computed as PyTorch does, as the norm of the per-tensor norms (one BLAS dot each for p = 2).
+    Returns a 0-d tensor (0 when the list is empty). ``foreach`` is accepted for compatibility.
 
     >>> nn.utils.get_total_norm([em.tensor([3.0]), em.tensor([4.0])])
     tensor(5.)
@@ -38,26 +38,26 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     arrays = [t.data for t in _as_list(tensors)]
     if not arrays:
         return Tensor(0.0)
-    xp = Tensor(arrays[0]).xp
-    if math.isinf(norm_type):
-        total = xp.max(xp.stack([xp.abs(a).max() if a.size else xp.zeros((), a.dtype) for a in arrays]))
-    else:
-        total = sum(xp.sum(xp.abs(a) ** norm_type) for a in arrays) ** (1.0 / norm_type)
+    xp = get_array_module(arrays[0])
+    total = _vector_norm(xp, xp.stack([_vector_norm(xp, a, norm_type) for a in arrays]), norm_type)
     if error_if_nonfinite and not bool(xp.isfinite(total)):
         raise RuntimeError(f"get_total_norm: the total norm of order {norm_type} is non-finite ({float(total)}); "
                            "pass error_if_nonfinite=False to clip anyway")
     return Tensor(xp.asarray(total, dtype=arrays[0].dtype))
 
 
+def _vector_norm(xp, a, norm_type):
+    """‖a‖_p over all elements (0 for an empty array, whose max would be undefined)."""
+    return xp.linalg.norm(a.ravel(), norm_type) if a.size else xp.zeros((), a.dtype)
+
+
 def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
     """Scale every gradient by min(1, max_norm / (total_norm + 1e−6)), given a precomputed total norm."""
-    grads = _grads(parameters)
-    if not grads:
+    coef = float(max_norm) / (float(total_norm) + 1e-6)
+    if not coef < 1.0:  # nothing to clip (or a NaN norm): leave the gradients untouched
         return
-    coef = min(1.0, float(max_norm) / (float(total_norm.item() if isinstance(total_norm, Tensor) else total_norm)
-                                       + 1e-6))
     with no_grad():
-        for g in grads:
+        for g in _grads(parameters):
             g.data = g.data * g.dtype.type(coef)  # a new array: a gradient array may be shared by two leaves
 
 

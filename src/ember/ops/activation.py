@@ -182,6 +182,8 @@ class Hardtanh(Function):
 
 def hardtanh(x, min_val=-1.0, max_val=1.0):
     """x clipped to [min_val, max_val], gradient 0 outside."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
     return Hardtanh(min_val, max_val)(x)
 
 

@@ -146,17 +146,31 @@ def _log_likelihood(cls, name, input, target, weight, ignore_index, reduction, l
 
 
 # -- regression and binary losses ----------------------------------------------------------
-def mse_loss(input, target, reduction="mean"):
-    """(x − y)², reduced."""
+def _reduce_weighted(loss, reduction, name, weight):
+    """Reduce ``loss`` scaled element-wise by ``weight``: 'mean' is the weighted mean Σ w ℓ / Σ w."""
+    if weight is None:
+        return _reduce(loss, reduction, name)
+    if tuple(weight.shape) != tuple(loss.shape):
+        raise ValueError(f"{name}: weight shape {tuple(weight.shape)} must equal input shape {loss.shape}")
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{name}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    loss = loss * weight
+    if reduction == "none":
+        return loss
+    return sum(loss) / sum(weight) if reduction == "mean" else sum(loss)
+
+
+def mse_loss(input, target, reduction="mean", weight=None):
+    """(x − y)², reduced; with an element-wise ``weight``, 'mean' is Σ w ℓ / Σ w."""
     _check_same_shape("mse_loss", input, target)
     diff = input - target
-    return _reduce(diff * diff, reduction, "mse_loss")
+    return _reduce_weighted(diff * diff, reduction, "mse_loss", weight)
 
 
-def l1_loss(input, target, reduction="mean"):
-    """|x − y|, reduced."""
+def l1_loss(input, target, reduction="mean", weight=None):
+    """|x − y|, reduced; with an element-wise ``weight``, 'mean' is Σ w ℓ / Σ w."""
     _check_same_shape("l1_loss", input, target)
-    return _reduce(abs(input - target), reduction, "l1_loss")
+    return _reduce_weighted(abs(input - target), reduction, "l1_loss", weight)
 
 
 class _BinaryCrossEntropy(Function):

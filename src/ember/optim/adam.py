@@ -47,11 +47,10 @@ class Adam(Optimizer):
     def _update(self, p, g, state, group):
         xp, (beta1, beta2), lr, wd = backend.get_array_module(p), group["betas"], group["lr"], group["weight_decay"]
         t = state["step"] = state["step"] + 1
-        g = -g if group["maximize"] else g
-        if wd and group["decoupled_weight_decay"]:
+        decoupled = group["decoupled_weight_decay"]
+        if decoupled and wd:
             p *= 1 - lr * wd
-        elif wd:
-            g = g + wd * p
+        g = self._grad(p, g, group, 0 if decoupled else wd)
         v, s, d = state["exp_avg"], state["exp_avg_sq"], xp.multiply(g, g)
         s *= beta2
         s += _scaled(d, 1 - beta2)

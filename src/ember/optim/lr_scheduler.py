@@ -31,9 +31,7 @@ class LRScheduler:
     _unsaved = ("optimizer",)
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1):
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(self).__name__}: expected an ember Optimizer, got {type(optimizer).__name__}")
-        self.optimizer = optimizer
+        self._attach(optimizer)
         for i, group in enumerate(optimizer.param_groups):
             if last_epoch == -1:
                 group.setdefault("initial_lr", group["lr"])
@@ -44,6 +42,11 @@ class LRScheduler:
         self.last_epoch = last_epoch
         self._step_count = 0
         self.step()
+
+    def _attach(self, optimizer: Optimizer) -> None:
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(self).__name__}: expected an ember Optimizer, got {type(optimizer).__name__}")
+        self.optimizer = optimizer
 
     def get_lr(self) -> list[float]:
         """Each group's learning rate at epoch ``self.last_epoch``."""
@@ -267,8 +270,7 @@ class ReduceLROnPlateau(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
                  threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0, min_lr=0, eps: float = 1e-8):
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"ReduceLROnPlateau: expected an ember Optimizer, got {type(optimizer).__name__}")
+        self._attach(optimizer)
         if factor >= 1.0:
             raise ValueError(f"ReduceLROnPlateau: factor must be < 1, got {factor}")
         if mode not in ("min", "max") or threshold_mode not in ("rel", "abs"):
@@ -278,13 +280,13 @@ class ReduceLROnPlateau(LRScheduler):
         min_lrs = list(min_lr) if isinstance(min_lr, (list, tuple)) else [min_lr] * n
         if len(min_lrs) != n:
             raise ValueError(f"ReduceLROnPlateau: expected {n} min_lrs (one per param group), got {len(min_lrs)}")
-        self.optimizer, self.mode, self.factor, self.patience = optimizer, mode, factor, patience
+        self.mode, self.factor, self.patience = mode, factor, patience
         self.threshold, self.threshold_mode, self.cooldown, self.min_lrs, self.eps = (
             threshold, threshold_mode, cooldown, min_lrs, eps)
         self.last_epoch, self._step_count = 0, 0
         self.best = math.inf if mode == "min" else -math.inf
         self.num_bad_epochs = self.cooldown_counter = 0
-        self._last_lr = [group["lr"] for group in optimizer.param_groups]
+        self._last_lr = self.get_lr()
 
     def step(self, metrics, epoch: int | None = None) -> None:
         """Record this epoch's metric (a number or one-element tensor) and cut the rate if it plateaus."""
@@ -301,7 +303,7 @@ class ReduceLROnPlateau(LRScheduler):
         if self.num_bad_epochs > self.patience:
             self._reduce_lr()
             self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+        self._last_lr = self.get_lr()
 
     def _is_better(self, a: float) -> bool:
         best, th = self.best, self.threshold

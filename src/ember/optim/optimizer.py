@@ -36,19 +36,18 @@ class Optimizer:
     >>> opt.zero_grad(); loss_fn(model(x), y).backward(); opt.step()
     """
 
+    _nonnegative: tuple[str, ...] = ()  # options that must be >= 0, besides lr
+
     def __init__(self, params, defaults: dict):
         if isinstance(params, Tensor):
             raise TypeError(
                 f"{type(self).__name__}: params must be an iterable of tensors or of dicts, got a single Tensor; "
                 "wrap it in a list"
             )
-        if isinstance(params, (set, frozenset)):
-            raise TypeError(f"{type(self).__name__}: parameters must be an ordered collection, not a set "
-                            "(its order varies from run to run)")
         self.defaults = dict(defaults)
         self.state: dict = {}
         self.param_groups: list[dict] = []
-        groups = list(params)
+        groups = self._ordered(params)
         if not groups:
             raise ValueError(f"{type(self).__name__} got an empty parameter list")
         if not isinstance(groups[0], dict):
@@ -82,14 +81,9 @@ class Optimizer:
     def _split_params(self, params):
         """The group's tensors as a list, and their names when given as ``(name, tensor)`` pairs."""
         name = type(self).__name__
-        if isinstance(params, Tensor):
-            params = [params]
-        elif isinstance(params, (set, frozenset)):
-            raise TypeError(f"{name}: parameters must be an ordered collection, not a set "
-                            "(its order varies from run to run)")
-        elif params is None:
+        if params is None:
             raise ValueError(f"{name}: a parameter group needs a 'params' entry")
-        params = list(params)
+        params = [params] if isinstance(params, Tensor) else self._ordered(params)
         names = None
         if params and isinstance(params[0], tuple):
             names, params = [n for n, _ in params], [p for _, p in params]
@@ -103,9 +97,16 @@ class Optimizer:
                 raise TypeError(f"{name} can only optimize floating-point tensors, got dtype {p.dtype}")
         return params, names
 
+    def _ordered(self, params) -> list:
+        """``params`` as a list, refusing a set (its order, and so the state's, varies from run to run)."""
+        if isinstance(params, (set, frozenset)):
+            raise TypeError(f"{type(self).__name__}: parameters must be an ordered collection, not a set "
+                            "(its order varies from run to run)")
+        return list(params)
+
     def _check_group(self, group: dict) -> None:
         """Reject out-of-range options; subclasses list theirs in ``_nonnegative``."""
-        for key in ("lr", *getattr(self, "_nonnegative", ())):
+        for key in ("lr", *self._nonnegative):
             if key in group and not group[key] >= 0:
                 raise ValueError(f"{type(self).__name__}: invalid {key} {group[key]!r} (must be >= 0)")
 
@@ -150,25 +151,30 @@ class Optimizer:
         """Change the array ``p`` in place from its gradient ``g`` (never modify ``g``)."""
         raise NotImplementedError(f"{type(self).__name__} must implement _update")
 
+    @staticmethod
+    def _grad(p, g, group: dict, weight_decay):
+        """The gradient a rule follows: g (−g with ``maximize``) plus the L2 term λ·w, λ = ``weight_decay``.
+
+        ``g`` is never modified; a new array is made only when the result differs from it.
+        """
+        if not weight_decay:
+            return -g if group["maximize"] else g
+        xp = backend.get_array_module(p)
+        out = xp.multiply(p, weight_decay)
+        return xp.subtract(out, g, out=out) if group["maximize"] else xp.add(out, g, out=out)
+
     # -- state dict ----------------------------------------------------------------------------
     def state_dict(self) -> dict:
         """The optimiser's state in PyTorch's layout (parameters replaced by their index).
 
         Arrays are copied into ember Tensors, so the result does not change as training goes on.
         """
-        index = {}
-        groups = []
-        for group in self.param_groups:
-            for p in group["params"]:
-                index.setdefault(id(p), len(index))
-            saved = {k: v for k, v in group.items() if k != "params"}
-            saved["params"] = [index[id(p)] for p in group["params"]]
-            groups.append(saved)
-        state = {}
-        for group in self.param_groups:
-            for p in group["params"]:
-                if self.state.get(p):
-                    state[index[id(p)]] = {k: _save_value(v) for k, v in self.state[p].items()}
+        params = [p for group in self.param_groups for p in group["params"]]
+        index = {id(p): i for i, p in enumerate(params)}
+        groups = [{**{k: v for k, v in group.items() if k != "params"},
+                   "params": [index[id(p)] for p in group["params"]]} for group in self.param_groups]
+        state = {i: {k: _save_value(v) for k, v in self.state[p].items()}
+                 for i, p in enumerate(params) if self.state.get(p)}
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict) -> None:

@@ -39,29 +39,27 @@ class RMSprop(Optimizer):
         return state
 
     def _update(self, p, g, state, group):
-        xp, beta = backend.get_array_module(p), group["alpha"]
+        xp, beta, mu = backend.get_array_module(p), group["alpha"], group["momentum"]
         state["step"] += 1
-        g = -g if group["maximize"] else g
-        g = g + group["weight_decay"] * p if group["weight_decay"] else g
+        g = self._grad(p, g, group, group["weight_decay"])
+        d = g * (1 - beta)  # the step's one scratch array
         s = state["square_avg"]
         s *= beta
-        s += (1 - beta) * g * g
+        s += xp.multiply(d, g, out=d)
         if group["centered"]:
             g_avg = state["grad_avg"]
             g_avg *= beta
-            g_avg += (1 - beta) * g
-            d = xp.sqrt(s - g_avg * g_avg)
+            g_avg += xp.multiply(g, 1 - beta, out=d)
+            xp.sqrt(xp.subtract(s, xp.multiply(g_avg, g_avg, out=d), out=d), out=d)
         else:
-            d = xp.sqrt(s)
+            xp.sqrt(s, out=d)
         d += group["eps"]
         xp.divide(g, d, out=d)  # d is now the direction g/(√s + ε)
-        if group["momentum"] > 0:
-            d = _accumulate(state["momentum_buffer"], group["momentum"], d)
-        p -= group["lr"] * d
-
-
-def _accumulate(b, mu, d):
-    """b = μ·b + d in place; returns b."""
-    b *= mu
-    b += d
-    return b
+        if mu > 0:
+            b = state["momentum_buffer"]
+            b *= mu
+            b += d
+            d = xp.multiply(b, group["lr"], out=d)
+        else:
+            d *= group["lr"]
+        p -= d

@@ -33,11 +33,8 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def _update(self, p, g, state, group):
-        lr, beta, wd = group["lr"], group["momentum"], group["weight_decay"]
-        if group["maximize"]:
-            g = -g
-        if wd:
-            g = g + wd * p
+        lr, beta = group["lr"], group["momentum"]
+        g = self._grad(p, g, group, group["weight_decay"])
         if beta:
             v = state.get("momentum_buffer")
             if v is None:

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ember import backend
+from ember.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
 __all__ = [
     "CSVLogger", "Callback", "EarlyStopping", "GradientClipping", "JSONLLogger", "LRSchedulerCallback",
@@ -75,14 +76,6 @@ class Callback:
         """Restore what ``state_dict`` returned."""
 
 
-def _monitor_mode(monitor: str, mode: str) -> str:
-    if mode == "auto":
-        return "max" if any(word in monitor for word in ("acc", "f1", "auc", "precision", "recall")) else "min"
-    if mode not in ("min", "max"):
-        raise ValueError(f"mode must be 'min', 'max' or 'auto', got {mode!r}")
-    return mode
-
-
 def _monitored(logs: dict, monitor: str, who: str) -> float:
     if monitor not in logs:
         raise KeyError(f"{who}: monitored metric {monitor!r} is not in the logs {sorted(logs)}; "
@@ -90,10 +83,40 @@ def _monitored(logs: dict, monitor: str, who: str) -> float:
     return float(logs[monitor])
 
 
-def _improved(value: float, best: float | None, mode: str, min_delta: float) -> bool:
-    if best is None:
-        return not math.isnan(value)
-    return value < best - min_delta if mode == "min" else value > best + min_delta
+class _BestTracker(Callback):
+    """The bookkeeping ``EarlyStopping`` and ``ModelCheckpoint`` share: the best value of ``monitor`` so far.
+
+    ``mode='auto'`` means ``'max'`` for names that read as scores (``acc``, ``f1``, ``auc``,
+    ``precision``, ``recall``) and ``'min'`` otherwise. A fresh run forgets the best value;
+    a resumed one keeps what the checkpoint restored.
+    """
+
+    def __init__(self, monitor: str, mode: str, min_delta: float = 0.0):
+        if mode == "auto":
+            mode = "max" if any(word in monitor for word in ("acc", "f1", "auc", "precision", "recall")) else "min"
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min', 'max' or 'auto', got {mode!r}")
+        self.monitor, self.mode, self.min_delta = monitor, mode, float(min_delta)
+        self._reset()
+
+    def _reset(self) -> None:
+        self.best = None
+
+    def on_train_begin(self, trainer):
+        if trainer.start_epoch == 0:
+            self._reset()
+
+    def _improved(self, value: float) -> bool:
+        """Whether ``value`` beats the best by more than ``min_delta`` (the first non-NaN value always does)."""
+        if self.best is None:
+            return not math.isnan(value)
+        return value < self.best - self.min_delta if self.mode == "min" else value > self.best + self.min_delta
+
+    def state_dict(self):
+        return {"best": self.best}
+
+    def load_state_dict(self, state):
+        self.best = state["best"]
 
 
 def _format_logs(logs: dict) -> str:
@@ -160,7 +183,7 @@ class ProgressBar(Callback):
 # -- stopping ----------------------------------------------------------------------------------
 
 
-class EarlyStopping(Callback):
+class EarlyStopping(_BestTracker):
     """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs.
 
     ``mode`` ``'min'`` (losses) or ``'max'`` (accuracies); ``'auto'`` picks ``'max'`` for
@@ -174,19 +197,15 @@ class EarlyStopping(Callback):
                  restore_best_weights: bool = False):
         if patience < 0 or min_delta < 0:
             raise ValueError(f"EarlyStopping: patience and min_delta must be >= 0, got {patience}, {min_delta}")
-        self.monitor, self.patience, self.min_delta = monitor, int(patience), float(min_delta)
-        self.mode = _monitor_mode(monitor, mode)
-        self.restore_best_weights = restore_best_weights
-        self.best, self.best_epoch, self.wait, self.stopped_epoch = None, None, 0, None
-        self.best_weights = None
+        super().__init__(monitor, mode, min_delta)
+        self.patience, self.restore_best_weights = int(patience), restore_best_weights
 
-    def on_train_begin(self, trainer):
-        if trainer.start_epoch == 0:
-            self.best, self.best_epoch, self.wait, self.stopped_epoch, self.best_weights = None, None, 0, None, None
+    def _reset(self):
+        self.best, self.best_epoch, self.wait, self.stopped_epoch, self.best_weights = None, None, 0, None, None
 
     def on_epoch_end(self, trainer, epoch, logs):
         value = _monitored(logs, self.monitor, "EarlyStopping")
-        if _improved(value, self.best, self.mode, self.min_delta):
+        if self._improved(value):
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights:
                 self.best_weights = {k: backend.to_numpy(v.data).copy() for k, v in trainer.model.state_dict().items()}
@@ -221,7 +240,7 @@ class TerminateOnNaN(Callback):
 # -- checkpoints -------------------------------------------------------------------------------
 
 
-class ModelCheckpoint(Callback):
+class ModelCheckpoint(_BestTracker):
     """Save checkpoints under ``dirpath``: ``last.safetensors`` every epoch, ``best.safetensors``
     whenever ``monitor`` improves (each with its ``.json`` sidecar).
 
@@ -236,10 +255,9 @@ class ModelCheckpoint(Callback):
 
     def __init__(self, dirpath, monitor: str = "dev_loss", mode: str = "auto", save_best: bool = True,
                  save_last: bool = True):
-        self.dirpath = Path(dirpath)
-        self.monitor, self.mode = monitor, _monitor_mode(monitor, mode)
-        self.save_best, self.save_last = save_best, save_last
-        self.best, self._warned = None, False
+        super().__init__(monitor, mode)
+        self.dirpath, self.save_best, self.save_last = Path(dirpath), save_best, save_last
+        self._warned = False
 
     @property
     def best_path(self) -> Path:
@@ -249,14 +267,10 @@ class ModelCheckpoint(Callback):
     def last_path(self) -> Path:
         return self.dirpath / "last.safetensors"
 
-    def on_train_begin(self, trainer):
-        if trainer.start_epoch == 0:
-            self.best = None
-
     def on_epoch_end(self, trainer, epoch, logs):
         if self.save_best and self._monitor_available(logs):
             value = float(logs[self.monitor])
-            if _improved(value, self.best, self.mode, 0.0):
+            if self._improved(value):
                 self.best = value
                 trainer.save_checkpoint(self.best_path)
         if self.save_last:
@@ -271,26 +285,18 @@ class ModelCheckpoint(Callback):
             self._warned = True
         return False
 
-    def state_dict(self):
-        return {"best": self.best}
-
-    def load_state_dict(self, state):
-        self.best = state["best"]
-
 
 # -- optimisation --------------------------------------------------------------------------------
-
-
-def _is_plateau(scheduler) -> bool:
-    return type(scheduler).__name__ == "ReduceLROnPlateau"
 
 
 class LRSchedulerCallback(Callback):
     """Step a learning-rate scheduler every epoch (``interval='epoch'``) or every batch (``'step'``).
 
-    ``ReduceLROnPlateau`` is fed the monitored metric (``monitor``, default ``dev_loss``,
-    falling back to ``loss`` without a dev set). The scheduler's state travels in the
-    trainer's checkpoints.
+    ``ReduceLROnPlateau`` (or a scheduler of your own, given a ``monitor``) is fed the
+    monitored metric, ``scheduler.step(logs[monitor])`` (``monitor`` defaults to
+    ``dev_loss``, falling back to ``loss`` without a dev set). The closed-form schedules
+    (``StepLR``, ``ExponentialLR``, ...) take an epoch, not a metric, so a ``monitor`` for
+    them is an error. The scheduler's state travels in the trainer's checkpoints.
 
     >>> sched = lr_scheduler.StepLR(opt, step_size=10, gamma=0.5)
     >>> Trainer(model, opt, loss_fn, callbacks=[LRSchedulerCallback(sched)])
@@ -301,8 +307,11 @@ class LRSchedulerCallback(Callback):
     def __init__(self, scheduler, interval: str = "epoch", monitor: str | None = None):
         if interval not in ("epoch", "step"):
             raise ValueError(f"LRSchedulerCallback: interval must be 'epoch' or 'step', got {interval!r}")
-        if interval == "step" and _is_plateau(scheduler):
+        if interval == "step" and isinstance(scheduler, ReduceLROnPlateau):
             raise ValueError("LRSchedulerCallback: ReduceLROnPlateau needs an epoch metric; use interval='epoch'")
+        if monitor is not None and isinstance(scheduler, LRScheduler) and not isinstance(scheduler, ReduceLROnPlateau):
+            raise ValueError(f"LRSchedulerCallback: {type(scheduler).__name__}.step takes an epoch, not the "
+                             f"metric {monitor!r}; leave monitor unset")
         self.scheduler, self.interval, self.monitor = scheduler, interval, monitor
 
     def on_batch_end(self, trainer, batch, logs):
@@ -312,7 +321,7 @@ class LRSchedulerCallback(Callback):
     def on_epoch_end(self, trainer, epoch, logs):
         if self.interval != "epoch":
             return
-        if _is_plateau(self.scheduler) or self.monitor is not None:
+        if isinstance(self.scheduler, ReduceLROnPlateau) or self.monitor is not None:
             monitor = self.monitor or ("dev_loss" if "dev_loss" in logs else "loss")
             self.scheduler.step(_monitored(logs, monitor, "LRSchedulerCallback"))
         else:
@@ -339,7 +348,7 @@ class GradientClipping(Callback):
     def on_before_step(self, trainer):
         from ember.nn import utils
 
-        params = [p for p in trainer.model.parameters() if p.grad is not None]
+        params = trainer.model.parameters()  # the clipping functions skip parameters without a gradient
         if self.max_norm is not None:
             self.last_norm = float(utils.clip_grad_norm_(params, self.max_norm, norm_type=self.norm_type))
         else:

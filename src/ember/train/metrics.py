@@ -8,16 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember import backend
-from ember.autograd.tensor import Tensor
+from ember.backend import to_numpy
 
 __all__ = ["accuracy", "confusion_matrix", "get_metric", "top_k_accuracy"]
-
-
-def _host(x) -> np.ndarray:
-    if isinstance(x, Tensor):
-        x = x.data
-    return backend.to_numpy(x) if hasattr(x, "shape") else np.asarray(x)
 
 
 def _predicted_classes(output: np.ndarray, target: np.ndarray, threshold: float) -> np.ndarray:
@@ -39,7 +32,7 @@ def accuracy(output, target, threshold: float = 0.0) -> float:
     >>> accuracy(em.tensor([[2.0, 1.0], [0.0, 3.0]]), em.tensor([0, 0]))
     0.5
     """
-    output, target = _host(output), _host(target)
+    output, target = to_numpy(output), to_numpy(target)
     if target.size == 0:
         raise ValueError("accuracy: empty batch")
     return float((_predicted_classes(output, target, threshold) == target).mean())
@@ -51,7 +44,7 @@ def top_k_accuracy(output, target, k: int = 5) -> float:
     >>> top_k_accuracy(em.tensor([[3.0, 2.0, 1.0]]), em.tensor([1]), k=2)
     1.0
     """
-    output, target = _host(output), _host(target)
+    output, target = to_numpy(output), to_numpy(target)
     if output.ndim != 2 or target.shape != output.shape[:1]:
         raise ValueError(f"top_k_accuracy: expects (N, C) scores and (N,) targets, got {output.shape} and "
                          f"{target.shape}")
@@ -69,7 +62,7 @@ def confusion_matrix(output, target, num_classes: int | None = None) -> np.ndarr
     array([[1, 1],
            [0, 1]])
     """
-    output, target = _host(output), _host(target).astype(np.int64).reshape(-1)
+    output, target = to_numpy(output), to_numpy(target).astype(np.int64).reshape(-1)
     pred = (output.argmax(axis=1) if output.ndim == 2 else output).astype(np.int64).reshape(-1)
     if pred.shape != target.shape:
         raise ValueError(f"confusion_matrix: {pred.shape[0]} predictions for {target.shape[0]} targets")

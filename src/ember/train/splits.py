@@ -37,7 +37,7 @@ def _part_indices(n: int, fractions, rng, shuffle: bool) -> list[np.ndarray]:
 def _split_indices(n: int, fractions, rng, shuffle: bool, stratify) -> list[np.ndarray]:
     if stratify is None:
         return _part_indices(n, fractions, rng, shuffle)
-    labels = backend.to_numpy(stratify.data if isinstance(stratify, Tensor) else np.asarray(stratify)).reshape(-1)
+    labels = backend.to_numpy(stratify).reshape(-1)
     if labels.shape[0] != n:
         raise ValueError(f"train_dev_test_split: stratify has {labels.shape[0]} labels for {n} samples")
     if not np.isclose(sum(fractions), 1.0):
@@ -127,7 +127,7 @@ class Normalizer:
 
     def fit(self, x) -> Normalizer:
         """Compute μ and σ (population, ddof 0) of ``x`` over ``axis``; returns ``self``."""
-        a = _host(x).astype(np.float64)
+        a = backend.to_numpy(x).astype(np.float64)
         if a.ndim <= max(self.axis):
             raise ValueError(f"Normalizer.fit: axis {self.axis} out of range for input of shape {a.shape}")
         mean, std = a.mean(axis=self.axis, keepdims=True), a.std(axis=self.axis, keepdims=True)
@@ -182,9 +182,3 @@ class Normalizer:
     def __repr__(self):
         shape = None if self.mean is None else self.mean.shape
         return f"Normalizer(axis={self.axis}, fitted_shape={shape})"
-
-
-def _host(x) -> np.ndarray:
-    if isinstance(x, Tensor):
-        return backend.to_numpy(x.data)
-    return backend.to_numpy(x) if hasattr(x, "shape") else np.asarray(x)

@@ -9,10 +9,12 @@ schedules, clipping, logs, plots — is a ``Callback``.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 
 from ember import backend
 from ember.autograd.grad_mode import no_grad
 from ember.autograd.tensor import Tensor
+from ember.ops import concat
 from ember.train.callbacks import Callback, LRSchedulerCallback
 from ember.train.checkpoint import load_checkpoint, save_checkpoint
 from ember.train.metrics import get_metric
@@ -145,20 +147,18 @@ class Trainer:
 
     def _train_epoch(self, loader) -> dict:
         self.model.train()
-        totals, count = {}, 0
+        return _sample_means(self._train_steps(loader), "Trainer.fit: the training loader")
+
+    def _train_steps(self, loader):
+        """Yield (logs, batch size) of each optimisation step, calling the batch hooks around it."""
         for batch_index, batch in enumerate(loader):
             self._call("on_batch_begin", batch_index)
             logs, n = self.train_step(batch)
             self.global_step += 1
-            count += n
-            for k, v in logs.items():
-                totals[k] = totals.get(k, 0.0) + v * n
+            yield logs, n
             self._call("on_batch_end", batch_index, logs)
             if self.stop_training:
                 break
-        if count == 0:
-            raise ValueError("Trainer.fit: the training loader yielded no batches")
-        return {k: v / count for k, v in totals.items()}
 
     def train_step(self, batch) -> tuple[dict, int]:
         """One optimisation step on ``batch``; returns the batch's logs (loss, metrics) and its size."""
@@ -173,9 +173,11 @@ class Trainer:
 
     def _batch_logs(self, loss, output, target) -> dict:
         logs = {"loss": float(loss.item())}
-        with no_grad():
-            for name, fn in self.metrics.items():
-                logs[name] = float(fn(output.detach(), target))
+        if self.metrics:
+            output = output.detach()  # a metric may call .numpy(), which a tensor in the graph refuses
+            with no_grad():
+                for name, fn in self.metrics.items():
+                    logs[name] = float(fn(output, target))
         return logs
 
     # -- evaluation ------------------------------------------------------------------------------
@@ -185,36 +187,30 @@ class Trainer:
         >>> trainer.evaluate(test_loader)
         {'loss': 0.081, 'accuracy': 0.975}
         """
-        was_training = self.model.training
-        self.model.eval()
-        totals, count = {}, 0
-        try:
-            with no_grad():
-                for batch in loader:
-                    inputs, target = self._unpack(batch)
-                    output = self.model(*inputs)
-                    n = _batch_size(target)
-                    for k, v in self._batch_logs(self.loss_fn(output, target), output, target).items():
-                        totals[k] = totals.get(k, 0.0) + v * n
-                    count += n
-        finally:
-            self.model.train(was_training)
-        if count == 0:
-            raise ValueError("Trainer.evaluate: the loader yielded no batches")
-        return {k: v / count for k, v in totals.items()}
+        with self._inference():
+            return _sample_means(self._eval_steps(loader), "Trainer.evaluate: the loader")
+
+    def _eval_steps(self, loader):
+        for batch in loader:
+            inputs, target = self._unpack(batch)
+            output = self.model(*inputs)
+            yield self._batch_logs(self.loss_fn(output, target), output, target), _batch_size(target)
 
     def predict(self, loader) -> Tensor:
         """The model's outputs for every batch of ``loader`` (inputs only, or (inputs, target)), concatenated."""
-        from ember.ops import concat
+        with self._inference():
+            return concat([self.model(*self._inputs(batch)) for batch in loader], 0)
 
+    @contextmanager
+    def _inference(self):
+        """Eval mode without gradients; the model's mode is restored afterwards, even on an error."""
         was_training = self.model.training
         self.model.eval()
         try:
             with no_grad():
-                outputs = [self.model(*self._unpack(batch, with_target=False)[0]) for batch in loader]
+                yield
         finally:
             self.model.train(was_training)
-        return concat(outputs, 0)
 
     # -- checkpoints -----------------------------------------------------------------------------
     @property
@@ -252,22 +248,39 @@ class Trainer:
         groups = getattr(self.optimizer, "param_groups", None)
         return float(groups[0]["lr"]) if groups and "lr" in groups[0] else None
 
-    def _unpack(self, batch, with_target: bool = True):
-        if isinstance(batch, Tensor) and not with_target:
-            batch = (batch,)
-        if not isinstance(batch, (tuple, list)) or (with_target and len(batch) < 2):
+    def _unpack(self, batch):
+        """(inputs, target) of a batch ``(x1, ..., xk, y)``, as tensors on the trainer's device."""
+        if not isinstance(batch, (tuple, list)) or len(batch) < 2:
             size = f" of length {len(batch)}" if isinstance(batch, (tuple, list)) else ""
             raise ValueError(f"Trainer: a batch must be a tuple (inputs..., target), "
                              f"got a {type(batch).__name__}{size}")
-        batch = [self._to_device(b) for b in batch]
-        if not with_target:
-            return (batch[:-1] if len(batch) > 1 else batch), None
-        return batch[:-1], batch[-1]
+        *inputs, target = (self._to_device(b) for b in batch)
+        return inputs, target
+
+    def _inputs(self, batch) -> list:
+        """The model inputs of a prediction batch: a lone tensor, ``(x,)``, or ``(inputs..., target)``."""
+        if isinstance(batch, Tensor):
+            batch = (batch,)
+        if not isinstance(batch, (tuple, list)):
+            raise ValueError(f"Trainer.predict: a batch must be a tensor or a tuple, got a {type(batch).__name__}")
+        return [self._to_device(b) for b in (batch[:-1] if len(batch) > 1 else batch)]
 
     def _to_device(self, x):
         if not isinstance(x, Tensor):
             x = Tensor(x)
         return x if self.device is None else x.to(self.device)
+
+
+def _sample_means(steps, source: str) -> dict:
+    """Each log's mean over samples (batches weighted by size) from the (logs, batch size) pairs of ``steps``."""
+    totals, count = {}, 0
+    for logs, n in steps:
+        count += n
+        for k, v in logs.items():
+            totals[k] = totals.get(k, 0.0) + v * n
+    if count == 0:
+        raise ValueError(f"{source} yielded no batches")
+    return {k: v / count for k, v in totals.items()}
 
 
 def _batch_size(target) -> int:

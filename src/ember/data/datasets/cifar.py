@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ember.data.dataset import TensorDataset
-from ember.data.datasets.idx import _download
+from ember.data.datasets.fetch import locate, missing_file
 
 __all__ = ["CIFAR10_CLASSES", "cifar10", "parse_cifar_batch"]
 
@@ -63,18 +63,13 @@ def _read_batches(root: Path, names, download: bool) -> list[tuple[str, bytes]]:
         paths = [folder / n for n in names]
         if all(p.is_file() for p in paths):
             return [(str(p), p.read_bytes()) for p in paths]
-    archive = root / ARCHIVE
-    if not archive.is_file() and download:
-        _download(CIFAR10_URL, archive)
-    if archive.is_file():
+    archive = locate([root / ARCHIVE], CIFAR10_URL, root / ARCHIVE, download)
+    if archive is not None:
         return list(zip((f"{archive}:{n}" for n in names), _from_archive(archive, names), strict=True))
     folder = root / FOLDER if (root / FOLDER).is_dir() else root
     missing = [folder / n for n in names if not (folder / n).is_file()]
-    raise FileNotFoundError(
-        f"cifar10: missing file {missing[0]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
-        + f"; expected {', '.join(names)} in {root / FOLDER} or {root}, or the archive {archive}. "
-        f"Download the binary version from {CIFAR10_URL} into {root}, or pass download=True"
-    )
+    more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+    raise missing_file("cifar10", f"{missing[0]}{more}", [root / FOLDER, root, root / ARCHIVE], CIFAR10_URL, root)
 
 
 def cifar10(root, train=True, download=False) -> TensorDataset:

@@ -76,9 +76,8 @@ def _load() -> tuple[np.ndarray, np.ndarray]:
 def _stratified_split(labels: np.ndarray, test_size: float, seed: int):
     """Sorted train and test indices; each class gives ``round(test_size · count)`` to test."""
     rng = np.random.default_rng(seed)
-    test = [rng.permutation(np.flatnonzero(labels == c))[: int(round(test_size * np.sum(labels == c)))]
-            for c in np.unique(labels)]
-    test = np.sort(np.concatenate(test))
+    members = [np.flatnonzero(labels == c) for c in np.unique(labels)]
+    test = np.sort(np.concatenate([rng.permutation(m)[: int(round(test_size * len(m)))] for m in members]))
     return np.setdiff1d(np.arange(len(labels)), test), test
 
 

@@ -7,13 +7,12 @@ uint32, then the elements, big-endian, in C order. Files may be gzip-compressed.
 from __future__ import annotations
 
 import gzip
-import os
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 
 from ember.data.dataset import TensorDataset
+from ember.data.datasets.fetch import locate, missing_file
 
 __all__ = ["fashion_mnist", "mnist", "read_idx"]
 
@@ -84,28 +83,14 @@ def _candidates(root: Path, name: str, kind: str) -> list[Path]:
     return [folder / (name + ext) for folder in folders for ext in ("", ".gz")]
 
 
-def _download(url: str, dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".part")
-    with urllib.request.urlopen(url) as response, open(tmp, "wb") as f:  # noqa: S310 - the user asked for it
-        f.write(response.read())
-    os.replace(tmp, dest)  # atomic: never leave a half-written file under the real name
-
-
 def _find(root: Path, name: str, kind: str, download: bool) -> Path:
+    """The file's path; with ``download`` a missing one is fetched as ``root/name.gz``."""
     candidates = _candidates(root, name, kind)
-    for path in candidates:
-        if path.is_file():
-            return path
     url = MIRRORS[kind][0] + name + ".gz"
-    if download:
-        _download(url, candidates[1])
-        return candidates[1]
-    raise FileNotFoundError(
-        f"{kind}: missing file {candidates[0]} (or {candidates[1].name}); looked in "
-        f"{', '.join(str(p) for p in candidates)}. Download it from {url} into {root}, "
-        "or pass download=True"
-    )
+    path = locate(candidates, url, candidates[1], download)
+    if path is None:
+        raise missing_file(kind, f"{candidates[0]} (or {candidates[1].name})", candidates, url, root)
+    return path
 
 
 def mnist(root, train=True, kind="mnist", download=False) -> TensorDataset:
