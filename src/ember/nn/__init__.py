@@ -21,6 +21,7 @@ from ember.nn.activation import (
     Tanh,
 )
 from ember.nn.containers import Flatten, Identity, ModuleDict, ModuleList, Sequential
+from ember.nn.conv import Conv1d, Conv2d, ConvTranspose2d
 from ember.nn.dropout import Dropout, Dropout2d
 from ember.nn.linear import Linear
 from ember.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
@@ -29,7 +30,7 @@ from ember.nn.module import Module
 __all__ = [
     "functional", "init", "utils",
     "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Identity", "Flatten",
-    "Linear", "Dropout", "Dropout2d",
+    "Linear", "Conv1d", "Conv2d", "ConvTranspose2d", "Dropout", "Dropout2d",
     "ReLU", "ReLU6", "LeakyReLU", "Sigmoid", "LogSigmoid", "Tanh", "ELU", "GELU", "Softplus", "SiLU", "Hardtanh",
     "Softmax", "LogSoftmax",
     "L1Loss", "MSELoss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss",

@@ -16,6 +16,9 @@ import warnings
 
 from ember import ops
 from ember.ops import (  # noqa: F401 - re-exported unchanged: their signatures already are PyTorch's
+    conv1d,
+    conv2d,
+    conv_transpose2d,
     gelu,
     linear,
     logsumexp,
@@ -27,7 +30,8 @@ from ember.ops import (  # noqa: F401 - re-exported unchanged: their signatures 
 
 __all__ = [
     "relu", "relu6", "leaky_relu", "elu", "hardtanh", "sigmoid", "logsigmoid", "tanh", "gelu", "softplus",
-    "silu", "softmax", "log_softmax", "softmin", "logsumexp", "linear", "dropout", "dropout2d",
+    "silu", "softmax", "log_softmax", "softmin", "logsumexp", "linear", "conv1d", "conv2d", "conv_transpose2d",
+    "dropout", "dropout2d",
     "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "one_hot", "pad",
 ]

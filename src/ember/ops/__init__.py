@@ -16,6 +16,7 @@ from ember.ops.activation import (
 )
 from ember.ops.arithmetic import add, div, mul, neg, pow, sub
 from ember.ops.broadcast import broadcast_to, expand, sum_to
+from ember.ops.conv import conv1d, conv2d, conv_transpose2d
 from ember.ops.dropout import dropout, dropout2d
 from ember.ops.elementwise import (
     abs,
@@ -76,11 +77,12 @@ from ember.ops.shape import (
 
 __all__ = [
     "abs", "add", "argmax", "argmin", "binary_cross_entropy", "binary_cross_entropy_with_logits", "broadcast_to",
-    "cast", "cat", "chunk", "clamp", "clip", "clone", "concat", "cos", "cross_entropy", "div", "dropout",
-    "dropout2d", "elu", "eq", "exp", "expand", "flatten", "ge", "gelu", "getitem", "gt", "hardtanh", "identity",
-    "index_select", "isfinite", "isnan", "l1_loss", "le", "leaky_relu", "linear", "log", "log_softmax",
-    "logical_and", "logical_not", "logical_or", "logsumexp", "lt", "masked_fill", "matmul", "max", "maximum",
-    "mean", "min", "minimum", "mse_loss", "mul", "ne", "neg", "nll_loss", "one_hot", "pad", "permute", "pow",
-    "relu", "reshape", "sigmoid", "sign", "silu", "sin", "softmax", "softplus", "split", "sqrt", "squeeze", "stack",
-    "std", "sub", "sum", "sum_to", "tanh", "to_device", "transpose", "unsqueeze", "var", "where",
+    "cast", "cat", "chunk", "clamp", "clip", "clone", "concat", "conv1d", "conv2d", "conv_transpose2d", "cos",
+    "cross_entropy", "div", "dropout", "dropout2d", "elu", "eq", "exp", "expand", "flatten", "ge", "gelu",
+    "getitem", "gt", "hardtanh", "identity", "index_select", "isfinite", "isnan", "l1_loss", "le", "leaky_relu",
+    "linear", "log", "log_softmax", "logical_and", "logical_not", "logical_or", "logsumexp", "lt", "masked_fill",
+    "matmul", "max", "maximum", "mean", "min", "minimum", "mse_loss", "mul", "ne", "neg", "nll_loss", "one_hot",
+    "pad", "permute", "pow", "relu", "reshape", "sigmoid", "sign", "silu", "sin", "softmax", "softplus", "split",
+    "sqrt", "squeeze", "stack", "std", "sub", "sum", "sum_to", "tanh", "to_device", "transpose", "unsqueeze", "var",
+    "where",
 ]

@@ -1,0 +1,312 @@
+"""Convolution: ``conv1d``, ``conv2d`` and ``conv_transpose2d`` through im2col and one GEMM.
+
+Cross-correlation, as in every framework: for input x (N, C, H, W) and weight
+W (O, C/groups, kh, kw),
+
+    y[n, o, i, j] = b[o] + Σ_{c, u, v} W[o, c, u, v] · x_pad[n, c, i·s_h + u·d_h, j·s_w + v·d_w]
+
+with output size ⌊(n + p_lo + p_hi − d(f − 1) − 1)/s⌋ + 1 per spatial dimension.
+
+``im2col`` lays every receptive field out as one column through a strided view of the
+padded input (no Python loop over the batch, channels or pixels), so the whole convolution
+is a single matrix product W (O, C·kh·kw) @ cols (C·kh·kw, N·Ho·Wo). Its adjoint
+``col2im`` scatters columns back onto the image by adding one strided slice per kernel
+offset (kh·kw slices). The transposed convolution is the same pair used the other way round.
+A 1-D convolution is the 2-D one on a height-1 image.
+"""
+from __future__ import annotations
+
+import math
+
+from ember.autograd.function import Function
+from ember.backend import get_array_module as xp_of
+from ember.ops.shape import squeeze, unsqueeze
+
+# -- arguments ------------------------------------------------------------------------------
+
+
+def ntuple(value, n: int, name: str, op: str) -> tuple:
+    """``value`` as an n-tuple of ints: an int repeats, a sequence must have n entries."""
+    values = tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
+    if len(values) != n or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        raise ValueError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}")
+    return values
+
+
+def same_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
+    """(low, high) zero padding for ``padding='same'``: the output has ⌈size/stride⌉ positions.
+
+    With stride 1 this keeps the size, as PyTorch's 'same'; with stride > 1 it is TensorFlow's
+    rule. The total d(f − 1) + 1 + s(⌈n/s⌉ − 1) − n is split with the odd pixel at the end.
+    """
+    total = max((math.ceil(size / stride) - 1) * stride + dilation * (kernel - 1) + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
+def resolve_padding(padding, spatial, kernel, stride, dilation, op) -> tuple:
+    """Padding as one (low, high) pair per spatial dimension.
+
+    Accepts an int, one int per dimension, one (low, high) pair per dimension, 'valid' or 'same'.
+    """
+    n = len(spatial)
+    if padding == "valid":
+        return ((0, 0),) * n
+    if padding == "same":
+        return tuple(same_padding(*args) for args in zip(spatial, kernel, stride, dilation, strict=False))
+    if isinstance(padding, str):
+        raise ValueError(f"{op}: padding must be an int, a tuple, 'valid' or 'same', got {padding!r}")
+    if isinstance(padding, (tuple, list)) and len(padding) == n and all(isinstance(p, (tuple, list)) for p in padding):
+        pairs = tuple(ntuple(p, 2, "padding", op) for p in padding)
+    else:
+        pairs = tuple((p, p) for p in ntuple(padding, n, "padding", op))
+    if any(p < 0 for pair in pairs for p in pair):
+        raise ValueError(f"{op}: padding must be non-negative, got {padding!r}")
+    return pairs
+
+
+def conv_output_size(size, kernel, stride, padding, dilation, ceil_mode=False) -> int:
+    """⌊(n + p_lo + p_hi − d(f − 1) − 1)/s⌋ + 1 (⌈·⌉ with ``ceil_mode``, as pooling allows)."""
+    span = size + padding[0] + padding[1] - dilation * (kernel - 1) - 1
+    if span < 0:
+        return 0
+    return (-(-span // stride) if ceil_mode else span // stride) + 1
+
+
+# -- im2col / col2im -------------------------------------------------------------------------
+
+
+def zero_pad(x, pads):
+    """x (N, C, H, W) with zeros added around H and W: pads = ((top, bottom), (left, right))."""
+    (top, bottom), (left, right) = pads
+    if not (top or bottom or left or right):
+        return x
+    N, C, H, W = x.shape
+    out = xp_of(x).zeros((N, C, H + top + bottom, W + left + right), dtype=x.dtype)
+    out[:, :, top : top + H, left : left + W] = x
+    return out
+
+
+def im2col(x, kernel, stride, dilation, out_size):
+    """Receptive fields of padded x (N, C, H, W) as columns: an array (C, kh, kw, N, Ho, Wo).
+
+    cols[c, u, v, n, i, j] = x[n, c, i·s_h + u·d_h, j·s_w + v·d_w]. The strided view costs
+    nothing; the one copy makes the GEMM operand contiguous, row (c, u, v) by column (n, i, j).
+    """
+    xp = xp_of(x)
+    sN, sC, sH, sW = x.strides
+    (kh, kw), (sh, sw), (dh, dw), (Ho, Wo) = kernel, stride, dilation, out_size
+    view = xp.lib.stride_tricks.as_strided(
+        x, (x.shape[1], kh, kw, x.shape[0], Ho, Wo), (sC, dh * sH, dw * sW, sN, sh * sH, sw * sW)
+    )
+    return xp.ascontiguousarray(view)
+
+
+def col2im(cols, padded_shape, stride, dilation):
+    """The adjoint of ``im2col``: add columns (C, kh, kw, N, Ho, Wo) back onto an (N, C, H, W) image.
+
+    One strided slice per kernel offset (u, v); the sum runs in (C, N, H, W) order so that each
+    addition walks both operands along rows, and a single transpose gives NCHW at the end.
+    """
+    C, kh, kw, N, Ho, Wo = cols.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    img = xp_of(cols).zeros((C, N) + tuple(padded_shape[2:]), dtype=cols.dtype)
+    for u in range(kh):
+        for v in range(kw):
+            rows = slice(u * dh, u * dh + sh * (Ho - 1) + 1, sh)
+            img[:, :, rows, v * dw : v * dw + sw * (Wo - 1) + 1 : sw] += cols[:, u, v]
+    return img.transpose(1, 0, 2, 3)
+
+
+def crop(x, pads):
+    """Undo ``zero_pad``: the interior of x (N, C, H, W)."""
+    (top, bottom), (left, right) = pads
+    return x[:, :, top : x.shape[2] - bottom, left : x.shape[3] - right]
+
+
+def grouped_matmul(a, b, groups):
+    """a (G·P, Q) @ b (G·Q, R) block-diagonally: each group's rows of a meet its rows of b."""
+    if groups == 1:
+        return a @ b
+    G = groups
+    return (a.reshape(G, a.shape[0] // G, -1) @ b.reshape(G, b.shape[0] // G, -1)).reshape(-1, b.shape[-1])
+
+
+def grouped_matmul_t(a, b, groups):
+    """aᵀ @ b per group, for a (G·P, Q) and b (G·P, R): the adjoint of ``grouped_matmul``'s first operand."""
+    if groups == 1:
+        return a.T @ b
+    G = groups
+    a3 = a.reshape(G, a.shape[0] // G, -1)
+    return (a3.transpose(0, 2, 1) @ b.reshape(G, b.shape[0] // G, -1)).reshape(-1, b.shape[-1])
+
+
+# -- convolution -----------------------------------------------------------------------------
+
+
+class Conv2d(Function):
+    # NOTE: fused im2col + GEMM. Composing the convolution from indexing and matmul ops would
+    # keep kh·kw copies of the input in the graph; here backward needs only the columns.
+    def __init__(self, stride, padding, dilation, groups):
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+
+    def forward(self, x, W, b=None):
+        N, G = x.shape[0], self.groups
+        O, _, kh, kw = W.shape
+        xpad = zero_pad(x, self.padding)
+        self.padded_shape = xpad.shape
+        Ho, Wo = (conv_output_size(n, k, s, (0, 0), d) for n, k, s, d in
+                  zip(xpad.shape[2:], (kh, kw), self.stride, self.dilation, strict=False))
+        cols = im2col(xpad, (kh, kw), self.stride, self.dilation, (Ho, Wo))
+        cols = cols.reshape(-1, N * Ho * Wo)
+        self.save_for_backward(cols, W)
+        y = grouped_matmul(W.reshape(O, -1), cols, G)  # (O, C/G·kh·kw) @ (C·kh·kw, N·Ho·Wo) per group
+        y = xp_of(y).ascontiguousarray(y.reshape(O, N, Ho, Wo).swapaxes(0, 1))
+        if b is not None:
+            y += b[:, None, None]
+        return y
+
+    def backward(self, gy):
+        cols, W = self.saved
+        O, _, kh, kw = W.shape
+        N, _, Ho, Wo = gy.shape
+        gy2 = gy.swapaxes(0, 1).reshape(O, -1)  # (O, N·Ho·Wo)
+        gx = gW = gb = None
+        if self.needs_input_grad[0]:
+            gcols = grouped_matmul_t(W.reshape(O, -1), gy2, self.groups)  # dcols = Wᵀ dy
+            gcols = gcols.reshape(-1, kh, kw, N, Ho, Wo)
+            gx = crop(col2im(gcols, self.padded_shape, self.stride, self.dilation), self.padding)
+        if self.needs_input_grad[1]:
+            gW = grouped_matmul(gy2, _transpose_groups(cols, self.groups), self.groups)  # dW = dy colsᵀ
+            gW = gW.reshape(W.shape)
+        if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
+            gb = gy.sum(axis=(0, 2, 3))
+        return gx, gW, gb
+
+
+def _transpose_groups(cols, groups):
+    """cols (G·K, M) → per-group transposes stacked as (G·M, K), for dW = dy · colsᵀ per group."""
+    if groups == 1:
+        return cols.T
+    G = groups
+    return cols.reshape(G, cols.shape[0] // G, -1).transpose(0, 2, 1).reshape(-1, cols.shape[0] // G)
+
+
+def _check_conv(op, x, W, b, groups, spatial_dims, transposed=False):
+    if x.ndim != spatial_dims + 2:
+        layout = "(N, C, L)" if spatial_dims == 1 else "(N, C, H, W)"
+        raise ValueError(f"{op}: expected input of shape {layout}, got {tuple(x.shape)}")
+    if x.dtype != W.dtype:
+        raise TypeError(f"{op}: input dtype {x.dtype} differs from the weight's {W.dtype}")
+    in_channels = W.shape[0] if transposed else W.shape[1] * groups
+    if x.shape[1] != in_channels:
+        raise ValueError(f"{op}: weight {tuple(W.shape)} with groups={groups} expects {in_channels} input "
+                         f"channels, got input {tuple(x.shape)}")
+    out_channels = W.shape[1] * groups if transposed else W.shape[0]
+    if b is not None and tuple(b.shape) != (out_channels,):
+        raise ValueError(f"{op}: bias must have shape ({out_channels},), got {tuple(b.shape)}")
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D cross-correlation (PyTorch's ``F.conv2d``).
+
+    input (N, C, H, W), weight (O, C/groups, kh, kw), bias (O,) → (N, O, Ho, Wo).
+    ``padding``: an int, (ph, pw), ((top, bottom), (left, right)), 'valid' or 'same' (⌈n/s⌉
+    outputs; with stride 1 the size is kept).
+
+    >>> F.conv2d(em.randn(2, 3, 32, 32), em.randn(8, 3, 5, 5), padding="same").shape
+    (2, 8, 32, 32)
+    """
+    _check_conv("conv2d", input, weight, bias, groups, 2)
+    stride = ntuple(stride, 2, "stride", "conv2d")
+    dilation = ntuple(dilation, 2, "dilation", "conv2d")
+    pads = resolve_padding(padding, input.shape[2:], weight.shape[2:], stride, dilation, "conv2d")
+    sizes = zip(input.shape[2:], weight.shape[2:], stride, pads, dilation, strict=True)
+    out = [conv_output_size(*args) for args in sizes]
+    if min(out) < 1:
+        raise ValueError(f"conv2d: kernel {tuple(weight.shape[2:])} (dilation {dilation}) does not fit the padded "
+                         f"input {tuple(input.shape)} with padding {pads}")
+    fn = Conv2d(stride, pads, dilation, groups)
+    return fn(input, weight) if bias is None else fn(input, weight, bias)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D cross-correlation (PyTorch's ``F.conv1d``): input (N, C, L), weight (O, C/groups, k) → (N, O, Lo).
+
+    Computed as ``conv2d`` on a height-1 image, so the two share one implementation.
+
+    >>> F.conv1d(em.randn(4, 1, 40), em.randn(16, 1, 5), stride=2).shape
+    (4, 16, 18)
+    """
+    _check_conv("conv1d", input, weight, bias, groups, 1)
+    (stride,) = ntuple(stride, 1, "stride", "conv1d")
+    (dilation,) = ntuple(dilation, 1, "dilation", "conv1d")
+    (pads,) = resolve_padding(padding, input.shape[2:], weight.shape[2:], (stride,), (dilation,), "conv1d")
+    y = conv2d(unsqueeze(input, 2), unsqueeze(weight, 2), bias, (1, stride), ((0, 0), pads), (1, dilation), groups)
+    return squeeze(y, 2)
+
+
+# -- transposed convolution ------------------------------------------------------------------
+
+
+class ConvTranspose2d(Function):
+    # NOTE: the adjoint of Conv2d: forward is conv2d's input-gradient computation (GEMM then
+    # col2im), backward its forward (im2col then GEMM).
+    def __init__(self, stride, padding, dilation, groups, out_size):
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        self.out_size = out_size  # padded (Hp, Wp) the columns are scattered onto
+
+    def forward(self, x, W, b=None):
+        N, C, H, Wd = x.shape
+        _, Og, kh, kw = W.shape
+        self.save_for_backward(x, W)
+        x2 = x.swapaxes(0, 1).reshape(C, -1)  # (C, N·H·W)
+        cols = grouped_matmul_t(W.reshape(C, -1), x2, self.groups).reshape(-1, kh, kw, N, H, Wd)
+        y = crop(col2im(cols, (N, Og * self.groups) + self.out_size, self.stride, self.dilation), self.padding)
+        y = xp_of(y).ascontiguousarray(y)
+        if b is not None:
+            y += b[:, None, None]
+        return y
+
+    def backward(self, gy):
+        x, W = self.saved
+        N, C, H, Wd = x.shape
+        _, _, kh, kw = W.shape
+        cols = im2col(zero_pad(gy, self.padding), (kh, kw), self.stride, self.dilation, (H, Wd)).reshape(-1, N * H * Wd)
+        gx = gW = gb = None
+        if self.needs_input_grad[0]:
+            gx = grouped_matmul(W.reshape(C, -1), cols, self.groups)  # the convolution of dy by W
+            gx = xp_of(gx).ascontiguousarray(gx.reshape(C, N, H, Wd).swapaxes(0, 1))
+        if self.needs_input_grad[1]:
+            x2 = x.swapaxes(0, 1).reshape(C, -1)
+            gW = grouped_matmul(x2, _transpose_groups(cols, self.groups), self.groups).reshape(W.shape)
+        if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
+            gb = gy.sum(axis=(0, 2, 3))
+        return gx, gW, gb
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Transposed 2-D convolution (PyTorch's ``F.conv_transpose2d``), the gradient of ``conv2d``.
+
+    input (N, C, H, W), weight (C, O/groups, kh, kw) → (N, O, Ho, Wo) with
+    Ho = (H − 1)·s − 2p + d(kh − 1) + output_padding + 1.
+
+    >>> F.conv_transpose2d(em.randn(1, 8, 7, 7), em.randn(8, 3, 4, 4), stride=2, padding=1).shape
+    (1, 3, 14, 14)
+    """
+    _check_conv("conv_transpose2d", input, weight, bias, groups, 2, transposed=True)
+    stride = ntuple(stride, 2, "stride", "conv_transpose2d")
+    dilation = ntuple(dilation, 2, "dilation", "conv_transpose2d")
+    padding = ntuple(padding, 2, "padding", "conv_transpose2d")
+    output_padding = ntuple(output_padding, 2, "output_padding", "conv_transpose2d")
+    if any(op >= max(s, d) for op, s, d in zip(output_padding, stride, dilation, strict=False)):
+        raise ValueError(f"conv_transpose2d: output_padding {output_padding} must be smaller than stride {stride} "
+                         f"or dilation {dilation}")
+    # the padded output: every column lands inside it; `padding` is cropped from the start and
+    # `padding − output_padding` from the end, as PyTorch.
+    full = tuple((n - 1) * s + d * (k - 1) + 1 + op for n, s, d, k, op in
+                 zip(input.shape[2:], stride, dilation, weight.shape[2:], output_padding, strict=False))
+    pads = tuple((p, p) for p in padding)
+    if any(f - 2 * p < 1 for f, p in zip(full, padding, strict=False)):
+        raise ValueError(f"conv_transpose2d: padding {padding} leaves no output for input {tuple(input.shape)}")
+    fn = ConvTranspose2d(stride, pads, dilation, groups, full)
+    return fn(input, weight) if bias is None else fn(input, weight, bias)
