@@ -122,3 +122,38 @@ def _check_backward(ours, theirs, ember_inputs, torch_inputs, rtol, atol, seed):
             expected = np.zeros(e.shape, e.dtype) if t.grad is None else t.grad
             actual = np.zeros(e.shape, e.dtype) if e.grad is None else e.grad
             assert_close(actual, expected, rtol, atol, name=f"gradient of input {k}")
+
+
+def copy_weights(ours, theirs):
+    """Load a PyTorch module's state dict (parameters and buffers) into its ember twin ``ours``."""
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+
+
+def check_module(ours, theirs, data, rtol=None, atol=None, seed=7, copy=True):
+    """Compare an ember module with its PyTorch twin on the array ``data``.
+
+    Copies the twin's weights into ``ours`` (unless ``copy`` is False), runs both in their
+    current train/eval mode, backpropagates one random upstream gradient, and compares the
+    output, the input gradient, every parameter gradient and every buffer afterwards
+    (running statistics included). Returns the ember output.
+    """
+    if copy:
+        copy_weights(ours, theirs)
+    x = Tensor(np.array(data, copy=True), requires_grad=data.dtype.kind == "f")
+    tx = to_torch(data, requires_grad=data.dtype.kind == "f")
+    y, ty = ours(x), theirs(tx)
+    assert_close(y, ty, rtol, atol, name="output")
+    upstream = np.random.default_rng(seed).standard_normal(ty.shape).astype(to_numpy(ty).dtype)
+    y.backward(Tensor(upstream))
+    ty.backward(torch.from_numpy(upstream))
+    if x.requires_grad:
+        assert_close(x.grad, tx.grad, rtol, atol, name="input gradient")
+    theirs_params = dict(theirs.named_parameters())
+    ours_params = dict(ours.named_parameters())
+    assert ours_params.keys() == theirs_params.keys(), (sorted(ours_params), sorted(theirs_params))
+    for name, p in ours_params.items():
+        assert_close(p.grad, theirs_params[name].grad, rtol, atol, name=f"gradient of {name}")
+    theirs_buffers = dict(theirs.named_buffers())
+    for name, b in ours.named_buffers():
+        assert_close(b, theirs_buffers[name], rtol, atol, name=f"buffer {name}", check_dtype=False)
+    return y

@@ -8,31 +8,9 @@ import torch
 import ember as em
 from ember import nn
 from ember.testing import gradcheck
+from torch_parity import check_module
 
 TOL = {np.float32: 1e-5, np.float64: 1e-10}
-
-
-def _load_from_torch(ours, theirs):
-    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
-
-
-def _compare_module(ours, theirs, data, dtype):
-    """Run both on ``data`` with one random upstream gradient; compare output, input and parameter grads."""
-    tol = TOL[dtype]
-    data = data.astype(dtype)
-    x = em.tensor(data, requires_grad=True)
-    tx = torch.tensor(data, requires_grad=True)
-    y, ty = ours(x), theirs(tx)
-    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=tol, atol=tol)
-    upstream = np.random.default_rng(7).standard_normal(ty.shape).astype(dtype)
-    y.backward(em.tensor(upstream))
-    ty.backward(torch.tensor(upstream))
-    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=tol, atol=tol)
-    ours_grads = {k: p.grad.numpy() for k, p in ours.named_parameters()}
-    theirs_grads = {k: p.grad.numpy() for k, p in theirs.named_parameters()}
-    assert ours_grads.keys() == theirs_grads.keys()
-    for k in ours_grads:
-        np.testing.assert_allclose(ours_grads[k], theirs_grads[k], rtol=tol, atol=tol, err_msg=k)
 
 
 def _data(*shape, seed=0):
@@ -48,8 +26,7 @@ def _data(*shape, seed=0):
 def test_linear_matches_torch(dtype, bias, shape):
     theirs = torch.nn.Linear(4, 3, bias=bias).to(torch.float64 if dtype == np.float64 else torch.float32)
     ours = nn.Linear(4, 3, bias=bias, dtype=dtype)
-    _load_from_torch(ours, theirs)
-    _compare_module(ours, theirs, _data(*shape), dtype)
+    check_module(ours, theirs, _data(*shape).astype(dtype), rtol=TOL[dtype], atol=TOL[dtype])
 
 
 def test_linear_gradcheck():
@@ -116,7 +93,8 @@ def test_activation_modules_match_torch(name, args, kwargs, dtype):
     data[np.abs(data - 0.7) < 1e-2] = 0.3
     if kwargs.get("inplace"):  # torch's in-place ReLU cannot run on a leaf that requires grad
         theirs = getattr(torch.nn, name)(*args)
-    _compare_module(ours, theirs, data, dtype)
+    theirs.to(torch.float64 if dtype == np.float64 else torch.float32)
+    check_module(ours, theirs, data.astype(dtype), rtol=TOL[dtype], atol=TOL[dtype])
 
 
 @pytest.mark.parametrize("name,args,kwargs", ACTIVATION_PAIRS)
