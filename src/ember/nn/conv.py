@@ -79,19 +79,20 @@ class _ConvNd(Module):
                              f"C = {self.in_channels}, got {tuple(input.shape)}")
 
     def extra_repr(self) -> str:
+        # PyTorch's repr, item for item, so printed models read the same in both
         parts = [f"{self.in_channels}, {self.out_channels}", f"kernel_size={self.kernel_size}", f"stride={self.stride}"]
-        if self.padding not in ((0,) * self._dims, "valid"):
-            parts.append(f"padding={self.padding!r}" if isinstance(self.padding, str) else f"padding={self.padding}")
-        if any(self.output_padding):
-            parts.append(f"output_padding={self.output_padding}")
+        if self.padding != (0,) * self._dims:
+            parts.append(f"padding={self.padding}")
         if self.dilation != (1,) * self._dims:
             parts.append(f"dilation={self.dilation}")
+        if any(self.output_padding):
+            parts.append(f"output_padding={self.output_padding}")
         if self.groups != 1:
             parts.append(f"groups={self.groups}")
         if self.bias is None:
             parts.append("bias=False")
         if self.padding_mode != "zeros":
-            parts.append(f"padding_mode={self.padding_mode!r}")
+            parts.append(f"padding_mode={self.padding_mode}")
         return ", ".join(parts)
 
 

@@ -202,6 +202,9 @@ def _check_conv(op, x, W, b, groups, spatial_dims, transposed=False):
         raise ValueError(f"{op}: weight {tuple(W.shape)} with groups={groups} expects {in_channels} input "
                          f"channels, got input {tuple(x.shape)}")
     out_channels = W.shape[1] * groups if transposed else W.shape[0]
+    if out_channels % groups:
+        raise ValueError(f"{op}: weight {tuple(W.shape)} has {out_channels} output channels, not divisible by "
+                         f"groups={groups}")
     if b is not None and tuple(b.shape) != (out_channels,):
         raise ValueError(f"{op}: bias must have shape ({out_channels},), got {tuple(b.shape)}")
 
