@@ -16,12 +16,24 @@ import warnings
 
 from ember import ops
 from ember.ops import (  # noqa: F401 - re-exported unchanged: their signatures already are PyTorch's
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    batch_norm,
     conv1d,
     conv2d,
     conv_transpose2d,
     gelu,
+    group_norm,
+    instance_norm,
+    layer_norm,
     linear,
     logsumexp,
+    max_pool1d,
+    max_pool2d,
     one_hot,
     sigmoid,
     softplus,
@@ -29,6 +41,9 @@ from ember.ops import (  # noqa: F401 - re-exported unchanged: their signatures 
 )
 
 __all__ = [
+    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d",
+    "avg_pool2d", "max_pool1d", "max_pool2d",
+    "batch_norm", "instance_norm", "layer_norm", "group_norm",
     "relu", "relu6", "leaky_relu", "elu", "hardtanh", "sigmoid", "logsigmoid", "tanh", "gelu", "softplus",
     "silu", "softmax", "log_softmax", "softmin", "logsumexp", "linear", "conv1d", "conv2d", "conv_transpose2d",
     "dropout", "dropout2d",

@@ -56,6 +56,17 @@ from ember.ops.loss import (
     mse_loss,
     nll_loss,
 )
+from ember.ops.normalization import batch_norm, group_norm, instance_norm, layer_norm
+from ember.ops.pooling import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    max_pool1d,
+    max_pool2d,
+)
 from ember.ops.reduction import argmax, argmin, max, mean, min, std, sum, var
 from ember.ops.shape import (
     cat,
@@ -76,6 +87,9 @@ from ember.ops.shape import (
 )
 
 __all__ = [
+    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d",
+    "avg_pool2d", "max_pool1d", "max_pool2d",
+    "batch_norm", "group_norm", "instance_norm", "layer_norm",
     "abs", "add", "argmax", "argmin", "binary_cross_entropy", "binary_cross_entropy_with_logits", "broadcast_to",
     "cast", "cat", "chunk", "clamp", "clip", "clone", "concat", "conv1d", "conv2d", "conv_transpose2d", "cos",
     "cross_entropy", "div", "dropout", "dropout2d", "elu", "eq", "exp", "expand", "flatten", "ge", "gelu",
