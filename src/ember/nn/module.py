@@ -367,6 +367,18 @@ class Module:
         return self.to("cuda")
 
     # -- printing -----------------------------------------------------------------------------------
+    def summary(self, input_shape, dtype=None, device=None, batch_size=None, print_fn=print):
+        """Print a per-layer table (output shapes, parameters, receptive fields) from one forward pass.
+
+        ``input_shape`` includes the batch dimension (or pass ``batch_size``); see
+        ``ember.nn.summary.summary``. Returns its ``ModelSummary``.
+
+        >>> nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU()).summary((1, 1, 28, 28))
+        """
+        from ember.nn.summary import summary  # the summary module imports this one
+
+        return summary(self, input_shape, dtype=dtype, device=device, batch_size=batch_size, print_fn=print_fn)
+
     def extra_repr(self) -> str:
         """One line of this module's settings, shown inside its ``repr``."""
         return ""
