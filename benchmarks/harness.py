@@ -1,0 +1,81 @@
+"""What every side-by-side benchmark shares: interleaved timing and peak-memory measurement.
+
+The machine is noisy, so the frameworks alternate in A B B A rounds (noise hits both alike)
+and each figure is the median over rounds. Peak memory is measured in a fresh subprocess
+per case, from the kernel's high-water mark of the resident set (Linux /proc).
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+FRAMEWORKS = ("ember", "torch")
+
+
+def framework(name):
+    """The module and its array→tensor function: the benchmarks drive both through one API."""
+    if name == "ember":
+        import ember as fw
+
+        return fw, fw.tensor
+    import torch as fw
+
+    return fw, fw.from_numpy
+
+
+def interleaved_medians(runs: dict, rounds: int, warmup: int = 1) -> dict:
+    """Median seconds per call of each zero-argument ``runs[name]``, timed in A B B A order."""
+    names = list(runs)
+    for _ in range(warmup):  # first-touch allocations, BLAS thread start
+        for name in names:
+            runs[name]()
+    times = {name: [] for name in names}
+    order = names + names[::-1]
+    for _ in range(rounds):
+        for name in order:
+            start = time.perf_counter()
+            runs[name]()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def _status_kib(field):
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith(field + ":"))
+
+
+def measure_memory(run) -> dict:
+    """In this (fresh) process: peak resident MiB in total and grown while ``run()`` ran.
+
+    The high-water mark is reset just before the run (``/proc/self/clear_refs``), so the
+    growth counts only what the run allocates.
+    """
+    with open("/proc/self/clear_refs", "w") as clear:
+        clear.write("5")
+    baseline = _status_kib("VmRSS")
+    run()
+    peak = _status_kib("VmHWM")
+    return {"peak_total": round(peak / 1024, 1), "growth": round((peak - baseline) / 1024, 1)}
+
+
+def peak_memory_mib(script: str, call: str) -> dict:
+    """Memory figures of ``call`` (an expression in ``benchmarks/<script>.py`` returning a run
+    closure), measured in a fresh Python process."""
+    code = (f"import json, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import harness, {script}; "
+            f"print(json.dumps(harness.measure_memory({script}.{call})))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def print_table(header: list, rows: list) -> None:
+    """A plain aligned text table."""
+    cells = [[str(c) for c in row] for row in [header, *rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    for k, row in enumerate(cells):
+        print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+        if k == 0:
+            print("  ".join("-" * w for w in widths))
