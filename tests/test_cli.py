@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from ember import models
 from ember.cli import build_parser, main
 
 SUBCOMMANDS = ("demo", "train", "search", "summary", "word2vec", "translate-dates", "detect-shapes", "bench")
@@ -44,18 +45,36 @@ def test_planned_commands_say_they_are_not_available(capsys):
     assert "'bench' is not available yet" in capsys.readouterr().err
 
 
-def test_demo_reaches_96_percent_and_writes_its_outputs(tmp_path, capsys):
+def test_demo_trains_lenet5_to_98_percent_and_writes_its_outputs(tmp_path, capsys):
     out = tmp_path / "runs"
     assert main(["demo", "--out", str(out), "--no-progress", "--seed", "0"]) == 0
     text = capsys.readouterr().out
-    assert "epoch 20/20" in text and "test accuracy" in text
+    assert "LeNet5(" in text and "epoch 30/30" in text and "test accuracy" in text
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["test_accuracy"] >= 0.96
-    assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert summary["test_accuracy"] >= 0.98
+    for picture in ("curves.png", "filters.png"):
+        assert (out / picture).read_bytes()[:4] == b"\x89PNG"
     with (out / "metrics.csv").open(newline="") as f:
-        assert len(list(csv.DictReader(f))) == 20
-    assert len((out / "metrics.jsonl").read_text().splitlines()) == 20
+        assert len(list(csv.DictReader(f))) == 30
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 30
     assert (out / "best.safetensors").exists() and (out / "last.safetensors").exists()
+
+
+def test_train_lenet5_on_resized_digits(tmp_path, capsys):
+    out = tmp_path / "t"
+    assert main(["train", "lenet5", "--resize", "28", "--epochs", "2", "--out", str(out), "--no-progress"]) == 0
+    assert "samples of shape (1, 28, 28)" in capsys.readouterr().out
+    assert json.loads((out / "summary.json").read_text())["test_accuracy"] > 0.5
+    assert (out / "filters.png").exists()
+
+
+def test_summary_prints_the_layer_table(capsys):
+    assert main(["summary", "lenet5", "--input-shape", "2", "1", "32", "32", "--kwargs", "num_classes=4"]) == 0
+    text = capsys.readouterr().out
+    assert "features.0" in text and "(2, 6, 28, 28)" in text and "(2, 4)" in text
+    assert f"{sum(p.numel() for p in models.lenet5(num_classes=4).parameters()):,}" in text
+    assert main(["summary", "lenet5", "--kwargs", "num_classes"]) == 2
+    assert main(["summary", "nope"]) == 2
 
 
 def test_train_mlp_on_digits(tmp_path, capsys):
@@ -73,4 +92,4 @@ def test_train_unknown_model(capsys):
 
 def test_parser_defaults():
     args = build_parser().parse_args(["demo"])
-    assert (args.epochs, args.seed, args.out) == (20, 0, "runs/demo")
+    assert (args.epochs, args.batch_size, args.seed, args.out) == (30, 32, 0, "runs/demo")

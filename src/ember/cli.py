@@ -21,7 +21,6 @@ __all__ = ["build_parser", "main"]
 
 _PLANNED = {
     "search": ("random hyperparameter search, coarse to fine", "ember search mlp --trials 20"),
-    "summary": ("layer output shapes and parameter counts", "ember summary mlp --input-shape 1 8 8"),
     "word2vec": ("train word embeddings on a text corpus", "ember word2vec corpus.txt"),
     "translate-dates": ("seq2seq with attention on written dates", "ember translate-dates"),
     "detect-shapes": ("YOLO-style detection of synthetic shapes", "ember detect-shapes"),
@@ -47,9 +46,12 @@ def _subparser(subparsers, name: str, help_text: str, example: str) -> argparse.
                                  epilog=f"example:\n  {example}", formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
-def _add_training_options(p: argparse.ArgumentParser, epochs: int, out: str) -> None:
+def _add_training_options(p: argparse.ArgumentParser, epochs: int, out: str, batch_size: int = 64,
+                          label_smoothing: float = 0.0) -> None:
     p.add_argument("--epochs", type=int, default=epochs, help=f"training epochs (default {epochs})")
-    p.add_argument("--batch-size", type=int, default=64, help="mini-batch size (default 64)")
+    p.add_argument("--batch-size", type=int, default=batch_size, help=f"mini-batch size (default {batch_size})")
+    p.add_argument("--label-smoothing", type=float, default=label_smoothing,
+                   help=f"cross-entropy label smoothing (default {label_smoothing})")
     p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (default 2e-3)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, initialisation, shuffling, dropout")
     p.add_argument("--out", default=out, help=f"output directory for curves, logs, checkpoints (default {out})")
@@ -66,10 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ember {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    demo = _subparser(sub, "demo", "train the default MLP on the 8x8 digits, report accuracy",
-                      "ember demo --epochs 20 --seed 0 --out runs/demo")
-    _add_training_options(demo, epochs=20, out="runs/demo")
-    demo.set_defaults(func=cmd_demo)
+    demo = _subparser(sub, "demo", "train LeNet-5 on the digits resized to 32x32, report accuracy",
+                      "ember demo --epochs 30 --seed 0 --out runs/demo")
+    _add_training_options(demo, epochs=30, out="runs/demo", batch_size=32, label_smoothing=0.1)
+    demo.set_defaults(func=cmd_demo, resize=32)
 
     train = _subparser(sub, "train", "train a registered model on digits or mnist1d",
                        "ember train mlp --data mnist1d --hidden 256 128 --dropout 0.1 --epochs 30")
@@ -77,8 +79,18 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data", default="digits", choices=("digits", "mnist1d"), help="dataset (default digits)")
     train.add_argument("--hidden", type=int, nargs="+", default=[256], help="hidden layer sizes (default 256)")
     train.add_argument("--dropout", type=float, default=0.2, help="dropout probability (default 0.2)")
+    train.add_argument("--resize", type=int, default=None, help="digits only: resize the 8x8 images to SxS")
     _add_training_options(train, epochs=20, out="runs/train")
     train.set_defaults(func=cmd_train)
+
+    summary = _subparser(sub, "summary", "layer output shapes, parameters and receptive fields of a model",
+                         "ember summary resnet18 --input-shape 1 3 32 32 --kwargs num_classes=10 cifar_stem=True")
+    summary.add_argument("model", help="a name from ember.models.available(), e.g. lenet5")
+    summary.add_argument("--input-shape", type=int, nargs="+", default=[1, 1, 32, 32],
+                         help="input shape with the batch dimension (default 1 1 32 32)")
+    summary.add_argument("--kwargs", nargs="*", default=[], metavar="KEY=VALUE",
+                         help="constructor arguments, values read as Python literals")
+    summary.set_defaults(func=cmd_summary)
 
     for name, (help_text, example) in _PLANNED.items():
         planned = _subparser(sub, name, help_text + " (planned)", example)
@@ -105,10 +117,29 @@ def _not_available(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    """``ember demo``: the default digits model, trained and evaluated end to end."""
+    """``ember demo``: LeNet-5 on the digits resized to 32×32, trained and evaluated end to end."""
     from ember import models
 
-    return _run(args, "digits", lambda n_in, n_out: models.get("digits_mlp", num_classes=n_out))
+    return _run(args, "digits", lambda n_in, n_out: models.get("lenet5", num_classes=n_out))
+
+
+def cmd_summary(args) -> int:
+    """``ember summary MODEL``: build ``MODEL`` from the registry and print its layer table."""
+    import ast
+
+    from ember import models
+
+    if args.model.lower() not in models.available():
+        print(f"ember summary: unknown model {args.model!r}; available: {', '.join(models.available())}",
+              file=sys.stderr)
+        return 2
+    try:
+        kwargs = {key: ast.literal_eval(value) for key, value in (item.split("=", 1) for item in args.kwargs)}
+    except (ValueError, SyntaxError) as err:
+        print(f"ember summary: --kwargs expects KEY=VALUE pairs with Python literal values ({err})", file=sys.stderr)
+        return 2
+    models.get(args.model, **kwargs).summary(tuple(args.input_shape))
+    return 0
 
 
 def cmd_train(args) -> int:
@@ -130,10 +161,10 @@ def cmd_train(args) -> int:
     return _run(args, args.data, build)
 
 
-def _load_data(name: str):
+def _load_data(name: str, resize=None):
     from ember.data import datasets
 
-    dataset = datasets.digits() if name == "digits" else datasets.mnist1d(train=None)
+    dataset = datasets.digits(resize=resize) if name == "digits" else datasets.mnist1d(train=None)
     return dataset.tensors
 
 
@@ -141,27 +172,41 @@ def _run(args, data: str, build_model) -> int:
     import ember as em
     from ember import nn, optim
     from ember.data import DataLoader, TensorDataset
-    from ember.train import Normalizer, Trainer, train_dev_test_split
+    from ember.train import LRSchedulerCallback, Normalizer, Trainer, train_dev_test_split
 
     em.manual_seed(args.seed)
     out = Path(args.out)
-    X, y = _load_data(data)
-    splits = train_dev_test_split(X, y, fractions=(0.6, 0.2, 0.2), seed=args.seed, stratify=y)
-    norm = Normalizer().fit(splits[0][0])
+    X, y = _load_data(data, getattr(args, "resize", None))
+    splits = train_dev_test_split(X, y, fractions=(0.7, 0.1, 0.2), seed=args.seed, stratify=y)
+    norm = Normalizer(axis=(0, 2, 3) if X.ndim == 4 else 0).fit(splits[0][0])  # per channel for images
     (X_tr, y_tr), (X_dev, y_dev), (X_te, y_te) = [(norm(a), b) for a, b in splits]
     n_in, n_out = math.prod(X_tr.shape[1:]), int(y.numpy().max()) + 1
     model = build_model(n_in, n_out)
-    print(f"{data}: {len(y_tr)} train / {len(y_dev)} dev / {len(y_te)} test samples, {n_in} features, "
-          f"{n_out} classes\nmodel: {model!r}")
-    trainer = Trainer(model, optim.Adam(model.parameters(), lr=args.lr), nn.CrossEntropyLoss(),
-                      callbacks=_callbacks(args, out))
+    print(f"{data}: {len(y_tr)} train / {len(y_dev)} dev / {len(y_te)} test samples of shape "
+          f"{tuple(X_tr.shape[1:])}, {n_out} classes\nmodel: {model!r}")
+    optimizer = optim.Adam(model.parameters(), lr=args.lr)
+    # cosine annealing to 0 over the run: large steps early, then a settled minimum at the end
+    schedule = LRSchedulerCallback(optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs))
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
+    trainer = Trainer(model, optimizer, loss_fn, callbacks=[schedule, *_callbacks(args, out)])
     started = time.perf_counter()
     trainer.fit(DataLoader(TensorDataset(X_tr, y_tr), batch_size=args.batch_size, shuffle=True, seed=args.seed),
                 DataLoader(TensorDataset(X_dev, y_dev), batch_size=512), epochs=args.epochs)
     test = trainer.evaluate(DataLoader(TensorDataset(X_te, y_te), batch_size=512))
     seconds = time.perf_counter() - started
+    _save_first_filters(model, out / "filters.png")
     _report(out, test, seconds, vars(args))
     return 0
+
+
+def _save_first_filters(model, path: Path) -> None:
+    """A picture of the first convolution's learned filters, when the model has one."""
+    from ember import nn, viz
+
+    first = next((m for m in model.modules() if isinstance(m, (nn.Conv1d, nn.Conv2d))), None)
+    if first is not None:
+        viz.plot_filters(first, path, title="first-layer filters")
+        print(f"wrote {path}")
 
 
 def _callbacks(args, out: Path) -> list:
