@@ -32,6 +32,8 @@ CONV2D_CASES = [
     ((2, 3, 7, 8), (4, 4, 2), 1, "same", 1, 1),  # even kernel: asymmetric 'same'
     ((2, 3, 9, 8), (4, 3, 3), 1, "same", 2, 1),
     ((2, 3, 6, 7), (4, 3, 3), 1, "valid", 1, 1),
+    ((2, 3, 5, 21), (4, 3, 3), (1, 1), 1, 1, 1),  # wide output: the batch-major col2im path
+    ((1, 4, 4, 40), (4, 2, 3), (1, 2), (0, 1), (1, 2), 2),
 ]
 
 
@@ -109,7 +111,7 @@ def test_conv_transpose2d_matches_torch(x_shape, w, stride, padding, output_padd
     )
 
 
-@pytest.mark.parametrize("case", [0, 3, 5, 6, 10])
+@pytest.mark.parametrize("case", [0, 3, 5, 6, 10, 13, 14])
 def test_conv2d_gradcheck(case):
     x_shape, w, stride, padding, dilation, groups = CONV2D_CASES[case]
     x = em.tensor(rng.standard_normal(x_shape), requires_grad=True)

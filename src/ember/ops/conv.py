@@ -101,20 +101,35 @@ def im2col(x, kernel, stride, dilation, out_size):
     return xp.ascontiguousarray(view)
 
 
-def col2im(cols, padded_shape, stride, dilation):
+def col2im(cols, padded_shape, stride, dilation, batch_last=False):
     """The adjoint of ``im2col``: add columns (C, kh, kw, N, Ho, Wo) back onto an (N, C, H, W) image.
 
     One strided slice per kernel offset (u, v); the sum runs in (C, N, H, W) order so that each
     addition walks both operands along rows, and a single transpose gives NCHW at the end.
+    With ``batch_last`` the columns come as (C, kh, kw, Ho, Wo, N) and the sum runs in
+    (C, H, W, N) order: on small maps each addition then walks Wo·N contiguous values, not Wo.
     """
-    C, kh, kw, N, Ho, Wo = cols.shape
+    if batch_last:
+        C, kh, kw, Ho, Wo, N = cols.shape
+    else:
+        C, kh, kw, N, Ho, Wo = cols.shape
     (sh, sw), (dh, dw) = stride, dilation
-    img = xp_of(cols).zeros((C, N) + tuple(padded_shape[2:]), dtype=cols.dtype)
+    plane = tuple(padded_shape[2:])
+    img = xp_of(cols).zeros((C, *plane, N) if batch_last else (C, N, *plane), dtype=cols.dtype)
+    target = img.transpose(0, 3, 1, 2) if batch_last else img  # a (C, N, H, W) view either way
     for u in range(kh):
         for v in range(kw):
-            rows = slice(u * dh, u * dh + sh * (Ho - 1) + 1, sh)
-            img[:, :, rows, v * dw : v * dw + sw * (Wo - 1) + 1 : sw] += cols[:, u, v]
-    return img.transpose(1, 0, 2, 3)
+            window = (slice(u * dh, u * dh + sh * (Ho - 1) + 1, sh), slice(v * dw, v * dw + sw * (Wo - 1) + 1, sw))
+            if batch_last:
+                img[:, window[0], window[1]] += cols[:, u, v]
+            else:
+                target[:, :, window[0], window[1]] += cols[:, u, v]
+    return target.transpose(1, 0, 2, 3)
+
+
+# NOTE: below this output width the input gradient's columns are laid out batch-last, so col2im
+# adds rows of Wo·N values rather than Wo; above it the extra transpose of dy costs more than it saves.
+BATCH_LAST_BELOW_WIDTH = 16
 
 
 def crop(x, pads):
@@ -172,9 +187,11 @@ class Conv2d(Function):
         gy2 = gy.swapaxes(0, 1).reshape(O, -1)  # (O, N·Ho·Wo)
         gx = gW = gb = None
         if self.needs_input_grad[0]:
-            gcols = grouped_matmul_t(W.reshape(O, -1), gy2, self.groups)  # dcols = Wᵀ dy
-            gcols = gcols.reshape(-1, kh, kw, N, Ho, Wo)
-            gx = crop(col2im(gcols, self.padded_shape, self.stride, self.dilation), self.padding)
+            batch_last = Wo < BATCH_LAST_BELOW_WIDTH
+            g = gy.transpose(1, 2, 3, 0).reshape(O, -1) if batch_last else gy2  # columns (Ho, Wo, N) or (N, Ho, Wo)
+            gcols = grouped_matmul_t(W.reshape(O, -1), g, self.groups)  # dcols = Wᵀ dy
+            gcols = gcols.reshape((-1, kh, kw, Ho, Wo, N) if batch_last else (-1, kh, kw, N, Ho, Wo))
+            gx = crop(col2im(gcols, self.padded_shape, self.stride, self.dilation, batch_last), self.padding)
         if self.needs_input_grad[1]:
             gW = grouped_matmul(gy2, _transpose_groups(cols, self.groups), self.groups)  # dW = dy colsᵀ
             gW = gW.reshape(W.shape)
