@@ -26,7 +26,7 @@ test: $(VENV)/.test-deps
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest -n auto -m "not slow" tests
 
 test-slow: $(VENV)/.test-deps
-	$(PY) -m pytest -m slow tests
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest -n auto -m slow tests
 
 bench: $(VENV)/.test-deps
 	$(PY) benchmarks/mlp.py

@@ -75,13 +75,13 @@ def conv_output_size(size, kernel, stride, padding, dilation, ceil_mode=False) -
 # -- im2col / col2im -------------------------------------------------------------------------
 
 
-def zero_pad(x, pads):
-    """x (N, C, H, W) with zeros added around H and W: pads = ((top, bottom), (left, right))."""
+def pad_plane(x, pads, value=0):
+    """x (N, C, H, W) surrounded by ``value`` around H and W: pads = ((top, bottom), (left, right))."""
     (top, bottom), (left, right) = pads
     if not (top or bottom or left or right):
         return x
     N, C, H, W = x.shape
-    out = xp_of(x).zeros((N, C, H + top + bottom, W + left + right), dtype=x.dtype)
+    out = xp_of(x).full((N, C, H + top + bottom, W + left + right), value, dtype=x.dtype)
     out[:, :, top : top + H, left : left + W] = x
     return out
 
@@ -133,7 +133,7 @@ BATCH_LAST_BELOW_WIDTH = 16
 
 
 def crop(x, pads):
-    """Undo ``zero_pad``: the interior of x (N, C, H, W)."""
+    """Undo ``pad_plane``: the interior of x (N, C, H, W)."""
     (top, bottom), (left, right) = pads
     return x[:, :, top : x.shape[2] - bottom, left : x.shape[3] - right]
 
@@ -167,7 +167,7 @@ class Conv2d(Function):
     def forward(self, x, W, b=None):
         N, G = x.shape[0], self.groups
         O, _, kh, kw = W.shape
-        xpad = zero_pad(x, self.padding)
+        xpad = pad_plane(x, self.padding)
         self.padded_shape = xpad.shape
         Ho, Wo = (conv_output_size(n, k, s, (0, 0), d) for n, k, s, d in
                   zip(xpad.shape[2:], (kh, kw), self.stride, self.dilation, strict=False))
@@ -291,7 +291,8 @@ class ConvTranspose2d(Function):
         x, W = self.saved
         N, C, H, Wd = x.shape
         _, _, kh, kw = W.shape
-        cols = im2col(zero_pad(gy, self.padding), (kh, kw), self.stride, self.dilation, (H, Wd)).reshape(-1, N * H * Wd)
+        cols = im2col(pad_plane(gy, self.padding), (kh, kw), self.stride, self.dilation, (H, Wd))
+        cols = cols.reshape(-1, N * H * Wd)
         gx = gW = gb = None
         if self.needs_input_grad[0]:
             gx = grouped_matmul(W.reshape(C, -1), cols, self.groups)  # the convolution of dy by W

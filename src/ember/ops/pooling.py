@@ -26,7 +26,7 @@ from typing import NamedTuple
 from ember.autograd.function import Function
 from ember.autograd.tensor import Tensor
 from ember.backend import get_array_module as xp_of
-from ember.ops.conv import conv_output_size, crop, ntuple
+from ember.ops.conv import conv_output_size, crop, ntuple, pad_plane
 from ember.ops.linalg import matmul
 from ember.ops.shape import squeeze, unsqueeze
 
@@ -122,17 +122,6 @@ def pool_window(op, spatial, kernel, stride, padding, dilation, ceil_mode) -> Wi
     pads = tuple((p, max(0, (o - 1) * s + d * (k - 1) + 1 - n - p)) for n, k, s, p, d, o in
                  zip(spatial, kernel, stride, padding, dilation, out, strict=True))
     return Window(kernel, stride, dilation, pads, out)
-
-
-def pad_plane(x, pads, value):
-    """x (N, C, H, W) surrounded by ``value``: pads = ((top, bottom), (left, right))."""
-    (top, bottom), (left, right) = pads
-    if not (top or bottom or left or right):
-        return x
-    N, C, H, W = x.shape
-    out = xp_of(x).full((N, C, H + top + bottom, W + left + right), value, dtype=x.dtype)
-    out[:, :, top : top + H, left : left + W] = x
-    return out
 
 
 def unpad(gxpad, pads):
