@@ -7,7 +7,7 @@
 """
 import numpy as _np
 
-from ember import autograd, backend, data, models, nn, optim, random, train, vision, viz
+from ember import autograd, backend, data, models, nn, optim, random, text, train, vision, viz
 from ember.autograd import Parameter, Tensor, detect_anomaly, enable_grad, no_grad, set_grad_enabled
 from ember.autograd.grad_mode import inference_mode, is_grad_enabled
 from ember.backend import cuda_available
@@ -59,7 +59,7 @@ def numel(x) -> int:
 
 __all__ = [
     "Parameter", "Tensor", "arange", "as_tensor", "autograd", "backend", "bool_", "cuda_available", "data",
-    "detect_anomaly", "load", "models", "nn", "optim", "save", "train", "vision", "viz",
+    "detect_anomaly", "load", "models", "nn", "optim", "save", "text", "train", "vision", "viz",
     "empty", "empty_like", "enable_grad", "eye", "float16", "float32", "float64", "from_numpy",
     "full", "full_like", "get_rng_state", "inference_mode", "int8", "int16", "int32", "int64",
     "is_grad_enabled", "is_tensor", "linspace", "manual_seed", "no_grad", "numel", "ones", "ones_like",

@@ -82,8 +82,8 @@ from ember.models.vgg import VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16
 
 __all__ = [
     "MLP", "AlexNet", "BasicBlock", "BasicConv2d", "Bottleneck", "GoogLeNet", "GoogLeNetOutputs", "Inception",
-    "InceptionAux", "LeNet5", "MNIST1DConvNet", "MNIST1DMLP", "ResNet", "VGG", "alexnet", "available", "digits_mlp", "get", "googlenet", "lenet5",
-    "mnist1d_setup", "register", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "resnext101_32x8d",
-    "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn", "wide_resnet50_2",
-    "wide_resnet101_2",
+    "InceptionAux", "LeNet5", "MNIST1DConvNet", "MNIST1DMLP", "ResNet", "VGG", "alexnet", "available", "digits_mlp",
+    "get", "googlenet", "lenet5", "mnist1d_setup", "register", "resnet18", "resnet34", "resnet50", "resnet101",
+    "resnet152", "resnext50_32x4d", "resnext101_32x8d", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16",
+    "vgg16_bn", "vgg19", "vgg19_bn", "wide_resnet50_2", "wide_resnet101_2",
 ]

@@ -4,6 +4,8 @@
 - ``mnist1d``: MNIST-1D, generated locally by the ``mnist1d`` package.
 - ``mnist`` / ``fashion_mnist``: from the IDX files (``read_idx`` reads any IDX file).
 - ``cifar10``: from the binary batches.
+- ``text_corpus`` / ``read_text`` / ``bible_kjv``: plain-text corpora (the King James Bible via
+  Debian's bible-kjv-text when installed).
 
 No loader downloads at run time unless asked (``download=True``); a missing file raises
 FileNotFoundError naming it and where to get it.
@@ -17,8 +19,9 @@ from ember.data.datasets.cifar import CIFAR10_CLASSES, cifar10, parse_cifar_batc
 from ember.data.datasets.digits import digits, resize_bilinear
 from ember.data.datasets.idx import fashion_mnist, mnist, read_idx
 from ember.data.datasets.mnist1d import mnist1d
+from ember.data.datasets.text import bible_kjv, read_text, text_corpus
 
 __all__ = [
-    "CIFAR10_CLASSES", "cifar10", "digits", "fashion_mnist", "mnist", "mnist1d", "parse_cifar_batch", "read_idx",
-    "resize_bilinear",
+    "CIFAR10_CLASSES", "bible_kjv", "cifar10", "digits", "fashion_mnist", "mnist", "mnist1d", "parse_cifar_batch",
+    "read_idx", "read_text", "resize_bilinear", "text_corpus",
 ]

@@ -1,0 +1,16 @@
+"""``ember.text``: vocabularies, tokenisers and the batching of token sequences.
+
+>>> from ember.text import Vocab, word_tokenize, pad_sequence, BPTTBatcher
+>>> lines = [word_tokenize(s) for s in ["The cat sat.", "The dog ran!"]]
+>>> vocab = Vocab(lines, min_count=1)                    # <pad>=0 <unk>=1 <bos>=2 <eos>=3, then by count
+>>> x = pad_sequence([vocab.encode(t, add_eos=True) for t in lines], batch_first=True)  # (2, 5) int64
+>>> chunks = BPTTBatcher(vocab.encode(sum(lines, [])), batch_size=2, seq_len=2)  # (inputs, targets) pairs
+"""
+from ember.text.batching import BPTTBatcher, collate_padded, detach_state, pad_sequence, sequence_mask
+from ember.text.tokenize import WORD_PATTERN, Tokenizer, char_tokenize, normalize, word_tokenize
+from ember.text.vocab import BOS, EOS, PAD, SPECIALS, UNK, Vocab
+
+__all__ = [
+    "BOS", "BPTTBatcher", "EOS", "PAD", "SPECIALS", "Tokenizer", "UNK", "Vocab", "WORD_PATTERN", "char_tokenize",
+    "collate_padded", "detach_state", "normalize", "pad_sequence", "sequence_mask", "word_tokenize",
+]
