@@ -20,9 +20,20 @@ from ember.nn.activation import (
     Softplus,
     Tanh,
 )
+from ember.nn.attention import (
+    AdditiveAttention,
+    BahdanauAttention,
+    BilinearAttention,
+    CosineAttention,
+    DotProductAttention,
+    GeneralAttention,
+    MultiheadAttention,
+    ScaledDotProductAttention,
+)
 from ember.nn.containers import Flatten, Identity, ModuleDict, ModuleList, Sequential
 from ember.nn.conv import Conv1d, Conv2d, ConvTranspose2d
 from ember.nn.dropout import Dropout, Dropout2d
+from ember.nn.embedding import Embedding
 from ember.nn.linear import Linear
 from ember.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from ember.nn.module import Module
@@ -50,6 +61,8 @@ from ember.nn.pooling import (
 )
 
 __all__ = [
+    "Embedding", "DotProductAttention", "ScaledDotProductAttention", "CosineAttention", "GeneralAttention",
+    "BilinearAttention", "AdditiveAttention", "BahdanauAttention", "MultiheadAttention",
     "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
     "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "GlobalAvgPool2d", "GlobalMaxPool2d", "SpatialPyramidPooling",
     "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d", "LayerNorm", "GroupNorm",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import warnings
 
 from ember import ops
+from ember.nn.attention import scaled_dot_product_attention  # noqa: F401 - PyTorch's signature
 from ember.ops import (  # noqa: F401 - re-exported unchanged: their signatures already are PyTorch's
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
@@ -26,6 +27,7 @@ from ember.ops import (  # noqa: F401 - re-exported unchanged: their signatures 
     conv1d,
     conv2d,
     conv_transpose2d,
+    embedding,
     gelu,
     group_norm,
     instance_norm,
@@ -41,6 +43,7 @@ from ember.ops import (  # noqa: F401 - re-exported unchanged: their signatures 
 )
 
 __all__ = [
+    "embedding", "scaled_dot_product_attention",
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d",
     "avg_pool2d", "max_pool1d", "max_pool2d",
     "batch_norm", "instance_norm", "layer_norm", "group_norm",

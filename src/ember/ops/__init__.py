@@ -47,6 +47,7 @@ from ember.ops.elementwise import (
     to_device,
     where,
 )
+from ember.ops.embedding import embedding
 from ember.ops.linalg import linear, matmul
 from ember.ops.loss import (
     binary_cross_entropy,
@@ -92,7 +93,7 @@ __all__ = [
     "batch_norm", "group_norm", "instance_norm", "layer_norm",
     "abs", "add", "argmax", "argmin", "binary_cross_entropy", "binary_cross_entropy_with_logits", "broadcast_to",
     "cast", "cat", "chunk", "clamp", "clip", "clone", "concat", "conv1d", "conv2d", "conv_transpose2d", "cos",
-    "cross_entropy", "div", "dropout", "dropout2d", "elu", "eq", "exp", "expand", "flatten", "ge", "gelu",
+    "cross_entropy", "div", "dropout", "dropout2d", "elu", "embedding", "eq", "exp", "expand", "flatten", "ge", "gelu",
     "getitem", "gt", "hardtanh", "identity", "index_select", "isfinite", "isnan", "l1_loss", "le", "leaky_relu",
     "linear", "log", "log_softmax", "logical_and", "logical_not", "logical_or", "logsumexp", "lt", "masked_fill",
     "matmul", "max", "maximum", "mean", "min", "minimum", "mse_loss", "mul", "ne", "neg", "nll_loss", "one_hot",

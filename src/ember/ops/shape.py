@@ -7,6 +7,7 @@ from ember.autograd.function import Function
 from ember.autograd.tensor import Tensor, _unwrap_index, as_tensor
 from ember.backend import get_array_module as xp_of
 from ember.ops.broadcast import normalize_axis
+from ember.ops.embedding import scatter_add_rows
 
 
 class Reshape(Function):
@@ -164,22 +165,6 @@ class GetItem(Function):
         else:
             gx[self.index] = gy  # basic indexing and masks never repeat an element
         return gx
-
-
-def scatter_add_rows(target, index, rows):
-    """target[index[i]] += rows[i] for all i, with repeated indices summed.
-
-    Sort-and-segment-sum (``add.reduceat``): far faster than ``add.at`` for the
-    embedding-style case of many rows indexed along the first axis.
-    """
-    xp = xp_of(target)
-    flat = index.ravel() % target.shape[0]
-    rows = rows.reshape(flat.size, -1)
-    order = xp.argsort(flat, kind="stable")
-    sorted_idx = flat[order]
-    starts = xp.flatnonzero(xp.concatenate([xp.ones(1, bool), sorted_idx[1:] != sorted_idx[:-1]]))
-    sums = xp.add.reduceat(rows[order], starts, axis=0) if flat.size else rows[:0]
-    target.reshape(target.shape[0], -1)[sorted_idx[starts]] += sums
 
 
 def _is_int_array(index):

@@ -1,0 +1,433 @@
+"""Attention: score functions, softmax weights over the keys, and the weighted sum of the values.
+
+Every attention here is three steps composed from existing primitives (matmul, softmax,
+masked_fill, tanh), so each gradient is the chain rule of ops already checked:
+
+1. scores e_ts = score(q_t, k_s) for every query position t and key position s;
+2. weights a_ts = softmax_s(e_ts), with masked keys given weight exactly 0;
+3. context c_t = Σ_s a_ts v_s.
+
+Shapes are batch first: query (N, T, Dq), or (N, Dq) for a single decoder step; key (N, S, Dk);
+value (N, S, Dv). Masks follow ``nn.MultiheadAttention``: a boolean ``key_padding_mask`` (N, S)
+is True at padded keys; a boolean ``attn_mask`` broadcastable to (N, T, S) is True where a query
+may not look; a float ``attn_mask`` is added to the scores. A query that may look at no key at
+all gets all-zero weights and a zero context (not NaN).
+"""
+from __future__ import annotations
+
+import math
+
+from ember.autograd.tensor import Parameter, Tensor
+from ember.backend import get_array_module as xp_of
+from ember.creation import empty
+from ember.nn import init
+from ember.nn.linear import Linear
+from ember.nn.module import Module
+from ember.ops.activation import softmax, tanh
+from ember.ops.dropout import dropout
+from ember.ops.elementwise import clamp, masked_fill, sqrt, where
+from ember.ops.linalg import linear, matmul
+from ember.ops.reduction import mean
+from ember.ops.reduction import sum as reduce_sum
+from ember.ops.shape import permute, reshape, squeeze, unsqueeze
+
+
+# -- scores ---------------------------------------------------------------------------------------
+def dot_score(query, key):
+    """e_ts = q_tᵀ k_s for query (N, T, D) and key (N, S, D) → (N, T, S)."""
+    return matmul(query, key.transpose(-1, -2))
+
+
+def scaled_dot_score(query, key):
+    """e_ts = q_tᵀ k_s / √D: the dot score kept at unit variance for unit-variance inputs."""
+    return dot_score(query, key) * (1.0 / math.sqrt(query.shape[-1]))
+
+
+def cosine_score(query, key, eps=1e-8):
+    """e_ts = cos(q_t, k_s) = q_tᵀ k_s / (max(‖q_t‖, eps) · max(‖k_s‖, eps)), in [−1, 1]."""
+    q = query / clamp(sqrt(reduce_sum(query * query, -1, keepdims=True)), min=eps)
+    k = key / clamp(sqrt(reduce_sum(key * key, -1, keepdims=True)), min=eps)
+    return dot_score(q, k)
+
+
+def general_score(query, key, weight):
+    """Luong's general (bilinear) score e_ts = q_tᵀ W k_s, W of shape (Dq, Dk)."""
+    return matmul(matmul(query, weight), key.transpose(-1, -2))
+
+
+def additive_score(query, key, query_weight, key_weight, v):
+    """Bahdanau's additive score e_ts = vᵀ tanh(W_q q_t + W_k k_s).
+
+    W_q (H, Dq), W_k (H, Dk), v (H,); the (N, T, S, H) hidden layer is built by broadcasting.
+    """
+    hidden = tanh(unsqueeze(linear(query, query_weight), -2) + unsqueeze(linear(key, key_weight), -3))
+    return matmul(hidden, v)
+
+
+# -- weights and context ------------------------------------------------------------------------
+def _mask_array(mask, like):
+    """A mask as a backend array on ``like``'s device (bool kept, numbers cast to ``like``'s dtype)."""
+    if mask is None:
+        return None
+    data = mask.data if isinstance(mask, Tensor) else mask
+    xp = xp_of(like.data)
+    data = xp.asarray(data)
+    return data if data.dtype == bool else data.astype(like.dtype)
+
+
+def masked_softmax(scores, keep=None, bias=None):
+    """softmax over the last axis of ``scores + bias``, with weight exactly 0 where ``keep`` is False.
+
+    ``keep`` (bool, broadcastable to scores) marks the keys that take part; ``bias`` (float,
+    broadcastable) is added first. A row with no key kept gets all-zero weights.
+    """
+    if bias is not None:
+        scores = scores + bias
+    if keep is None:
+        return softmax(scores, -1)
+    xp = xp_of(scores.data)
+    keep = xp.broadcast_to(keep, scores.shape)
+    alive = keep.any(axis=-1, keepdims=True)
+    if bool(alive.all()):
+        return softmax(masked_fill(scores, ~keep, -math.inf), -1)
+    # NOTE: a fully masked row has no distribution: softmax would give 0/0 = NaN. Such rows take
+    # the uniform softmax of zeros, then the multiplication by ``keep`` zeroes them exactly.
+    fill = xp.where(alive, -math.inf, 0.0).astype(scores.dtype)
+    weights = softmax(where(keep, scores, xp.broadcast_to(fill, scores.shape)), -1)
+    return weights * keep.astype(scores.dtype)
+
+
+def _keep_and_bias(scores, key_padding_mask, attn_mask):
+    """Split the masks into a bool ``keep`` (True: takes part) and a float additive ``bias``.
+
+    key_padding_mask (N, S) broadcasts over the queries (and any head axis) of (N, ..., T, S).
+    """
+    keep = bias = None
+    kpm = _mask_array(key_padding_mask, scores)
+    if kpm is not None:
+        kpm = kpm.reshape(kpm.shape[:1] + (1,) * (scores.ndim - 2) + kpm.shape[1:])
+        if kpm.dtype == bool:
+            keep = ~kpm
+        else:
+            bias = kpm
+    mask = _mask_array(attn_mask, scores)
+    if mask is not None:
+        if mask.dtype == bool:
+            keep = ~mask if keep is None else keep & ~mask
+        else:
+            bias = mask if bias is None else bias + mask
+    return keep, bias
+
+
+def attend(scores, value, key_padding_mask=None, attn_mask=None):
+    """Weights a = softmax_s(scores) under the masks, and context c_t = Σ_s a_ts v_s.
+
+    scores (N, T, S), value (N, S, Dv) → (context (N, T, Dv), weights (N, T, S)).
+    Masks as in this module's docstring (True = excluded).
+
+    >>> q, k = em.randn(2, 3, 8), em.randn(2, 5, 8)
+    >>> context, weights = attend(scaled_dot_score(q, k), k)
+    """
+    keep, bias = _keep_and_bias(scores, key_padding_mask, attn_mask)
+    weights = masked_softmax(scores, keep, bias)
+    return matmul(weights, value), weights
+
+
+class _Attention(Module):
+    """The shared forward of the course's attentions; a subclass defines ``score(query, key)``."""
+
+    def score(self, query, key):
+        raise NotImplementedError
+
+    def forward(self, query, key, value=None, key_padding_mask=None, attn_mask=None):
+        """(context, weights) for query (N, T, Dq) or (N, Dq), key (N, S, Dk), value (N, S, Dv).
+
+        ``value`` defaults to ``key`` (the encoder states serve as both). With a single-step
+        query (N, Dq) the results are context (N, Dv) and weights (N, S).
+        """
+        value = key if value is None else value
+        self._check_shapes(query, key, value)
+        step = query.ndim == 2
+        if step:
+            query = unsqueeze(query, 1)
+        context, weights = attend(self.score(query, key), value, key_padding_mask, attn_mask)
+        if step:
+            return squeeze(context, 1), squeeze(weights, 1)
+        return context, weights
+
+    def _check_shapes(self, query, key, value):
+        name = type(self).__name__
+        if query.ndim not in (2, 3) or key.ndim != 3 or value.ndim != 3:
+            raise ValueError(f"{name}: expected query (N, T, Dq) or (N, Dq), key (N, S, Dk) and value (N, S, Dv), "
+                             f"got {query.shape}, {key.shape} and {value.shape}")
+        if key.shape[:2] != value.shape[:2] or query.shape[0] != key.shape[0]:
+            raise ValueError(f"{name}: batch or key lengths disagree: query {query.shape}, key {key.shape}, "
+                             f"value {value.shape}")
+
+
+class DotProductAttention(_Attention):
+    """Dot-product attention: e_ts = q_tᵀ k_s, a = softmax_s(e), c_t = Σ_s a_ts v_s (Dq = Dk).
+
+    >>> context, weights = nn.DotProductAttention()(em.randn(4, 16), em.randn(4, 10, 16))
+    >>> context.shape, weights.shape
+    ((4, 16), (4, 10))
+    """
+
+    def score(self, query, key):
+        return dot_score(query, key)
+
+
+class ScaledDotProductAttention(_Attention):
+    """Scaled dot-product attention: e_ts = q_tᵀ k_s / √D (the Transformer's score).
+
+    >>> context, weights = nn.ScaledDotProductAttention()(em.randn(4, 7, 16), em.randn(4, 10, 16))
+    """
+
+    def score(self, query, key):
+        return scaled_dot_score(query, key)
+
+
+class CosineAttention(_Attention):
+    """Cosine attention: e_ts = cos(q_t, k_s), so scores lie in [−1, 1] whatever the vector lengths.
+
+    >>> context, weights = nn.CosineAttention()(em.randn(4, 16), em.randn(4, 10, 16))
+    """
+
+    def __init__(self, eps: float = 1e-8):
+        super().__init__()
+        self.eps = eps
+
+    def score(self, query, key):
+        return cosine_score(query, key, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"eps={self.eps}"
+
+
+class GeneralAttention(_Attention):
+    """Luong's general (bilinear) attention: e_ts = q_tᵀ W k_s with a learned W (query_dim, key_dim).
+
+    W is initialised as a Linear(key_dim → query_dim) weight: U(−1/√key_dim, 1/√key_dim).
+
+    >>> attn = nn.GeneralAttention(32, 64)
+    >>> context, weights = attn(em.randn(4, 32), em.randn(4, 10, 64))
+    """
+
+    def __init__(self, query_dim: int, key_dim: int, device=None, dtype=None):
+        super().__init__()
+        self.query_dim, self.key_dim = query_dim, key_dim
+        self.weight = Parameter(empty(query_dim, key_dim, dtype=dtype, device=device))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+
+    def score(self, query, key):
+        return general_score(query, key, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"query_dim={self.query_dim}, key_dim={self.key_dim}"
+
+
+class AdditiveAttention(_Attention):
+    """Bahdanau's additive attention: e_ts = vᵀ tanh(W_q q_t + W_k k_s), a one-hidden-layer scorer.
+
+    Parameters: query_proj.weight W_q (hidden_dim, query_dim), key_proj.weight W_k
+    (hidden_dim, key_dim), v.weight (1, hidden_dim); Linear initialisation, no biases.
+
+    >>> attn = nn.AdditiveAttention(32, 64, 48)
+    >>> context, weights = attn(em.randn(4, 32), em.randn(4, 10, 64))
+    """
+
+    def __init__(self, query_dim: int, key_dim: int, hidden_dim: int, device=None, dtype=None):
+        super().__init__()
+        self.query_proj = Linear(query_dim, hidden_dim, bias=False, device=device, dtype=dtype)
+        self.key_proj = Linear(key_dim, hidden_dim, bias=False, device=device, dtype=dtype)
+        self.v = Linear(hidden_dim, 1, bias=False, device=device, dtype=dtype)
+
+    def score(self, query, key):
+        return additive_score(query, key, self.query_proj.weight, self.key_proj.weight, self.v.weight[0])
+
+
+BilinearAttention = GeneralAttention
+BahdanauAttention = AdditiveAttention
+
+
+# -- PyTorch's scaled dot-product attention and MultiheadAttention ------------------------------------
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
+                                 enable_gqa=False):
+    """softmax(Q Kᵀ · scale + M) V, PyTorch's ``F.scaled_dot_product_attention``.
+
+    query (..., L, E), key (..., S, E), value (..., S, Ev) → (..., L, Ev). ``scale`` defaults to
+    1/√E. ``attn_mask`` broadcastable to (..., L, S): bool True = takes part (opposite to
+    MultiheadAttention's masks), float = added to the scores. ``is_causal`` lets query i see
+    keys j ≤ i. ``dropout_p`` drops attention weights (always: as PyTorch, pass 0 to evaluate).
+    A query with no key allowed gives zeros, as PyTorch's.
+
+    >>> q = k = v = em.randn(2, 4, 6, 8)              # (N, heads, L, E)
+    >>> F.scaled_dot_product_attention(q, k, v, is_causal=True).shape
+    (2, 4, 6, 8)
+    """
+    if enable_gqa:
+        raise NotImplementedError("scaled_dot_product_attention: enable_gqa=True is not supported")
+    L, S = query.shape[-2], key.shape[-2]
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+    scores = matmul(query, key.transpose(-1, -2)) * scale
+    keep = bias = None
+    if is_causal:
+        if attn_mask is not None:
+            raise ValueError("scaled_dot_product_attention: pass attn_mask or is_causal=True, not both")
+        keep = xp_of(scores.data).tri(L, S, dtype=bool)
+    mask = _mask_array(attn_mask, scores)
+    if mask is not None:
+        keep, bias = (mask, None) if mask.dtype == bool else (None, mask)
+    weights = masked_softmax(scores, keep, bias)
+    weights = dropout(weights, dropout_p, training=dropout_p > 0)
+    return matmul(weights, value)
+
+
+class MultiheadAttention(Module):
+    """Multi-head attention as PyTorch's: MultiHead(Q, K, V) = concat(head_1, …, head_h) W_oᵀ + b_o,
+    head_i = softmax(Q W_qiᵀ (K W_kiᵀ)ᵀ / √d) V W_viᵀ, with d = embed_dim / num_heads.
+
+    Args:
+        embed_dim: E, the model width (query features and output features).
+        num_heads: h; E must be divisible by it.
+        dropout: dropout on the attention weights in training.
+        bias: biases in the input and output projections.
+        add_bias_kv, add_zero_attn: not supported (True raises).
+        kdim, vdim: key and value features (default E); when either differs the input
+            projections are separate ``q_proj_weight``, ``k_proj_weight``, ``v_proj_weight``.
+        batch_first: inputs (N, L, E) instead of (L, N, E).
+
+    forward(query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
+    average_attn_weights=True, is_causal=False) returns (attn_output, attn_output_weights):
+    output (L, N, E) or (N, L, E); weights (N, L, S), or (N, h, L, S) when not averaged,
+    or None when ``need_weights`` is False. ``key_padding_mask`` (N, S) and ``attn_mask``
+    (L, S) or (N·h, L, S): bool True = excluded, float = added. Unlike PyTorch (NaN), a query
+    whose every key is masked gets zero weights. ``is_causal`` is only a hint that
+    ``attn_mask`` is causal, as in PyTorch; the mask is what is applied.
+
+    Parameters and init as PyTorch: in_proj_weight (3E, E) xavier-uniform, in_proj_bias (3E,)
+    zero, out_proj (Linear(E, E)) with a zero bias.
+
+    >>> mha = nn.MultiheadAttention(64, 8, batch_first=True)
+    >>> out, weights = mha(em.randn(2, 10, 64), em.randn(2, 12, 64), em.randn(2, 12, 64))
+    >>> out.shape, weights.shape
+    ((2, 10, 64), (2, 10, 12))
+    """
+
+    def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False, add_zero_attn=False,
+                 kdim=None, vdim=None, batch_first=False, device=None, dtype=None):
+        super().__init__()
+        if embed_dim <= 0 or num_heads <= 0 or embed_dim % num_heads:
+            raise ValueError(f"MultiheadAttention: embed_dim {embed_dim} must be a positive multiple of "
+                             f"num_heads {num_heads}")
+        if add_bias_kv or add_zero_attn:
+            raise NotImplementedError("MultiheadAttention: add_bias_kv and add_zero_attn are not supported")
+        self.embed_dim, self.num_heads, self.dropout, self.batch_first = embed_dim, num_heads, dropout, batch_first
+        self.kdim = embed_dim if kdim is None else kdim
+        self.vdim = embed_dim if vdim is None else vdim
+        self.head_dim = embed_dim // num_heads
+        self._qkv_same_embed_dim = self.kdim == embed_dim and self.vdim == embed_dim
+        E = embed_dim
+        if self._qkv_same_embed_dim:
+            self.in_proj_weight = Parameter(empty(3 * E, E, dtype=dtype, device=device))
+            for name in ("q_proj_weight", "k_proj_weight", "v_proj_weight"):
+                self.register_parameter(name, None)
+        else:
+            self.q_proj_weight = Parameter(empty(E, E, dtype=dtype, device=device))
+            self.k_proj_weight = Parameter(empty(E, self.kdim, dtype=dtype, device=device))
+            self.v_proj_weight = Parameter(empty(E, self.vdim, dtype=dtype, device=device))
+            self.register_parameter("in_proj_weight", None)
+        if bias:
+            self.in_proj_bias = Parameter(empty(3 * E, dtype=dtype, device=device))
+        else:
+            self.register_parameter("in_proj_bias", None)
+        self.out_proj = Linear(E, E, bias=bias, device=device, dtype=dtype)
+        self.bias_k = self.bias_v = None
+        self.add_zero_attn = False
+        self._reset_parameters()
+
+    def _reset_parameters(self) -> None:
+        """xavier_uniform_ on the input projections, zero biases (out_proj.weight keeps Linear's init)."""
+        if self._qkv_same_embed_dim:
+            init.xavier_uniform_(self.in_proj_weight)
+        else:
+            for weight in (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight):
+                init.xavier_uniform_(weight)
+        if self.in_proj_bias is not None:
+            init.zeros_(self.in_proj_bias)
+            init.zeros_(self.out_proj.bias)
+
+    def _projections(self):
+        """The (weight, bias) of the query, key and value projections."""
+        E = self.embed_dim
+        b = self.in_proj_bias
+        biases = (None,) * 3 if b is None else (b[:E], b[E:2 * E], b[2 * E:])
+        if self._qkv_same_embed_dim:
+            W = self.in_proj_weight
+            weights = (W[:E], W[E:2 * E], W[2 * E:])
+        else:
+            weights = (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight)
+        return tuple(zip(weights, biases, strict=True))
+
+    def _split_heads(self, x):
+        """(N, L, E) → (N, h, L, d)."""
+        N, L, _ = x.shape
+        return permute(reshape(x, (N, L, self.num_heads, self.head_dim)), (0, 2, 1, 3))
+
+    def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
+                average_attn_weights=True, is_causal=False):
+        """(attn_output, attn_output_weights); see the class docstring for shapes and masks."""
+        if is_causal and attn_mask is None:
+            raise ValueError("MultiheadAttention: is_causal=True is a hint about attn_mask and needs attn_mask")
+        unbatched = query.ndim == 2
+        if unbatched:
+            query, key, value = (unsqueeze(t, 0) for t in (query, key, value))
+            if key_padding_mask is not None:
+                key_padding_mask = _mask_array(key_padding_mask, query)[None]
+        elif not self.batch_first:
+            query, key, value = (t.transpose(0, 1) for t in (query, key, value))
+        self._check_inputs(query, key, value)
+        N, L, _ = query.shape
+        S = key.shape[1]
+        (Wq, bq), (Wk, bk), (Wv, bv) = self._projections()
+        q = self._split_heads(linear(query, Wq, bq))
+        k = self._split_heads(linear(key, Wk, bk))
+        v = self._split_heads(linear(value, Wv, bv))
+        scores = matmul(q, k.transpose(-1, -2)) * (1.0 / math.sqrt(self.head_dim))
+        weights = masked_softmax(scores, *_keep_and_bias(scores, key_padding_mask,
+                                                         self._head_mask(attn_mask, scores, N, L, S)))
+        dropped = dropout(weights, self.dropout, self.training)
+        context = reshape(permute(matmul(dropped, v), (0, 2, 1, 3)), (N, L, self.embed_dim))
+        out = self.out_proj(context)
+        if unbatched:
+            out = squeeze(out, 0)
+        elif not self.batch_first:
+            out = out.transpose(0, 1)
+        if not need_weights:
+            return out, None
+        if average_attn_weights:
+            weights = mean(weights, axis=1)
+        return out, squeeze(weights, 0) if unbatched else weights
+
+    def _check_inputs(self, query, key, value):
+        E = self.embed_dim
+        if query.ndim != 3 or key.ndim != 3 or value.ndim != 3 or query.shape[-1] != E \
+                or key.shape[-1] != self.kdim or value.shape[-1] != self.vdim \
+                or key.shape[:2] != value.shape[:2] or query.shape[0] != key.shape[0]:
+            raise ValueError(f"MultiheadAttention(embed_dim={E}, kdim={self.kdim}, vdim={self.vdim}): bad input "
+                             f"shapes query {query.shape}, key {key.shape}, value {value.shape} (batch first)")
+
+    def _head_mask(self, attn_mask, scores, N, L, S):
+        """attn_mask (L, S) or (N·h, L, S) as an array broadcastable to the (N, h, L, S) scores."""
+        mask = _mask_array(attn_mask, scores)
+        if mask is None:
+            return None
+        if mask.shape == (L, S):
+            return mask
+        if mask.shape == (N * self.num_heads, L, S):
+            return mask.reshape(N, self.num_heads, L, S)
+        raise ValueError(f"MultiheadAttention: attn_mask must be ({L}, {S}) or ({N * self.num_heads}, {L}, {S}), "
+                         f"got {mask.shape}")
