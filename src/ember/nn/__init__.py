@@ -59,8 +59,10 @@ from ember.nn.pooling import (
     MaxPool2d,
     SpatialPyramidPooling,
 )
+from ember.nn.recurrent import GRU, LSTM, RNN, GRUCell, JordanRNN, LSTMCell, RNNCell
 
 __all__ = [
+    "RNN", "LSTM", "GRU", "JordanRNN", "RNNCell", "LSTMCell", "GRUCell",
     "Embedding", "DotProductAttention", "ScaledDotProductAttention", "CosineAttention", "GeneralAttention",
     "BilinearAttention", "AdditiveAttention", "BahdanauAttention", "MultiheadAttention",
     "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",

@@ -68,6 +68,7 @@ from ember.ops.pooling import (
     max_pool1d,
     max_pool2d,
 )
+from ember.ops.recurrent import gru_layer, lstm_layer, rnn_layer
 from ember.ops.reduction import argmax, argmin, max, mean, min, std, sum, var
 from ember.ops.shape import (
     cat,
@@ -88,16 +89,15 @@ from ember.ops.shape import (
 )
 
 __all__ = [
-    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d",
-    "avg_pool2d", "max_pool1d", "max_pool2d",
-    "batch_norm", "group_norm", "instance_norm", "layer_norm",
-    "abs", "add", "argmax", "argmin", "binary_cross_entropy", "binary_cross_entropy_with_logits", "broadcast_to",
-    "cast", "cat", "chunk", "clamp", "clip", "clone", "concat", "conv1d", "conv2d", "conv_transpose2d", "cos",
-    "cross_entropy", "div", "dropout", "dropout2d", "elu", "embedding", "eq", "exp", "expand", "flatten", "ge", "gelu",
-    "getitem", "gt", "hardtanh", "identity", "index_select", "isfinite", "isnan", "l1_loss", "le", "leaky_relu",
-    "linear", "log", "log_softmax", "logical_and", "logical_not", "logical_or", "logsumexp", "lt", "masked_fill",
-    "matmul", "max", "maximum", "mean", "min", "minimum", "mse_loss", "mul", "ne", "neg", "nll_loss", "one_hot",
-    "pad", "permute", "pow", "relu", "reshape", "sigmoid", "sign", "silu", "sin", "softmax", "softplus", "split",
-    "sqrt", "squeeze", "stack", "std", "sub", "sum", "sum_to", "tanh", "to_device", "transpose", "unsqueeze", "var",
-    "where",
+    "abs", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "add",
+    "argmax", "argmin", "avg_pool1d", "avg_pool2d", "batch_norm", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits", "broadcast_to", "cast", "cat", "chunk", "clamp", "clip", "clone", "concat",
+    "conv1d", "conv2d", "conv_transpose2d", "cos", "cross_entropy", "div", "dropout", "dropout2d", "elu",
+    "embedding", "eq", "exp", "expand", "flatten", "ge", "gelu", "getitem", "group_norm", "gru_layer", "gt",
+    "hardtanh", "identity", "index_select", "instance_norm", "isfinite", "isnan", "l1_loss", "layer_norm", "le",
+    "leaky_relu", "linear", "log", "log_softmax", "logical_and", "logical_not", "logical_or", "logsumexp",
+    "lstm_layer", "lt", "masked_fill", "matmul", "max", "max_pool1d", "max_pool2d", "maximum", "mean", "min",
+    "minimum", "mse_loss", "mul", "ne", "neg", "nll_loss", "one_hot", "pad", "permute", "pow", "relu", "reshape",
+    "rnn_layer", "sigmoid", "sign", "silu", "sin", "softmax", "softplus", "split", "sqrt", "squeeze", "stack",
+    "std", "sub", "sum", "sum_to", "tanh", "to_device", "transpose", "unsqueeze", "var", "where",
 ]
