@@ -93,3 +93,23 @@ def test_train_unknown_model(capsys):
 def test_parser_defaults():
     args = build_parser().parse_args(["demo"])
     assert (args.epochs, args.batch_size, args.seed, args.out) == (30, 32, 0, "runs/demo")
+
+
+def test_train_charlm_on_a_text_file_prints_samples_and_saves(tmp_path, capsys):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the quick brown fox jumps over the lazy dog. " * 60)
+    out = tmp_path / "lm"
+    assert main(["train", "charlm", "--text", str(corpus), "--epochs", "3", "--batch-size", "8", "--seq-len", "32",
+                 "--hidden", "64", "--lr", "0.01", "--out", str(out), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert text.count("--- sample ---") == 3 and "epoch 3/3" in text
+    perplexities = [float(line.split("perplexity ")[1].split()[0]) for line in text.splitlines()
+                    if line.startswith("epoch ")]
+    assert perplexities[-1] < 0.5 * perplexities[0]
+    assert (out / "charlm.safetensors").exists() and (out / "vocab.json").exists()
+
+
+def test_train_charlm_without_a_corpus_says_what_to_install(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    assert main(["train", "charlm", "--out", str(tmp_path), "--no-progress"]) == 2
+    assert "bible-kjv-text" in capsys.readouterr().err

@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--hidden", type=int, nargs="+", default=[256], help="hidden layer sizes (default 256)")
     train.add_argument("--dropout", type=float, default=0.2, help="dropout probability (default 0.2)")
     train.add_argument("--resize", type=int, default=None, help="digits only: resize the 8x8 images to SxS")
+    train.add_argument("--text", default=None, help="charlm: a text file (default: the KJV Bible when installed)")
+    train.add_argument("--seq-len", type=int, default=100, help="charlm: truncated-BPTT length (default 100)")
+    train.add_argument("--max-chars", type=int, default=None, help="charlm: use only the first N characters")
     _add_training_options(train, epochs=20, out="runs/train")
     train.set_defaults(func=cmd_train)
 
@@ -150,6 +153,8 @@ def cmd_train(args) -> int:
         print(f"ember train: unknown model {args.model!r}; available: {', '.join(models.available())}",
               file=sys.stderr)
         return 2
+    if args.model.lower() == "charlm":
+        return _run_char_lm(args)
 
     def build(n_in, n_out):
         offered = {"in_features": n_in, "out_features": n_out, "num_classes": n_out, "hidden": tuple(args.hidden),
@@ -196,6 +201,45 @@ def _run(args, data: str, build_model) -> int:
     seconds = time.perf_counter() - started
     _save_first_filters(model, out / "filters.png")
     _report(out, test, seconds, vars(args))
+    return 0
+
+
+def _run_char_lm(args) -> int:
+    """``ember train charlm``: a character LSTM on a text file, printing samples as it trains."""
+    import numpy as np
+
+    import ember as em
+    from ember import models
+    from ember.data.datasets import text_corpus
+    from ember.text import char_corpus, evaluate_perplexity, fit_language_model
+
+    em.manual_seed(args.seed)
+    try:
+        text = text_corpus(args.text)[: args.max_chars]
+    except (FileNotFoundError, RuntimeError) as err:
+        print(f"ember train charlm: {err}", file=sys.stderr)
+        return 2
+    vocab, ids = char_corpus(text)
+    split = int(0.9 * len(ids))
+    model = models.get("charlm", vocab_size=len(vocab), hidden_size=args.hidden[0])
+    print(f"text: {len(ids):,} characters, {len(vocab)} symbols; model: {model!r}")
+    rng, prompt = np.random.default_rng(args.seed), vocab.encode(list(text[:1]))
+
+    def report(epoch, record):
+        sample = "".join(vocab.decode(model.sample(list(prompt), 200, temperature=0.8, top_k=10, generator=rng)))
+        print(f"epoch {epoch}/{args.epochs}  perplexity {record['perplexity']:.2f}  dev perplexity "
+              f"{record['dev_perplexity']:.2f}  ({record['seconds']:.1f}s)\n--- sample ---\n{sample}\n")
+
+    started = time.perf_counter()
+    fit_language_model(model, ids[:split], ids[split:], epochs=args.epochs, batch_size=args.batch_size,
+                       seq_len=args.seq_len, lr=args.lr, on_epoch=report, progress=not args.no_progress)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    em.save(model.state_dict(), out / "charlm.safetensors")
+    vocab.save(out / "vocab.json")
+    dev = evaluate_perplexity(model, ids[split:], args.batch_size, args.seq_len)
+    print(f"dev perplexity {dev:.2f}  ({time.perf_counter() - started:.1f}s); wrote {out / 'charlm.safetensors'}, "
+          f"{out / 'vocab.json'}")
     return 0
 
 

@@ -78,9 +78,11 @@ from ember.models.resnet import (  # noqa: E402
     wide_resnet50_2,
     wide_resnet101_2,
 )
+from ember.models.text import BagOfEmbeddings, CharLM, LSTMClassifier, RNNRegressor, TextCNN  # noqa: E402
 from ember.models.vgg import VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn  # noqa: E402
 
 __all__ = [
+    "BagOfEmbeddings", "CharLM", "LSTMClassifier", "RNNRegressor", "TextCNN",
     "MLP", "AlexNet", "BasicBlock", "BasicConv2d", "Bottleneck", "GoogLeNet", "GoogLeNetOutputs", "Inception",
     "InceptionAux", "LeNet5", "MNIST1DConvNet", "MNIST1DMLP", "ResNet", "VGG", "alexnet", "available", "digits_mlp",
     "get", "googlenet", "lenet5", "mnist1d_setup", "register", "resnet18", "resnet34", "resnet50", "resnet101",

@@ -1,0 +1,108 @@
+"""Recurrent-network speed: ember against PyTorch on the CPU, side by side in one run.
+
+- (a) a word-level language-model training step: Embedding(10k, 256) → LSTM or GRU (256) →
+  Linear(256, 10k) with a full-softmax cross-entropy, sequence 35, batch 32, SGD: tokens/s;
+- (b) the recurrent core alone: one LSTM layer, input 128, hidden 256, 100 steps, batch 32,
+  forward + backward: sequences/s;
+- peak memory of each case, each framework in a fresh process.
+
+The frameworks alternate in A B B A rounds; every figure is a median (see harness.py).
+
+    python benchmarks/rnn.py [--rounds 5] [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+from harness import FRAMEWORKS, framework, interleaved_medians, peak_memory_mib, print_table
+
+VOCAB, EMBED, HIDDEN, SEQ, BATCH = 10_000, 256, 256, 35, 32
+
+
+def lm_runner(name, cell="LSTM", steps=5):
+    """``steps`` training steps of the language model on fixed random token batches."""
+    fw, to_tensor = framework(name)
+    nn = fw.nn
+    fw.manual_seed(0)
+
+    class LanguageModel(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = nn.Embedding(VOCAB, EMBED)
+            self.rnn = getattr(nn, cell)(EMBED, HIDDEN, batch_first=True)
+            self.decoder = nn.Linear(HIDDEN, VOCAB)
+
+        def forward(self, tokens):
+            output, _ = self.rnn(self.embedding(tokens))
+            return self.decoder(output.reshape(-1, HIDDEN))
+
+    model = LanguageModel()
+    optimizer = fw.optim.SGD(model.parameters(), lr=0.1)
+    loss_fn = nn.CrossEntropyLoss()
+    rng = np.random.default_rng(0)
+    batches = [(to_tensor(rng.integers(0, VOCAB, (BATCH, SEQ))), to_tensor(rng.integers(0, VOCAB, BATCH * SEQ)))
+               for _ in range(steps)]
+
+    def run():
+        for tokens, targets in batches:
+            optimizer.zero_grad()
+            loss_fn(model(tokens), targets).backward()
+            optimizer.step()
+
+    return run
+
+
+def core_runner(name, steps=3, length=100, input_size=128):
+    """``steps`` forward + backward passes of one LSTM layer over (length, batch, input) sequences."""
+    fw, to_tensor = framework(name)
+    fw.manual_seed(0)
+    lstm = fw.nn.LSTM(input_size, HIDDEN)
+    x = to_tensor(np.random.default_rng(0).standard_normal((length, BATCH, input_size)).astype(np.float32))
+    x.requires_grad_()
+
+    def run():
+        for _ in range(steps):
+            output, _ = lstm(x)
+            output.sum().backward()
+
+    return run
+
+
+CASES = {  # name: (runner expression, units per run, unit)
+    "LSTM language model, training": ("lm_runner({fw!r}, 'LSTM', 5)", 5 * BATCH * SEQ, "tokens/s"),
+    "GRU language model, training": ("lm_runner({fw!r}, 'GRU', 5)", 5 * BATCH * SEQ, "tokens/s"),
+    "LSTM layer fwd+bwd (128→256, 100 steps)": ("core_runner({fw!r}, 3)", 3 * BATCH, "sequences/s"),
+}
+
+
+def measure(rounds=5, quick=False) -> dict:
+    results = {}
+    for case, (expr, units, unit) in CASES.items():
+        seconds = interleaved_medians({fw: eval(expr.format(fw=fw)) for fw in FRAMEWORKS}, rounds)  # noqa: S307
+        memory = {} if quick else {fw: peak_memory_mib("rnn", expr.format(fw=fw)) for fw in FRAMEWORKS}
+        results[case] = {"unit": unit, "throughput": {fw: round(units / s, 1) for fw, s in seconds.items()},
+                         "ratio": round(seconds["torch"] / seconds["ember"], 3), "peak_memory_mib": memory}
+    return {"cases": results, "rounds": rounds}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5, help="A B B A rounds (each runs both frameworks twice)")
+    parser.add_argument("--quick", action="store_true", help="skip the peak-memory subprocesses")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    args = parser.parse_args()
+    result = measure(args.rounds, args.quick)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    rows = [[case, r["unit"], r["throughput"]["ember"], r["throughput"]["torch"], f"{r['ratio']:.2f}x",
+             r["peak_memory_mib"].get("ember", {}).get("peak_total", "-"),
+             r["peak_memory_mib"].get("torch", {}).get("peak_total", "-")] for case, r in result["cases"].items()]
+    print_table(["case", "unit", "ember", "torch", "ember/torch", "ember MiB", "torch MiB"], rows)
+    print(f"\nratios are throughput ember/torch (higher is better), medians of {2 * args.rounds} runs")
+
+
+if __name__ == "__main__":
+    main()
