@@ -1,5 +1,6 @@
-"""Visualisation: plots of training curves, learned filters, feature maps and receptive fields
-(and, as they are added, attention weights, embeddings and computation graphs), saved as PNG.
+"""Visualisation: plots of training curves, learned filters, feature maps, receptive fields and
+the gradient flow through recurrent layers (and, as they are added, attention weights,
+embeddings and computation graphs), saved as PNG.
 
 matplotlib is imported only when a plot is drawn, so ``import ember`` stays light.
 """
@@ -11,7 +12,15 @@ from ember.viz.features import (
     plot_receptive_field,
     receptive_field,
 )
+from ember.viz.gradients import (
+    clipping_effect,
+    gradient_flow,
+    input_gradient_norms,
+    plot_gradient_flow,
+    recurrent_layer,
+)
 from ember.viz.plots import plot_curves
 
-__all__ = ["feature_maps", "plot_curves", "plot_feature_maps", "plot_filters", "plot_images", "plot_receptive_field",
-           "receptive_field"]
+__all__ = ["clipping_effect", "feature_maps", "gradient_flow", "input_gradient_norms", "plot_curves",
+           "plot_feature_maps", "plot_filters", "plot_gradient_flow", "plot_images", "plot_receptive_field",
+           "receptive_field", "recurrent_layer"]
