@@ -39,6 +39,20 @@ def _class_first(a):
     return xp_of(a).moveaxis(a, -1, 1) if a.ndim > 2 else a
 
 
+def _class_weights(C, dtype, weight, xp):
+    return xp.ones(C, dtype=dtype) if weight is None else weight.astype(dtype, copy=False)
+
+
+def _index_weights(target, C, w, ignore_index):
+    """For class-index targets: the indices (ignored ones set to 0) and each row's weight w_{y_i} (0 if ignored)."""
+    xp = xp_of(target)
+    keep = target != ignore_index
+    safe = xp.where(keep, target, 0)
+    if keep.any() and (safe.min() < 0 or safe.max() >= C):
+        raise IndexError(f"cross_entropy: target class out of range [0, {C}): {safe.min()}..{safe.max()}")
+    return safe, w[safe] * keep, keep
+
+
 def _target_weights(target, C, dtype, weight, ignore_index, smoothing):
     """The coefficients A (…, C) with loss_i = −Σ_c A_ic log p_ic, and the mean's divisor.
 
@@ -47,15 +61,11 @@ def _target_weights(target, C, dtype, weight, ignore_index, smoothing):
     Probability targets q: A_ic = w_c ((1−ε) q_ic + ε/C); the mean divides by the count.
     """
     xp = xp_of(target)
-    w = xp.ones(C, dtype=dtype) if weight is None else weight.astype(dtype, copy=False)
+    w = _class_weights(C, dtype, weight, xp)
     if target.dtype.kind == "f":
         A = (1 - smoothing) * target.astype(dtype, copy=False) + smoothing / C
         return A * w, float(target.size // C)
-    keep = target != ignore_index
-    safe = xp.where(keep, target, 0)
-    if keep.any() and (safe.min() < 0 or safe.max() >= C):
-        raise IndexError(f"cross_entropy: target class out of range [0, {C}): {safe.min()}..{safe.max()}")
-    w_y = w[safe] * keep
+    safe, w_y, keep = _index_weights(target, C, w, ignore_index)
     A = xp.zeros(target.shape + (C,), dtype=dtype)
     xp.put_along_axis(A, safe[..., None], ((1 - smoothing) * w_y)[..., None], axis=-1)
     if smoothing:
@@ -78,8 +88,17 @@ class _LogLikelihoodLoss(Function):
             target = _class_last(target)
         if self.from_logits:
             z = z - _logsumexp(z, -1)
-        A, self.divisor = _target_weights(target, z.shape[-1], x.dtype, self.weight, self.ignore_index, self.smoothing)
-        loss = -(A * z).sum(axis=-1)
+        xp, C = xp_of(z), z.shape[-1]
+        if target.dtype.kind != "f" and not self.smoothing:
+            # NOTE: plain class indices pick one log-probability per row: gather it and keep the
+            # indices, rather than build and multiply a dense one-hot A (N, C) — on a 10k-word
+            # vocabulary that saves four full passes over the logits, forward and backward.
+            safe, w_y, _ = _index_weights(target, C, _class_weights(C, x.dtype, self.weight, xp), self.ignore_index)
+            loss = -w_y * xp.take_along_axis(z, safe[..., None], axis=-1)[..., 0]
+            A, self.divisor = (safe, w_y), w_y.sum()
+        else:
+            A, self.divisor = _target_weights(target, C, x.dtype, self.weight, self.ignore_index, self.smoothing)
+            loss = -(A * z).sum(axis=-1)
         self.save_for_backward(z, A)
         if self.reduction == "none":
             return loss
@@ -90,6 +109,14 @@ class _LogLikelihoodLoss(Function):
         z, A = self.saved
         if self.reduction == "mean":
             gy = gy / self.divisor
+        if isinstance(A, tuple):  # class indices: dz = p·w_y·dy − w_y·dy at the target (p only from logits)
+            safe, w_y = A
+            g = (w_y * gy)[..., None].astype(z.dtype, copy=False)
+            xp = xp_of(z)
+            gz = xp.exp(z) * g if self.from_logits else xp.zeros_like(z)
+            at = safe[..., None]
+            xp.put_along_axis(gz, at, xp.take_along_axis(gz, at, axis=-1) - g, axis=-1)
+            return _class_first(gz), None
         if self.reduction == "none":
             gy = gy[..., None]
         gz = -A * gy
