@@ -228,11 +228,19 @@ class LogSoftmax(Function):
         return gy - xp_of(y).exp(y) * gy.sum(axis=self.axis, keepdims=True)
 
 
-def _logsumexp(x, axis):
+def _shifted_exp(x, axis):
+    """e = exp(x − m) with m the max along ``axis`` (so e ≤ 1: no overflow), m, and s = Σ e."""
     xp = xp_of(x)
     m = x.max(axis=axis, keepdims=True)
     m = xp.where(xp.isfinite(m), m, 0)  # rows of −inf stay −inf instead of NaN
-    return m + xp.log(xp.exp(x - m).sum(axis=axis, keepdims=True))
+    e = x - m
+    xp.exp(e, out=e)
+    return e, m, e.sum(axis=axis, keepdims=True)
+
+
+def _logsumexp(x, axis):
+    _, m, s = _shifted_exp(x, axis)
+    return m + xp_of(x).log(s)
 
 
 def log_softmax(x, dim=-1):

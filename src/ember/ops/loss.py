@@ -6,7 +6,7 @@ import numpy as np
 from ember.autograd.function import Function
 from ember.autograd.tensor import as_tensor
 from ember.backend import get_array_module as xp_of
-from ember.ops.activation import _logsumexp, softplus
+from ember.ops.activation import _logsumexp, _shifted_exp, softplus
 from ember.ops.arithmetic import mul
 from ember.ops.elementwise import abs
 from ember.ops.reduction import mean, sum
@@ -86,34 +86,47 @@ class _LogLikelihoodLoss(Function):
         z = _class_last(x)
         if target.dtype.kind == "f":  # probabilities carry the class axis too
             target = _class_last(target)
-        if self.from_logits:
-            z = z - _logsumexp(z, -1)
         xp, C = xp_of(z), z.shape[-1]
         if target.dtype.kind != "f" and not self.smoothing:
-            # NOTE: plain class indices pick one log-probability per row: gather it and keep the
-            # indices, rather than build and multiply a dense one-hot A (N, C) — on a 10k-word
-            # vocabulary that saves four full passes over the logits, forward and backward.
-            safe, w_y, _ = _index_weights(target, C, _class_weights(C, x.dtype, self.weight, xp), self.ignore_index)
-            loss = -w_y * xp.take_along_axis(z, safe[..., None], axis=-1)[..., 0]
-            A, self.divisor = (safe, w_y), w_y.sum()
+            loss, saved, A = self._index_forward(z, target, xp)
         else:
+            if self.from_logits:
+                z = z - _logsumexp(z, -1)
             A, self.divisor = _target_weights(target, C, x.dtype, self.weight, self.ignore_index, self.smoothing)
-            loss = -(A * z).sum(axis=-1)
-        self.save_for_backward(z, A)
+            loss, saved = -(A * z).sum(axis=-1), z
+        self.save_for_backward(saved, A)
         if self.reduction == "none":
             return loss
         total = loss.sum()
         return total / self.divisor if self.reduction == "mean" else total
 
+    def _index_forward(self, z, target, xp):
+        """Plain class indices: loss_i = −w_{y_i} log p_{i, y_i}; saves p (logits) or log p.
+
+        NOTE: one log-probability per row is gathered, never a dense one-hot A (N, C) built and
+        multiplied, and from logits only p = e/s is kept: on a 10k-word vocabulary this is half
+        the full passes over the logits of the dense form, forward and backward.
+        """
+        C = z.shape[-1]
+        safe, w_y, _ = _index_weights(target, C, _class_weights(C, z.dtype, self.weight, xp), self.ignore_index)
+        picked = xp.take_along_axis(z, safe[..., None], axis=-1)[..., 0]
+        saved = z
+        if self.from_logits:  # log p_y = z_y − m − log s, and p = e / s for backward
+            saved, m, s = _shifted_exp(z, -1)
+            saved /= s
+            picked = picked - (m + xp.log(s))[..., 0]
+        self.divisor = w_y.sum()
+        return -w_y * picked, saved, (safe, w_y)
+
     def backward(self, gy):
-        z, A = self.saved
+        saved, A = self.saved
         if self.reduction == "mean":
             gy = gy / self.divisor
+        xp = xp_of(saved)
         if isinstance(A, tuple):  # class indices: dz = p·w_y·dy − w_y·dy at the target (p only from logits)
             safe, w_y = A
-            g = (w_y * gy)[..., None].astype(z.dtype, copy=False)
-            xp = xp_of(z)
-            gz = xp.exp(z) * g if self.from_logits else xp.zeros_like(z)
+            g = (w_y * gy)[..., None].astype(saved.dtype, copy=False)
+            gz = saved * g if self.from_logits else xp.zeros_like(saved)
             at = safe[..., None]
             xp.put_along_axis(gz, at, xp.take_along_axis(gz, at, axis=-1) - g, axis=-1)
             return _class_first(gz), None
@@ -121,7 +134,7 @@ class _LogLikelihoodLoss(Function):
             gy = gy[..., None]
         gz = -A * gy
         if self.from_logits:  # ∂/∂x_j −Σ_c A_c log softmax_c = p_j Σ_c A_c − A_j
-            gz = xp_of(z).exp(z) * (A.sum(axis=-1, keepdims=True) * gy) + gz
+            gz = xp.exp(saved) * (A.sum(axis=-1, keepdims=True) * gy) + gz
         return _class_first(gz), None
 
 
