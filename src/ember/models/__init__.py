@@ -63,7 +63,7 @@ from ember.models.inception import (  # noqa: E402
 )
 from ember.models.lenet import LeNet5, lenet5  # noqa: E402
 from ember.models.mlp import MLP, digits_mlp  # noqa: E402
-from ember.models.mnist1d import MNIST1DMLP, MNIST1DConvNet, mnist1d_setup  # noqa: E402
+from ember.models.mnist1d import MNIST1DGRU, MNIST1DMLP, MNIST1DConvNet, mnist1d_setup  # noqa: E402
 from ember.models.resnet import (  # noqa: E402
     BasicBlock,
     Bottleneck,
@@ -82,10 +82,10 @@ from ember.models.text import BagOfEmbeddings, CharLM, LSTMClassifier, RNNRegres
 from ember.models.vgg import VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn  # noqa: E402
 
 __all__ = [
-    "BagOfEmbeddings", "CharLM", "LSTMClassifier", "RNNRegressor", "TextCNN",
-    "MLP", "AlexNet", "BasicBlock", "BasicConv2d", "Bottleneck", "GoogLeNet", "GoogLeNetOutputs", "Inception",
-    "InceptionAux", "LeNet5", "MNIST1DConvNet", "MNIST1DMLP", "ResNet", "VGG", "alexnet", "available", "digits_mlp",
-    "get", "googlenet", "lenet5", "mnist1d_setup", "register", "resnet18", "resnet34", "resnet50", "resnet101",
-    "resnet152", "resnext50_32x4d", "resnext101_32x8d", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16",
-    "vgg16_bn", "vgg19", "vgg19_bn", "wide_resnet50_2", "wide_resnet101_2",
+    "AlexNet", "BagOfEmbeddings", "BasicBlock", "BasicConv2d", "Bottleneck", "CharLM", "GoogLeNet",
+    "GoogLeNetOutputs", "Inception", "InceptionAux", "LeNet5", "LSTMClassifier", "MLP", "MNIST1DConvNet",
+    "MNIST1DGRU", "MNIST1DMLP", "ResNet", "RNNRegressor", "TextCNN", "VGG", "alexnet", "available", "digits_mlp",
+    "get", "googlenet", "lenet5", "mnist1d_setup", "register", "resnet101", "resnet152", "resnet18", "resnet34",
+    "resnet50", "resnext101_32x8d", "resnext50_32x4d", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16",
+    "vgg16_bn", "vgg19", "vgg19_bn", "wide_resnet101_2", "wide_resnet50_2",
 ]
