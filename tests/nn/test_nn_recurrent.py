@@ -230,13 +230,15 @@ def test_errors_name_the_layer_and_shapes():
 
 
 # -- JordanRNN ------------------------------------------------------------------------------
-def _jordan_numpy(net, x, y0):
-    """h_t = tanh(W_ih x_t + b_ih + W_oh y_{t−1} + b_oh), y_t = W_ho h_t + b_ho, by hand."""
+def _jordan_numpy(net, x, y0, layer=0, suffix=""):
+    """One layer-direction by hand: h_t = tanh(W_ih x_t + b_ih + W_oh y_{t−1} + b_oh), y_t = W_ho h_t + b_ho."""
     p = {k: v.detach().numpy() for k, v in net.named_parameters()}
+    tag = f"_l{layer}{suffix}"
     y, outs = y0, []
     for t in range(x.shape[0]):
-        h = np.tanh(x[t] @ p["weight_ih"].T + p["bias_ih"] + y @ p["weight_oh"].T + p["bias_oh"])
-        y = h @ p["weight_ho"].T + p["bias_ho"]
+        h = np.tanh(x[t] @ p["weight_ih" + tag].T + p["bias_ih" + tag] + y @ p["weight_oh" + tag].T
+                    + p["bias_oh" + tag])
+        y = h @ p["weight_ho" + tag].T + p["bias_ho" + tag]
         outs.append(y)
     return np.stack(outs), y
 
@@ -244,28 +246,57 @@ def _jordan_numpy(net, x, y0):
 def test_jordan_matches_its_formula():
     net = JordanRNN(I, H, 2).to(em.float64)
     rng = np.random.default_rng(9)
-    x, y0 = rng.standard_normal((T, N, I)), rng.standard_normal((N, 2))
+    x, y0 = rng.standard_normal((T, N, I)), rng.standard_normal((1, N, 2))
     out, y_n = net(em.tensor(x), em.tensor(y0))
-    expected, expected_n = _jordan_numpy(net, x, y0)
+    expected, expected_n = _jordan_numpy(net, x, y0[0])
     assert_close(out, expected)
-    assert_close(y_n, expected_n)
+    assert_close(y_n, expected_n[None])
+
+
+def test_jordan_stacks_layers_and_directions_by_the_formula():
+    """Layer 2 reads both directions of layer 1; the backward direction runs over reversed time."""
+    net = JordanRNN(I, H, 2, num_layers=2, bidirectional=True).to(em.float64)
+    assert [name for name, _ in net.named_parameters()][:6] == [
+        "weight_ih_l0", "weight_oh_l0", "weight_ho_l0", "bias_ih_l0", "bias_oh_l0", "bias_ho_l0"]
+    rng = np.random.default_rng(11)
+    x, y0 = rng.standard_normal((T, N, I)), rng.standard_normal((4, N, 2))
+    out, y_n = net(em.tensor(x), em.tensor(y0))
+    f0, f0_n = _jordan_numpy(net, x, y0[0])
+    b0, b0_n = _jordan_numpy(net, x[::-1], y0[1], suffix="_reverse")
+    layer1_in = np.concatenate([f0, b0[::-1]], axis=2)
+    f1, f1_n = _jordan_numpy(net, layer1_in, y0[2], layer=1)
+    b1, b1_n = _jordan_numpy(net, layer1_in[::-1], y0[3], layer=1, suffix="_reverse")
+    assert_close(out, np.concatenate([f1, b1[::-1]], axis=2))
+    assert_close(y_n, np.stack([f0_n, b0_n, f1_n, b1_n]))
+    assert repr(net) == "JordanRNN(3, 4, 2, num_layers=2, bidirectional=True)"
 
 
 def test_jordan_gradcheck_and_lengths():
     net = JordanRNN(I, H, 2, output_nonlinearity="tanh").to(em.float64)
     rng = np.random.default_rng(10)
     x = em.tensor(rng.standard_normal((T, N, I)), requires_grad=True)
-    y0 = em.tensor(rng.standard_normal((N, 2)), requires_grad=True)
+    y0 = em.tensor(rng.standard_normal((1, N, 2)), requires_grad=True)
     params = list(net.parameters())
 
     # the parameters themselves are perturbed in place by gradcheck, so the net sees each change
     assert gradcheck(lambda x, y0, *_: net(x, y0, lengths=[5, 2]), [x, y0, *params])
     assert gradcheck(lambda x, y0, *_: net(x, y0), [x, y0, *params])
     out, y_n = net(x, y0, lengths=[5, 2])
-    alone, alone_n = net(x[:2, 1:2], y0[1:2])
+    alone, alone_n = net(x[:2, 1:2], y0[:, 1:2])
     assert_close(out[:2, 1:2], alone)
-    assert_close(y_n[1:2], alone_n)
+    assert_close(y_n[:, 1:2], alone_n)
     assert np.all(out.detach().numpy()[2:, 1] == 0)
     out.sum().backward()
     assert all(p.grad is not None and np.isfinite(p.grad.numpy()).all() for p in params)
     assert repr(net) == "JordanRNN(3, 4, 2, output_nonlinearity=tanh)"
+
+
+def test_bidirectional_jordan_with_lengths_equals_each_sequence_alone():
+    net = JordanRNN(I, H, 2, num_layers=2, bidirectional=True, batch_first=True).to(em.float64)
+    rng = np.random.default_rng(12)
+    x = em.tensor(rng.standard_normal((N, T, I)), requires_grad=True)
+    out, y_n = net(x, lengths=[T, 3])
+    alone, alone_n = net(x[1:2, :3])
+    assert_close(out[1:2, :3], alone)
+    assert_close(y_n[:, 1:2], alone_n)
+    assert gradcheck(lambda x, *_: net(x, lengths=[T, 3]), [x, *net.parameters()])

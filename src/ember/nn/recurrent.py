@@ -250,35 +250,50 @@ class JordanRNN(Module):
         h_t = act(W_ih x_t + b_ih + W_oh y_{t−1} + b_oh)
         y_t = act_out(W_ho h_t + b_ho),  y_0 = 0 unless given
 
-    Parameters: weight_ih (H, I), weight_oh (H, O) (output → hidden feedback), weight_ho (O, H)
-    (hidden → output) and biases bias_ih, bias_oh (H,), bias_ho (O,); all ~ U(−1/√H, 1/√H).
+    Layer k's parameters (suffix ``_reverse`` for the backward direction), as PyTorch names its
+    RNNs': weight_ih_l{k} (H, I_k), weight_oh_l{k} (H, O) (output → hidden feedback),
+    weight_ho_l{k} (O, H) (hidden → output), biases bias_ih_l{k}, bias_oh_l{k} (H,) and
+    bias_ho_l{k} (O,); all ~ U(−1/√H, 1/√H). Layer k > 0 reads the outputs of layer k − 1 (both
+    directions concatenated, I_k = O·dirs), with ``dropout`` between layers in training.
     act is 'tanh' or 'relu'; act_out is 'identity' (default), 'tanh', 'sigmoid' or 'relu'.
 
     forward(input, y0=None, lengths=None): input (T, N, I) ((N, T, I) with batch_first, (T, I)
-    unbatched), y0 (N, O) → (output (T, N, O), y_n (N, O)); ``lengths`` as for ``RNN``.
+    unbatched), y0 (num_layers·dirs, N, O) → (output (T, N, O·dirs), y_n (num_layers·dirs, N, O));
+    ``lengths`` as for ``RNN`` (the backward direction runs over each sequence's own steps).
+    Composed from ops step by step: no fused kernel, since y feeds back through W_ho.
 
-    >>> net = nn.JordanRNN(3, 8, 2)
+    >>> net = nn.JordanRNN(3, 8, 2, num_layers=2, bidirectional=True)
     >>> output, y_n = net(em.randn(6, 4, 3))
+    >>> output.shape, y_n.shape
+    ((6, 4, 4), (4, 4, 2))
     """
 
-    def __init__(self, input_size, hidden_size, output_size, nonlinearity="tanh", output_nonlinearity="identity",
-                 bias=True, batch_first=False, device=None, dtype=None):
+    def __init__(self, input_size, hidden_size, output_size, num_layers=1, nonlinearity="tanh",
+                 output_nonlinearity="identity", bias=True, batch_first=False, dropout=0.0, bidirectional=False,
+                 device=None, dtype=None):
         super().__init__()
-        _check_sizes("JordanRNN", input_size=input_size, hidden_size=hidden_size, output_size=output_size)
+        _check_sizes("JordanRNN", input_size=input_size, hidden_size=hidden_size, output_size=output_size,
+                     num_layers=num_layers)
         if nonlinearity not in ("tanh", "relu") or output_nonlinearity not in _ACTIVATIONS:
             raise ValueError(f"JordanRNN: nonlinearity must be 'tanh' or 'relu' and output_nonlinearity one of "
                              f"{sorted(_ACTIVATIONS)}, got {nonlinearity!r} and {output_nonlinearity!r}")
+        if not 0.0 <= dropout <= 1.0:
+            raise ValueError(f"JordanRNN: dropout must lie in [0, 1], got {dropout}")
         self.input_size, self.hidden_size, self.output_size = input_size, hidden_size, output_size
+        self.num_layers, self.dropout, self.bidirectional = num_layers, float(dropout), bidirectional
         self.nonlinearity, self.output_nonlinearity = nonlinearity, output_nonlinearity
         self.bias, self.batch_first = bias, batch_first
-        shapes = {"weight_ih": (hidden_size, input_size), "weight_oh": (hidden_size, output_size),
-                  "weight_ho": (output_size, hidden_size)}
-        if bias:
-            shapes.update(bias_ih=(hidden_size,), bias_oh=(hidden_size,), bias_ho=(output_size,))
-        for name, shape in shapes.items():
-            setattr(self, name, Parameter(empty(*shape, dtype=dtype, device=device)))
-        for name in ("bias_ih", "bias_oh", "bias_ho")[:0 if bias else 3]:
-            self.register_parameter(name, None)
+        self.directions = ("", "_reverse") if bidirectional else ("",)
+        for layer in range(num_layers):
+            n_in = input_size if layer == 0 else output_size * len(self.directions)
+            for suffix in self.directions:
+                tag = f"_l{layer}{suffix}"
+                shapes = {"weight_ih": (hidden_size, n_in), "weight_oh": (hidden_size, output_size),
+                          "weight_ho": (output_size, hidden_size)}
+                if bias:
+                    shapes.update(bias_ih=(hidden_size,), bias_oh=(hidden_size,), bias_ho=(output_size,))
+                for name, shape in shapes.items():
+                    setattr(self, name + tag, Parameter(empty(*shape, dtype=dtype, device=device)))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -295,17 +310,39 @@ class JordanRNN(Module):
         x = unsqueeze(input, 1) if unbatched else transpose(input, 0, 1) if self.batch_first else input
         T, N = x.shape[:2]
         lengths = _lengths_array("JordanRNN", lengths, N, T)
-        y = self._initial(y0, N, unbatched)
-        act, act_out = _ACTIVATIONS[self.nonlinearity], _ACTIVATIONS[self.output_nonlinearity]
-        projected = linear(x, self.weight_ih, self.bias_ih)  # W_ih x_t + b_ih for all steps at once
+        y0 = self._initial(y0, N, unbatched)
         masks = None
         if lengths is not None:
-            steps = (np.arange(T)[:, None] < lengths[None, :]).astype(x.dtype)[:, :, None]
-            masks = Tensor(x.xp.asarray(steps))
+            masks = Tensor(x.xp.asarray((np.arange(T)[:, None] < lengths[None, :]).astype(x.dtype)[:, :, None]))
+        finals = []
+        for layer in range(self.num_layers):
+            if layer and self.dropout and self.training:
+                x = _dropout(x, self.dropout, True)
+            outputs = []
+            for d, suffix in enumerate(self.directions):
+                k = layer * len(self.directions) + d
+                out, y_n = self._direction(x, y0[k], masks, lengths, f"_l{layer}{suffix}", reverse=d == 1)
+                outputs.append(out)
+                finals.append(y_n)
+            x = cat(outputs, 2) if len(outputs) > 1 else outputs[0]
+        y_n = stack(finals, 0)
+        if unbatched:
+            return squeeze(x, 1), squeeze(y_n, 1)
+        return (transpose(x, 0, 1) if self.batch_first else x), y_n
+
+    def _direction(self, x, y, masks, lengths, tag, reverse):
+        """One layer-direction over time-major x (T, N, I_k): (outputs (T, N, O), final y (N, O))."""
+        p = {name: getattr(self, name + tag) for name in ("weight_ih", "weight_oh", "weight_ho")}
+        b = {name: getattr(self, name + tag) if self.bias else None for name in ("bias_ih", "bias_oh", "bias_ho")}
+        act, act_out = _ACTIVATIONS[self.nonlinearity], _ACTIVATIONS[self.output_nonlinearity]
+        order = _reversal(x.shape[0], x.shape[1], lengths) if reverse else None
+        if order is not None:
+            x = x[order]
+        projected = linear(x, p["weight_ih"], b["bias_ih"])  # W_ih x_t + b_ih for all steps at once
         outputs = []
-        for t in range(T):
-            h = act(projected[t] + linear(y, self.weight_oh, self.bias_oh))
-            y_new = act_out(linear(h, self.weight_ho, self.bias_ho))
+        for t in range(x.shape[0]):
+            h = act(projected[t] + linear(y, p["weight_oh"], b["bias_oh"]))
+            y_new = act_out(linear(h, p["weight_ho"], b["bias_ho"]))
             if masks is None:
                 y = y_new
                 outputs.append(y)
@@ -313,20 +350,21 @@ class JordanRNN(Module):
                 y = y + masks[t] * (y_new - y)
                 outputs.append(y_new * masks[t])
         output = stack(outputs, 0)
-        if unbatched:
-            return squeeze(output, 1), squeeze(y, 0)
-        return (transpose(output, 0, 1) if self.batch_first else output), y
+        return (output[order] if order is not None else output), y
 
     def _initial(self, y0, N, unbatched):
+        k = self.num_layers * len(self.directions)
         if y0 is None:
-            return zeros(N, self.output_size, dtype=self.weight_ih.dtype, device=self.weight_ih.device)
-        expected = (self.output_size,) if unbatched else (N, self.output_size)
+            return zeros(k, N, self.output_size, dtype=self.weight_ih_l0.dtype, device=self.weight_ih_l0.device)
+        expected = (k, self.output_size) if unbatched else (k, N, self.output_size)
         if tuple(y0.shape) != expected:
             raise ValueError(f"JordanRNN: expected y0 of shape {expected}, got {tuple(y0.shape)}")
-        return unsqueeze(y0, 0) if unbatched else y0
+        return unsqueeze(y0, 1) if unbatched else y0
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}, {self.output_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
         if self.nonlinearity != "tanh":
             s += f", nonlinearity={self.nonlinearity}"
         if self.output_nonlinearity != "identity":
@@ -335,7 +373,20 @@ class JordanRNN(Module):
             s += f", bias={self.bias}"
         if self.batch_first:
             s += ", batch_first=True"
+        if self.dropout:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional:
+            s += ", bidirectional=True"
         return s
+
+
+def _reversal(T, N, lengths):
+    """Index (rows (T, N), cols (1, N)) reversing each sequence within its own length (padding stays put);
+    applying it twice is the identity."""
+    t = np.arange(T)[:, None]
+    n_steps = np.full(N, T) if lengths is None else np.asarray(lengths)
+    rows = np.where(t < n_steps[None, :], n_steps[None, :] - 1 - t, t)
+    return rows, np.arange(N)[None, :]
 
 
 # -- cells ---------------------------------------------------------------------------------
