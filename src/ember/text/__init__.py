@@ -13,8 +13,10 @@ from ember.text.language_model import char_corpus, evaluate_perplexity, fit_lang
 from ember.text.seq2seq import Decoder, Encoder, Seq2Seq
 from ember.text.tokenize import WORD_PATTERN, Tokenizer, char_tokenize, normalize, word_tokenize
 from ember.text.vocab import BOS, EOS, PAD, SPECIALS, UNK, Vocab
+from ember.text.word2vec import KeyedVectors, Word2Vec, keep_probability, linear_alpha
 
 __all__ = [
+    "KeyedVectors", "Word2Vec", "keep_probability", "linear_alpha",
     "BLEUScore", "DecodeResult", "Decoder", "Encoder", "Hypothesis", "Seq2Seq", "beam_search", "corpus_bleu",
     "greedy_search", "reorder_state", "sentence_bleu",
     "BOS", "BPTTBatcher", "EOS", "PAD", "SPECIALS", "Tokenizer", "UNK", "Vocab", "WORD_PATTERN", "char_tokenize",

@@ -1,0 +1,471 @@
+"""word2vec with gensim's interface: ``Word2Vec`` trains, ``KeyedVectors`` holds and queries the vectors.
+
+Skip-gram (the centre word w predicts each context word c) and CBOW (the sum or mean of the
+context vectors predicts w), trained by negative sampling — maximise log σ(u_w·v) + Σ_k log σ(−u_k·v)
+over k negatives drawn from the unigram^0.75 table — or, with ``hs=0, negative=0``, by the full
+softmax over the vocabulary (O(V) per pair, for small vocabularies). Frequent words are subsampled,
+the window is dynamic (drawn in 1..window per centre word) and the learning rate decays linearly
+from ``alpha`` to ``min_alpha`` over all words of all epochs.
+
+Training is vectorised mini-batch SGD over runs of ``batch_words`` consecutive tokens: the rows of
+the run (plus a halo of ``window`` tokens either side) are gathered once, every (centre, offset)
+pair is scored with batched matrix products, the input-side gradients are shift-added back per
+token position (a loop over the 2·window offsets, never over pairs) and finally scatter-added into
+the two matrices with ``scatter_add_rows``. All pairs of a batch read the vectors as they were at
+its start (Hogwild-style staleness, as gensim's threads have). As in BlazingText, the pairs of one
+centre word share its k negatives: each pair still sees k unigram^0.75 negatives, and the output
+rows are gathered once per centre instead of once per pair.
+"""
+from __future__ import annotations
+
+from itertools import chain
+from pathlib import Path
+
+import numpy as np
+
+from ember.ops.embedding import scatter_add_rows
+
+__all__ = ["KeyedVectors", "Word2Vec", "keep_probability", "linear_alpha"]
+
+
+# ---------------------------------------------------------------- schedules and sampling
+
+def keep_probability(counts, sample, total=None):
+    """word2vec's subsampling keep probability, min(1, (√(f/t) + 1)·t/f) with t = sample·total.
+
+    ``counts`` holds each word's corpus frequency f; ``total`` defaults to their sum; ``sample=0``
+    keeps every word.
+
+    >>> keep_probability(np.array([1000, 10]), 1e-3).round(3)
+    array([0.033, 1.   ])
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    if not sample:
+        return np.ones_like(counts)
+    t = sample * (counts.sum() if total is None else total)
+    return np.minimum(1.0, (np.sqrt(counts / t) + 1.0) * t / counts)
+
+
+def linear_alpha(alpha, min_alpha, progress):
+    """The learning rate after a fraction ``progress`` ∈ [0, 1] of all training words:
+    alpha − (alpha − min_alpha)·progress (never below min_alpha).
+
+    >>> linear_alpha(0.025, 0.0001, 1.0)
+    0.0001
+    """
+    return max(min_alpha, alpha - (alpha - min_alpha) * progress)
+
+
+def _unit(M):
+    norms = np.linalg.norm(M, axis=-1, keepdims=True)
+    return M / np.maximum(norms, 1e-12)
+
+
+# ---------------------------------------------------------------- KeyedVectors
+
+class KeyedVectors:
+    """A vocabulary and its vectors: ``kv[word]``, cosine queries and the word2vec file formats.
+
+    ``index_to_key`` lists the words, ``key_to_index`` maps them back, ``vectors`` is the
+    (len(vocab), vector_size) float32 matrix, row i the vector of ``index_to_key[i]``.
+
+    >>> kv = KeyedVectors(3); kv.add_vectors(["a", "b"], np.eye(2, 3))
+    >>> kv.similarity("a", "b")
+    0.0
+    """
+
+    def __init__(self, vector_size, count=0, dtype=np.float32):
+        self.vector_size = int(vector_size)
+        self.index_to_key: list[str] = []
+        self.key_to_index: dict[str, int] = {}
+        self.vectors = np.zeros((count, self.vector_size), dtype=dtype)
+
+    def add_vectors(self, keys, weights):
+        """Append ``keys`` with the rows of ``weights`` (len(keys), vector_size)."""
+        weights = np.asarray(weights, dtype=self.vectors.dtype).reshape(len(keys), self.vector_size)
+        for key in keys:
+            self.key_to_index[key] = len(self.index_to_key)
+            self.index_to_key.append(key)
+        self.vectors = np.concatenate([self.vectors[:len(self.index_to_key) - len(keys)], weights])
+
+    def __len__(self):
+        return len(self.index_to_key)
+
+    def __contains__(self, key):
+        return key in self.key_to_index
+
+    def get_index(self, key):
+        """The row of ``key``; KeyError naming it when it is not in the vocabulary."""
+        if key not in self.key_to_index:
+            raise KeyError(f"KeyedVectors: key {key!r} not present in the vocabulary of {len(self)} words")
+        return self.key_to_index[key]
+
+    def __getitem__(self, keys):
+        if isinstance(keys, str):
+            return self.vectors[self.get_index(keys)]
+        return self.vectors[[self.get_index(k) for k in keys]]
+
+    def get_normed_vectors(self):
+        """The rows scaled to unit L2 norm (zero rows stay zero)."""
+        return _unit(self.vectors.astype(np.float32))
+
+    # ------------------------------------------------------------ queries
+
+    def similarity(self, w1, w2):
+        """Cosine similarity u·v / (‖u‖‖v‖) of two words."""
+        u, v = _unit(self[w1]), _unit(self[w2])
+        return float(np.dot(u, v))
+
+    def _query(self, items, sign):
+        if items is None:
+            return []
+        if isinstance(items, (str, np.ndarray)):
+            items = [items]
+        return [(item, sign) for item in items]
+
+    def most_similar(self, positive=None, negative=None, topn=10, restrict_vocab=None):
+        """The ``topn`` words closest in cosine to mean(unit(positive)) − mean-weighted unit(negative).
+
+        As gensim: each word (or raw vector) in ``positive`` weighs +1, in ``negative`` −1; the mean
+        of the weighted unit vectors is normalised and compared with every unit word vector; the
+        query words themselves are excluded. Returns [(word, similarity)], best first.
+
+        >>> model.wv.most_similar("king", topn=3)
+        >>> model.wv.most_similar(positive=["woman", "king"], negative=["man"])
+        """
+        terms = self._query(positive, 1.0) + self._query(negative, -1.0)
+        if not terms:
+            raise ValueError("most_similar: give at least one positive or negative word")
+        normed = self.get_normed_vectors()
+        limit = len(self) if restrict_vocab is None else min(int(restrict_vocab), len(self))
+        rows, exclude = [], set()
+        for item, sign in terms:
+            if isinstance(item, np.ndarray):
+                rows.append(sign * _unit(item.astype(np.float32)))
+            else:
+                exclude.add(self.get_index(item))
+                rows.append(sign * normed[self.get_index(item)])
+        query = _unit(np.mean(rows, axis=0))
+        sims = normed[:limit] @ query
+        order = np.argsort(-sims, kind="stable")[:topn + len(exclude)]
+        return [(self.index_to_key[i], float(sims[i])) for i in order if i not in exclude][:topn]
+
+    def doesnt_match(self, words):
+        """The word of ``words`` furthest (cosine) from the normalised mean of their unit vectors."""
+        used = [w for w in words if w in self]
+        if not used:
+            raise ValueError(f"doesnt_match: none of {list(words)} is in the vocabulary")
+        vecs = self.get_normed_vectors()[[self.key_to_index[w] for w in used]]
+        return used[int(np.argmin(vecs @ _unit(vecs.mean(axis=0))))]
+
+    def evaluate_word_analogies(self, analogies, restrict_vocab=300000, case_insensitive=True):
+        """Accuracy on a questions-words file: ': section' headers, then lines 'a b c d' meaning a:b = c:d.
+
+        The prediction is 3CosAdd, argmax over the first ``restrict_vocab`` words of
+        cos(x, b) − cos(x, a) + cos(x, c) via most_similar(positive=[b, c], negative=[a]), the
+        three query words excluded; questions with a word outside that vocabulary are skipped.
+        Returns (accuracy, sections) like gensim: each section a dict with 'section', 'correct'
+        and 'incorrect' lists of (a, b, c, d) tuples, the last one 'Total accuracy'.
+
+        >>> score, sections = model.wv.evaluate_word_analogies("questions-words.txt")
+        """
+        keys = self.index_to_key[:restrict_vocab]
+        fold = str.upper if case_insensitive else str
+        ok_vocab = {fold(k): self.key_to_index[k] for k in reversed(keys)}  # the most frequent spelling wins
+        sections, questions = _read_analogies(analogies, fold)
+        kept = [q for q in questions if all(w in ok_vocab for w in q[1])]
+        if kept:
+            ids = np.array([[ok_vocab[w] for w in q[1]] for q in kept])
+            predicted = self._cos_add(ids[:, :3], len(keys))
+            for (sec, quad), pred, expected in zip(kept, predicted, ids[:, 3], strict=True):
+                sections[sec]["correct" if pred == expected else "incorrect"].append(quad)
+        total = {"section": "Total accuracy",
+                 "correct": list(chain.from_iterable(s["correct"] for s in sections)),
+                 "incorrect": list(chain.from_iterable(s["incorrect"] for s in sections))}
+        answered = len(total["correct"]) + len(total["incorrect"])
+        return (len(total["correct"]) / answered if answered else 0.0), sections + [total]
+
+    def _cos_add(self, abc, limit, chunk=1024):
+        """argmax_x over the first ``limit`` rows of unit(b − a + c)·x̂, the three query rows excluded."""
+        normed = self.get_normed_vectors()[:limit]
+        out = np.empty(len(abc), dtype=np.int64)
+        for s in range(0, len(abc), chunk):
+            a, b, c = (normed[abc[s:s + chunk, j]] for j in range(3))
+            sims = _unit((b - a + c) / 3.0) @ normed.T
+            np.put_along_axis(sims, abc[s:s + chunk], -np.inf, axis=1)
+            out[s:s + chunk] = sims.argmax(axis=1)
+        return out
+
+    # ------------------------------------------------------------ word2vec C formats
+
+    def save_word2vec_format(self, fname, binary=False):
+        """Write the word2vec C format: a 'count dim' header line, then per word either
+        'word v1 v2 ...' (text, 9 significant digits: float32 round-trips exactly) or
+        'word ' + dim little-endian float32 bytes + newline (binary, as the C tool writes it).
+        """
+        V = self.vectors.astype("<f4")
+        with open(fname, "wb") as f:
+            f.write(f"{len(self)} {self.vector_size}\n".encode())
+            for key, row in zip(self.index_to_key, V, strict=True):
+                if binary:
+                    f.write(key.encode() + b" " + row.tobytes() + b"\n")
+                else:
+                    f.write(f"{key} {' '.join(format(float(v), '.9g') for v in row)}\n".encode())
+
+    @classmethod
+    def load_word2vec_format(cls, fname, binary=False, encoding="utf8", limit=None, datatype=np.float32):
+        """Read a word2vec C text or binary file (as written by the C tool, gensim or ours).
+
+        >>> kv = KeyedVectors.load_word2vec_format("vectors.bin", binary=True)
+        """
+        data = Path(fname).read_bytes()
+        end = data.index(b"\n")
+        count, dim = (int(x) for x in data[:end].split())
+        count = count if limit is None else min(count, int(limit))
+        kv = cls(dim)
+        keys, rows = (_read_binary if binary else _read_text)(data, end + 1, count, dim, encoding)
+        if len(keys) != count:
+            raise ValueError(f"load_word2vec_format: {fname} promises {count} vectors, found {len(keys)}")
+        kv.add_vectors(keys, np.asarray(rows, dtype=datatype))
+        return kv
+
+
+def _read_text(data, pos, count, dim, encoding):
+    keys, rows = [], []
+    for n, line in enumerate(data[pos:].decode(encoding).splitlines()):
+        if len(keys) == count:
+            break
+        parts = line.rstrip().split(" ")
+        if len(parts) != dim + 1:
+            raise ValueError(f"load_word2vec_format: line {n + 2} has {len(parts) - 1} values, expected {dim}")
+        keys.append(parts[0])
+        rows.append([float(x) for x in parts[1:]])
+    return keys, np.array(rows, dtype=np.float64).reshape(-1, dim)
+
+
+def _read_binary(data, pos, count, dim, encoding):
+    keys, rows, nbytes = [], [], 4 * dim
+    for _ in range(count):
+        space = data.find(b" ", pos)
+        if space < 0 or len(data) - space - 1 < nbytes:
+            break
+        keys.append(data[pos:space].decode(encoding).lstrip("\n"))  # the C tool ends each vector with '\n'
+        rows.append(np.frombuffer(data, dtype="<f4", count=dim, offset=space + 1))
+        pos = space + 1 + nbytes
+    return keys, np.array(rows, dtype=np.float32).reshape(-1, dim)
+
+
+def _read_analogies(path, fold):
+    """([section dicts], [(section index, (a, b, c, d))]) from a questions-words file."""
+    sections, questions = [], []
+    for n, line in enumerate(Path(path).read_text(encoding="utf8").splitlines()):
+        if line.startswith(": "):
+            sections.append({"section": line[2:].strip(), "correct": [], "incorrect": []})
+            continue
+        words = line.split()
+        if not words:
+            continue
+        if not sections:
+            raise ValueError(f"evaluate_word_analogies: missing ': section' header before line {n + 1} of {path}")
+        if len(words) == 4:  # other malformed lines are skipped, as gensim does
+            questions.append((len(sections) - 1, tuple(fold(w) for w in words)))
+    return sections, questions
+
+
+# ---------------------------------------------------------------- Word2Vec
+
+# A row read more than this many times in one batch has its summed update scaled down to this many
+# reads' worth: summing hundreds of stale updates of a frequent word diverges, where gensim's
+# sequential updates would have saturated the sigmoid after a few.
+_MAX_UPDATES_PER_ROW = 16
+
+
+def _damped_scatter(target, index, rows):
+    """target[index[i]] += rows[i], each row's sum scaled by min(1, _MAX_UPDATES_PER_ROW / its count)."""
+    index = index.ravel()
+    counts = np.bincount(index, minlength=target.shape[0])
+    scale = np.minimum(1.0, _MAX_UPDATES_PER_ROW / np.maximum(counts, 1)).astype(target.dtype)
+    rows = rows.reshape(len(index), -1) * scale[index][:, None]
+    scatter_add_rows(target, index, rows)
+
+
+class Word2Vec:
+    """word2vec trained by vectorised mini-batch SGD, with gensim's constructor and defaults.
+
+    sg=1 skip-gram, sg=0 CBOW (``cbow_mean=1`` the mean of the context vectors, 0 their sum);
+    ``negative`` > 0 negative sampling from counts^``ns_exponent``; ``hs=0, negative=0`` the full
+    softmax; ``sample`` the subsampling threshold; ``window`` the largest dynamic window; the rate
+    decays linearly from ``alpha`` to ``min_alpha``. ``batch_words`` consecutive tokens are trained
+    as one vectorised batch. ``workers`` is accepted for gensim compatibility and ignored: the
+    batches run in one Python thread (NumPy's BLAS may use its own threads). Hierarchical softmax
+    (``hs=1``) is not implemented. As gensim does, CBOW with ``cbow_mean=0`` divides the error
+    passed back to each context word by the context size, and ``cbow_mean=1`` does not.
+
+    After training, ``wv`` holds the input vectors; ``syn1neg`` (negative sampling) or ``syn1``
+    (softmax) the output vectors.
+
+    >>> model = Word2Vec([["the", "cat", "sat"], ["the", "dog", "ran"]], vector_size=16, min_count=1)
+    >>> model.wv.most_similar("cat", topn=2)
+    """
+
+    def __init__(self, sentences=None, vector_size=100, alpha=0.025, window=5, min_count=5, max_vocab_size=None,
+                 sample=1e-3, seed=1, workers=3, min_alpha=0.0001, sg=0, hs=0, negative=5, ns_exponent=0.75,
+                 cbow_mean=1, epochs=5, batch_words=10000, shrink_windows=True, compute_loss=False):
+        if hs:
+            raise NotImplementedError("Word2Vec: hierarchical softmax (hs=1) is not implemented; use negative > 0 "
+                                      "or hs=0, negative=0 for the full softmax")
+        for name, value in (("vector_size", vector_size), ("window", window), ("epochs", epochs),
+                            ("batch_words", batch_words)):
+            if int(value) < 1:
+                raise ValueError(f"Word2Vec: {name} must be a positive integer, got {value}")
+        self.vector_size, self.alpha, self.window, self.min_count = int(vector_size), alpha, int(window), min_count
+        self.max_vocab_size, self.sample, self.seed, self.workers = max_vocab_size, sample, seed, workers
+        self.min_alpha, self.sg, self.hs, self.negative = min_alpha, int(sg), hs, int(negative)
+        self.ns_exponent, self.cbow_mean, self.epochs = ns_exponent, int(cbow_mean), int(epochs)
+        self.batch_words, self.shrink_windows, self.compute_loss = int(batch_words), shrink_windows, compute_loss
+        self.wv = KeyedVectors(self.vector_size)
+        self.random = np.random.default_rng(seed)
+        self.alpha_schedule: list[tuple[float, float]] = []
+        self.running_training_loss = 0.0
+        if sentences is not None:
+            sentences = [list(s) for s in sentences]
+            self.build_vocab(sentences)
+            self.train(sentences, total_examples=len(sentences), epochs=self.epochs)
+
+    def __repr__(self):
+        return f"Word2Vec<vocab={len(self.wv)}, vector_size={self.vector_size}, alpha={self.alpha}>"
+
+    # ------------------------------------------------------------ vocabulary
+
+    def build_vocab(self, corpus_iterable):
+        """Count the words, keep those seen ≥ min_count times (the max_vocab_size most frequent at
+        most), sort by count (ties in first-seen order), and initialise the weights as gensim does:
+        input rows uniform in ±0.5/vector_size, output rows zero."""
+        counts: dict[str, int] = {}
+        for sentence in corpus_iterable:
+            for w in sentence:
+                counts[w] = counts.get(w, 0) + 1
+        self.corpus_count = sum(counts.values())
+        words = sorted((w for w, c in counts.items() if c >= self.min_count), key=counts.get, reverse=True)
+        words = words[:self.max_vocab_size] if self.max_vocab_size else words
+        if not words:
+            raise ValueError(f"Word2Vec: no word occurs min_count={self.min_count} times; the vocabulary is empty")
+        self.counts = np.array([counts[w] for w in words], dtype=np.int64)
+        V, d = len(words), self.vector_size
+        self.wv = KeyedVectors(d)
+        self.wv.add_vectors(words, (self.random.random((V, d), dtype=np.float32) - 0.5) / d)
+        self.keep_prob = keep_probability(self.counts, self.sample, self.counts.sum())
+        cum = np.cumsum(self.counts.astype(np.float64) ** self.ns_exponent)
+        self.cum_table = cum / cum[-1]
+        if self.negative:
+            self.syn1neg = np.zeros((V, d), dtype=np.float32)
+        else:
+            self.syn1 = np.zeros((V, d), dtype=np.float32)
+
+    def _encode(self, sentences):
+        """(token ids, sentence ids) of the in-vocabulary words of all sentences, concatenated."""
+        index = self.wv.key_to_index
+        ids = [[index[w] for w in s if w in index] for s in sentences]
+        lengths = [len(s) for s in ids]
+        flat = np.fromiter(chain.from_iterable(ids), dtype=np.int64, count=sum(lengths))
+        return flat, np.repeat(np.arange(len(ids)), lengths)
+
+    # ------------------------------------------------------------ training
+
+    def train(self, corpus_iterable, total_examples=None, total_words=None, epochs=None, start_alpha=None,
+              end_alpha=None, compute_loss=None):
+        """Train ``epochs`` passes over the corpus, the rate falling linearly from ``start_alpha``
+        (default ``alpha``) to ``end_alpha`` (default ``min_alpha``) over all its words.
+        ``total_examples``/``total_words`` are accepted as in gensim; the corpus is counted here.
+        Returns (words trained after subsampling, raw words)."""
+        if epochs is None:
+            raise ValueError("Word2Vec.train: you must specify an explicit epochs count, as in gensim")
+        if not len(self.wv):
+            raise RuntimeError("Word2Vec.train: call build_vocab(sentences) before train()")
+        alpha0 = self.alpha if start_alpha is None else start_alpha
+        alpha1 = self.min_alpha if end_alpha is None else end_alpha
+        self.compute_loss = self.compute_loss if compute_loss is None else compute_loss
+        ids, sent = self._encode(corpus_iterable)
+        self.running_training_loss, trained = 0.0, 0
+        for epoch in range(int(epochs)):
+            keep = self.random.random(len(ids)) < self.keep_prob[ids]
+            raw_pos, kept_ids, kept_sent = np.flatnonzero(keep), ids[keep], sent[keep]
+            for s in range(0, len(raw_pos), self.batch_words):
+                progress = (epoch + raw_pos[s] / max(len(ids), 1)) / epochs
+                lr = linear_alpha(alpha0, alpha1, progress)
+                self.alpha_schedule.append((progress, lr))
+                self._train_batch(kept_ids, kept_sent, s, min(s + self.batch_words, len(raw_pos)), lr)
+            trained += len(raw_pos)
+        return trained, len(ids) * int(epochs)
+
+    def get_latest_training_loss(self):
+        """The summed loss of the last ``train`` call (when compute_loss=True)."""
+        return self.running_training_loss
+
+    def _window(self, ids, sent, s, e):
+        """Token ids of positions s−W..e+W (halo padded) and the (B, 2W+1) mask of valid context offsets."""
+        W, B = self.window, e - s
+        lo, hi = max(s - W, 0), min(e + W, len(ids))
+        halo_ids = np.zeros(B + 2 * W, dtype=np.int64)
+        halo_sent = np.full(B + 2 * W, -1, dtype=np.int64)
+        halo_ids[lo - s + W:hi - s + W], halo_sent[lo - s + W:hi - s + W] = ids[lo:hi], sent[lo:hi]
+        span = self.random.integers(1, W + 1, size=B) if self.shrink_windows else np.full(B, W)
+        offsets = np.arange(-W, W + 1)
+        pos = np.arange(B)[:, None] + offsets + W
+        mask = (halo_sent[pos] == sent[s:e, None]) & (np.abs(offsets) <= span[:, None]) & (offsets != 0)
+        return halo_ids, pos, mask
+
+    def _train_batch(self, ids, sent, s, e, lr):
+        halo_ids, pos, mask = self._window(ids, sent, s, e)
+        E = self.wv.vectors[halo_ids]  # each token's input row, gathered once
+        X = E[pos]  # (B, 2W+1, d): the context rows around each centre
+        centres = ids[s:e]
+        if not self.sg:  # CBOW: one hidden vector per centre
+            count = mask.sum(axis=1, keepdims=True)
+            X = (mask[:, None, :].astype(np.float32) @ X)  # (B, 1, d) sum of the context rows
+            X = X / np.maximum(count, 1)[:, :, None] if self.cbow_mean else X
+        live = mask if self.sg else (mask.any(axis=1, keepdims=True))
+        gX = self._output_step(X, centres, live.astype(np.float32), lr)  # (B, m, d)
+        if not self.sg:
+            gX = gX / np.maximum(count, 1)[:, :, None] if not self.cbow_mean else gX
+            gX = gX * mask[:, :, None]
+        gE = np.zeros_like(E)
+        for j in range(pos.shape[1]):  # shift-add per offset: each token's gradient summed by position
+            gE[j:j + len(centres)] += gX[:, j]
+        _damped_scatter(self.wv.vectors, halo_ids, gE)
+
+    def _output_step(self, X, centres, live, lr):
+        """Score X (B, m, d) against the centre's output row and the negatives (or all words), apply
+        the output-matrix update and return the gradient step for X."""
+        if self.negative:
+            negs = np.searchsorted(self.cum_table, self.random.random((len(centres), self.negative)))
+            targets = np.concatenate([centres[:, None], negs], axis=1)  # (B, k+1)
+            O = self.syn1neg[targets]
+            S = X @ O.transpose(0, 2, 1)  # (B, m, k+1)
+            labels = np.zeros(targets.shape, dtype=np.float32)
+            labels[:, 0] = 1.0
+            valid = np.concatenate([np.ones((len(centres), 1), bool), negs != centres[:, None]], axis=1)
+            sig = 1.0 / (1.0 + np.exp(-np.clip(S, -30, 30)))
+            if self.compute_loss:
+                ll = np.log(np.where(labels[:, None] > 0, sig, 1.0 - sig) + 1e-7)
+                self.running_training_loss -= float((ll * live[:, :, None] * valid[:, None]).sum())
+            G = (labels[:, None] - sig) * (lr * live[:, :, None] * valid[:, None])
+            _damped_scatter(self.syn1neg, targets, G.transpose(0, 2, 1) @ X)
+            return G @ O
+        B, m, d = X.shape
+        S = X.reshape(B * m, d) @ self.syn1.T
+        P = np.exp(S - S.max(axis=1, keepdims=True))
+        P /= P.sum(axis=1, keepdims=True)
+        rows = np.arange(B * m)
+        target = np.repeat(centres, m)
+        if self.compute_loss:
+            self.running_training_loss -= float((np.log(P[rows, target] + 1e-7) * live.ravel()).sum())
+        # each output row's expected number of reads: Σ p over the pairs plus its count as the target
+        reads = P.T @ live.ravel() + np.bincount(target, weights=live.ravel(), minlength=len(P[0]))
+        P[rows, target] -= 1.0
+        G = -P * (lr * live.reshape(-1, 1))
+        gX = (G @ self.syn1).reshape(B, m, d)
+        damp = np.minimum(1.0, _MAX_UPDATES_PER_ROW / np.maximum(reads, 1e-12)).astype(np.float32)
+        self.syn1 += (G.T @ X.reshape(B * m, d)) * damp[:, None]
+        return gX
+
