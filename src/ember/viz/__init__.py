@@ -4,6 +4,7 @@ embeddings and computation graphs), saved as PNG.
 
 matplotlib is imported only when a plot is drawn, so ``import ember`` stays light.
 """
+from ember.viz.embeddings import pca_2d, plot_embeddings
 from ember.viz.features import (
     feature_maps,
     plot_feature_maps,
@@ -21,6 +22,8 @@ from ember.viz.gradients import (
 )
 from ember.viz.plots import plot_curves
 
-__all__ = ["clipping_effect", "feature_maps", "gradient_flow", "input_gradient_norms", "plot_curves",
-           "plot_feature_maps", "plot_filters", "plot_gradient_flow", "plot_images", "plot_receptive_field",
-           "receptive_field", "recurrent_layer"]
+__all__ = [
+    "clipping_effect", "feature_maps", "gradient_flow", "input_gradient_norms", "pca_2d", "plot_curves",
+    "plot_embeddings", "plot_feature_maps", "plot_filters", "plot_gradient_flow", "plot_images",
+    "plot_receptive_field", "receptive_field", "recurrent_layer",
+]
