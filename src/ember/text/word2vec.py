@@ -296,10 +296,14 @@ class Word2Vec:
     ``negative`` > 0 negative sampling from counts^``ns_exponent``; ``hs=0, negative=0`` the full
     softmax; ``sample`` the subsampling threshold; ``window`` the largest dynamic window; the rate
     decays linearly from ``alpha`` to ``min_alpha``. ``batch_words`` consecutive tokens are trained
-    as one vectorised batch. ``workers`` is accepted for gensim compatibility and ignored: the
-    batches run in one Python thread (NumPy's BLAS may use its own threads). Hierarchical softmax
-    (``hs=1``) is not implemented. As gensim does, CBOW with ``cbow_mean=0`` divides the error
-    passed back to each context word by the context size, and ``cbow_mean=1`` does not.
+    as one vectorised batch, every update in it computed from the vectors at its start: smaller
+    batches are closer to sequential SGD (better vectors), larger ones faster. The default 2000
+    (gensim's 10000 sizes its worker jobs, not an update) measured, on the KJV Bible, analogy
+    accuracy 0.328 against gensim's 0.346, where 10000 gave 0.261 and 50000 0.063. ``workers``
+    is accepted for gensim compatibility and ignored: the batches run in one Python thread
+    (NumPy's BLAS may use its own threads). Hierarchical softmax (``hs=1``) is not implemented.
+    As gensim does, CBOW with ``cbow_mean=0`` divides the error passed back to each context word
+    by the context size, and ``cbow_mean=1`` does not.
 
     After training, ``wv`` holds the input vectors; ``syn1neg`` (negative sampling) or ``syn1``
     (softmax) the output vectors.
@@ -310,7 +314,7 @@ class Word2Vec:
 
     def __init__(self, sentences=None, vector_size=100, alpha=0.025, window=5, min_count=5, max_vocab_size=None,
                  sample=1e-3, seed=1, workers=3, min_alpha=0.0001, sg=0, hs=0, negative=5, ns_exponent=0.75,
-                 cbow_mean=1, epochs=5, batch_words=10000, shrink_windows=True, compute_loss=False):
+                 cbow_mean=1, epochs=5, batch_words=2000, shrink_windows=True, compute_loss=False):
         if hs:
             raise NotImplementedError("Word2Vec: hierarchical softmax (hs=1) is not implemented; use negative > 0 "
                                       "or hs=0, negative=0 for the full softmax")
