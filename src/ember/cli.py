@@ -22,7 +22,6 @@ __all__ = ["build_parser", "main"]
 _PLANNED = {
     "search": ("random hyperparameter search, coarse to fine", "ember search mlp --trials 20"),
     "word2vec": ("train word embeddings on a text corpus", "ember word2vec corpus.txt"),
-    "translate-dates": ("seq2seq with attention on written dates", "ember translate-dates"),
     "detect-shapes": ("YOLO-style detection of synthetic shapes", "ember detect-shapes"),
     "bench": ("speed benchmarks of core ops and layers", "ember bench"),
 }
@@ -68,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ember {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    demo = _subparser(sub, "demo", "train LeNet-5 on the digits resized to 32x32, report accuracy",
+    demo = _subparser(sub, "demo", "train LeNet-5 on 32x32 digits, report accuracy",
                       "ember demo --epochs 30 --seed 0 --out runs/demo")
     _add_training_options(demo, epochs=30, out="runs/demo", batch_size=32, label_smoothing=0.1)
     demo.set_defaults(func=cmd_demo, resize=32)
@@ -86,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_options(train, epochs=20, out="runs/train")
     train.set_defaults(func=cmd_train)
 
-    summary = _subparser(sub, "summary", "layer output shapes, parameters and receptive fields of a model",
+    summary = _subparser(sub, "summary", "layer shapes, parameters, receptive fields",
                          "ember summary resnet18 --input-shape 1 3 32 32 --kwargs num_classes=10 cifar_stem=True")
     summary.add_argument("model", help="a name from ember.models.available(), e.g. lenet5")
     summary.add_argument("--input-shape", type=int, nargs="+", default=[1, 1, 32, 32],
@@ -94,6 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--kwargs", nargs="*", default=[], metavar="KEY=VALUE",
                          help="constructor arguments, values read as Python literals")
     summary.set_defaults(func=cmd_summary)
+
+    dates = _subparser(sub, "translate-dates", "seq2seq with attention: dates to ISO",
+                       "ember translate-dates --epochs 5 --out runs/translate-dates\n"
+                       "  ember translate-dates --translate \"3rd of March 2021\"")
+    from ember.apps.date_translator import add_arguments as add_date_arguments
+
+    add_date_arguments(dates)
+    dates.set_defaults(func=cmd_translate_dates)
 
     for name, (help_text, example) in _PLANNED.items():
         planned = _subparser(sub, name, help_text + " (planned)", example)
@@ -124,6 +131,13 @@ def cmd_demo(args) -> int:
     from ember import models
 
     return _run(args, "digits", lambda n_in, n_out: models.get("lenet5", num_classes=n_out))
+
+
+def cmd_translate_dates(args) -> int:
+    """``ember translate-dates``: train the date translator, or ``--translate TEXT`` with a saved one."""
+    from ember.apps.date_translator import main_translate_dates
+
+    return main_translate_dates(args)
 
 
 def cmd_summary(args) -> int:
