@@ -152,3 +152,20 @@ def test_vocab_order_seed_and_errors():
         model.train(corpus, total_examples=2)
     with pytest.raises(ValueError, match="min_count=9"):
         Word2Vec(corpus, min_count=9)
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_files_are_read_and_written_by_gensim(tmp_path, binary):
+    """gensim (a test dependency) loads what ember writes, and ember loads what gensim writes."""
+    from gensim import models as gensim_models  # a test dependency, as PyTorch is
+    sentences = [["the", "cat", "sat", "on", "the", "mat"], ["the", "dog", "ran", "to", "the", "cat"]] * 50
+    ours = Word2Vec(sentences, vector_size=16, min_count=1, epochs=2, batch_words=200)
+    ours.wv.save_word2vec_format(tmp_path / "ours", binary=binary)
+    loaded = gensim_models.KeyedVectors.load_word2vec_format(tmp_path / "ours", binary=binary)
+    assert loaded.index_to_key == ours.wv.index_to_key
+    np.testing.assert_allclose(loaded.vectors, ours.wv.vectors, rtol=1e-6, atol=1e-6)
+    theirs = gensim_models.Word2Vec(sentences, vector_size=16, min_count=1, epochs=1, workers=1)
+    theirs.wv.save_word2vec_format(tmp_path / "theirs", binary=binary)
+    back = KeyedVectors.load_word2vec_format(tmp_path / "theirs", binary=binary)
+    assert back.index_to_key == theirs.wv.index_to_key
+    np.testing.assert_allclose(back.vectors, theirs.wv.vectors, rtol=1e-6, atol=1e-6)
