@@ -299,7 +299,8 @@ class Word2Vec:
     as one vectorised batch, every update in it computed from the vectors at its start: smaller
     batches are closer to sequential SGD (better vectors), larger ones faster. The default 2000
     (gensim's 10000 sizes its worker jobs, not an update) measured, on the KJV Bible, analogy
-    accuracy 0.328 against gensim's 0.346, where 10000 gave 0.261 and 50000 0.063. ``workers``
+    accuracy 0.328 against gensim's 0.346, where 10000 gave 0.261 and 50000 0.063 (see
+    benchmarks/word2vec.py). ``workers``
     is accepted for gensim compatibility and ignored: the batches run in one Python thread
     (NumPy's BLAS may use its own threads). Hierarchical softmax (``hs=1``) is not implemented.
     As gensim does, CBOW with ``cbow_mean=0`` divides the error passed back to each context word
