@@ -12,9 +12,10 @@ the run (plus a halo of ``window`` tokens either side) are gathered once, every 
 pair is scored with batched matrix products, the input-side gradients are shift-added back per
 token position (a loop over the 2·window offsets, never over pairs) and finally scatter-added into
 the two matrices with ``scatter_add_rows``. All pairs of a batch read the vectors as they were at
-its start (Hogwild-style staleness, as gensim's threads have). As in BlazingText, the pairs of one
-centre word share its k negatives: each pair still sees k unigram^0.75 negatives, and the output
-rows are gathered once per centre instead of once per pair.
+its start (Hogwild-style staleness, as gensim's threads have). In skip-gram, the pairs of a group
+of 8 consecutive centre words share one draw of k negatives (BlazingText shares them per centre):
+each pair still sees k unigram^0.75 negatives, and the output rows are gathered and scattered
+once per group instead of once per pair.
 """
 from __future__ import annotations
 
@@ -278,12 +279,21 @@ def _read_analogies(path, fold):
 # reads' worth: summing hundreds of stale updates of a frequent word diverges, where gensim's
 # sequential updates would have saturated the sigmoid after a few.
 _MAX_UPDATES_PER_ROW = 16
+# Centres that share one draw of negatives (see Word2Vec._negative_step).
+_NEGATIVE_GROUP = 8
 
 
-def _damped_scatter(target, index, rows):
-    """target[index[i]] += rows[i], each row's sum scaled by min(1, _MAX_UPDATES_PER_ROW / its count)."""
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -30, 30)))
+
+
+def _damped_scatter(target, index, rows, reads=None):
+    """target[index[i]] += rows[i], each row's sum scaled by min(1, _MAX_UPDATES_PER_ROW / its count).
+
+    ``reads`` weighs each index in the count (a row standing for several updates); default 1.
+    """
     index = index.ravel()
-    counts = np.bincount(index, minlength=target.shape[0])
+    counts = np.bincount(index, weights=None if reads is None else reads.ravel(), minlength=target.shape[0])
     scale = np.minimum(1.0, _MAX_UPDATES_PER_ROW / np.maximum(counts, 1)).astype(target.dtype)
     rows = rows.reshape(len(index), -1) * scale[index][:, None]
     scatter_add_rows(target, index, rows)
@@ -439,24 +449,49 @@ class Word2Vec:
             gE[j:j + len(centres)] += gX[:, j]
         _damped_scatter(self.wv.vectors, halo_ids, gE)
 
+    def _negative_step(self, X, centres, live, lr):
+        """Negative sampling: each context row scores its centre's output row (label 1) and the k
+        negatives of its group of _NEGATIVE_GROUP centres (label 0).
+
+        NOTE: in skip-gram a group of centres shares its negatives, so the negative scores are one
+        GEMM per group, (g·m, d) @ (d, k), and g times fewer output rows are gathered and scattered;
+        each pair still meets k negatives drawn from counts^ns_exponent. Measured on the KJV Bible
+        (benchmarks/word2vec.py): g = 8 trains 1.3× faster than one draw per centre, with analogy
+        accuracy 0.353 against 0.328 (gensim: 0.346); g = 32 drops it to 0.147.
+        """
+        B, m, d = X.shape
+        g = _NEGATIVE_GROUP if self.sg else 1  # CBOW has one hidden row per centre: nothing to share
+        pad = -B % g
+        if pad:  # whole groups: padded centres have no live contexts
+            X = np.concatenate([X, np.zeros((pad, m, d), X.dtype)])
+            live = np.concatenate([live, np.zeros((pad, m), live.dtype)])
+            centres = np.concatenate([centres, np.full(pad, centres[0])])
+        n_groups = len(centres) // g
+        negs = np.searchsorted(self.cum_table, self.random.random((n_groups, self.negative)))
+        O_pos, O_neg = self.syn1neg[centres], self.syn1neg[negs]  # (B, d), (n_groups, k, d)
+        Xg = X.reshape(n_groups, g * m, d)
+        s_pos = np.einsum("bmd,bd->bm", X, O_pos)
+        s_neg = Xg @ O_neg.transpose(0, 2, 1)  # (n_groups, g·m, k)
+        valid = (negs[:, None, :] != centres.reshape(n_groups, g, 1)).astype(np.float32)  # a negative ≠ the centre
+        weight = lr * live
+        g_pos = (1.0 - _sigmoid(s_pos)) * weight  # label 1
+        pair_weight = weight.reshape(n_groups, g, m, 1) * valid[:, :, None, :]
+        g_neg = -_sigmoid(s_neg) * pair_weight.reshape(n_groups, g * m, -1)
+        if self.compute_loss:
+            self.running_training_loss -= float((np.log(_sigmoid(s_pos) + 1e-7) * live).sum()
+                                                + (np.log(1.0 - _sigmoid(s_neg) + 1e-7) * (g_neg != 0)).sum())
+        rows = np.concatenate([np.einsum("bm,bmd->bd", g_pos, X), (g_neg.transpose(0, 2, 1) @ Xg).reshape(-1, d)])
+        index = np.concatenate([centres, negs.ravel()])
+        reads = np.concatenate([np.ones(len(centres)), np.full(negs.size, float(g))])
+        _damped_scatter(self.syn1neg, index, rows, reads)
+        gX = g_pos[:, :, None] * O_pos[:, None, :] + (g_neg @ O_neg).reshape(-1, m, d)
+        return gX[:B]
+
     def _output_step(self, X, centres, live, lr):
         """Score X (B, m, d) against the centre's output row and the negatives (or all words), apply
         the output-matrix update and return the gradient step for X."""
         if self.negative:
-            negs = np.searchsorted(self.cum_table, self.random.random((len(centres), self.negative)))
-            targets = np.concatenate([centres[:, None], negs], axis=1)  # (B, k+1)
-            O = self.syn1neg[targets]
-            S = X @ O.transpose(0, 2, 1)  # (B, m, k+1)
-            labels = np.zeros(targets.shape, dtype=np.float32)
-            labels[:, 0] = 1.0
-            valid = np.concatenate([np.ones((len(centres), 1), bool), negs != centres[:, None]], axis=1)
-            sig = 1.0 / (1.0 + np.exp(-np.clip(S, -30, 30)))
-            if self.compute_loss:
-                ll = np.log(np.where(labels[:, None] > 0, sig, 1.0 - sig) + 1e-7)
-                self.running_training_loss -= float((ll * live[:, :, None] * valid[:, None]).sum())
-            G = (labels[:, None] - sig) * (lr * live[:, :, None] * valid[:, None])
-            _damped_scatter(self.syn1neg, targets, G.transpose(0, 2, 1) @ X)
-            return G @ O
+            return self._negative_step(X, centres, live, lr)
         B, m, d = X.shape
         S = X.reshape(B * m, d) @ self.syn1.T
         P = np.exp(S - S.max(axis=1, keepdims=True))
