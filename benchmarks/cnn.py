@@ -13,12 +13,11 @@ The frameworks alternate in A B B A rounds; every figure is a median (see harnes
 """
 from __future__ import annotations
 
-import argparse
 import json
 import time
 
 import numpy as np
-from harness import FRAMEWORKS, framework, interleaved_medians, peak_memory_mib, print_table
+from harness import FRAMEWORKS, argument_parser, framework, interleaved_medians, measure_cases, print_cases, print_table
 
 # -- the models, built through one API in both frameworks ----------------------------------------
 
@@ -127,10 +126,10 @@ def _timed(fn) -> float:
     return time.perf_counter() - start
 
 
-MODEL_CASES = {  # name: (runner expression, images per run)
-    "LeNet-5 training, batch 64": ("training_runner({fw!r}, 'lenet5', 64, 10)", 64 * 10),
-    "LeNet-5 inference, batch 256": ("inference_runner({fw!r}, 256, 10)", 256 * 10),
-    "ResNet-18 CIFAR fwd+bwd, batch 32": ("training_runner({fw!r}, 'resnet18', 32, 2)", 32 * 2),
+MODEL_CASES = {  # name: (runner expression, images per run, unit)
+    "LeNet-5 training, batch 64": ("training_runner({fw!r}, 'lenet5', 64, 10)", 64 * 10, "images/s"),
+    "LeNet-5 inference, batch 256": ("inference_runner({fw!r}, 256, 10)", 256 * 10, "images/s"),
+    "ResNet-18 CIFAR fwd+bwd, batch 32": ("training_runner({fw!r}, 'resnet18', 32, 2)", 32 * 2, "images/s"),
 }
 CONV_CASES = [  # (N, C, H, W), out_channels, kernel, padding
     ((64, 1, 32, 32), 6, 5, 0),
@@ -143,13 +142,7 @@ CONV_CASES = [  # (N, C, H, W), out_channels, kernel, padding
 
 
 def measure(rounds=5, quick=False) -> dict:
-    models = {}
-    for case, (expr, images) in MODEL_CASES.items():
-        runs = {fw: eval(expr.format(fw=fw)) for fw in FRAMEWORKS}  # noqa: S307 - our own table
-        seconds = interleaved_medians(runs, rounds)
-        memory = {} if quick else {fw: peak_memory_mib("cnn", expr.format(fw=fw)) for fw in FRAMEWORKS}
-        models[case] = {"images_per_s": {fw: round(images / s, 1) for fw, s in seconds.items()},
-                        "ratio": round(seconds["torch"] / seconds["ember"], 3), "peak_memory_mib": memory}
+    models = measure_cases("cnn", MODEL_CASES, rounds, quick)
     peak = matmul_peak_gflops()
     convs = []
     for shape, cout, k, pad in CONV_CASES:
@@ -164,21 +157,12 @@ def measure(rounds=5, quick=False) -> dict:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5, help="A B B A rounds (each runs both frameworks twice)")
-    parser.add_argument("--quick", action="store_true", help="skip the peak-memory subprocesses")
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    args = parser.parse_args()
+    args = argument_parser(__doc__.splitlines()[0], rounds=5).parse_args()
     result = measure(args.rounds, args.quick)
     if args.json:
         print(json.dumps(result, indent=2))
         return
-    rows = []
-    for case, r in result["models"].items():
-        mem = r["peak_memory_mib"]
-        rows.append([case, r["images_per_s"]["ember"], r["images_per_s"]["torch"], f"{r['ratio']:.2f}x",
-                     mem.get("ember", {}).get("peak_total", "-"), mem.get("torch", {}).get("peak_total", "-")])
-    print_table(["case", "ember img/s", "torch img/s", "ember/torch", "ember MiB", "torch MiB"], rows)
+    print_cases(result["models"])
     print()
     print_table(["Conv2d fwd+bwd", "ember ms", "torch ms", "ember/torch", "ember GFLOP/s", "of matmul peak"],
                 [[f"{c['input']} -> {c['out_channels']} k{c['kernel']}", c["ms"]["ember"], c["ms"]["torch"],

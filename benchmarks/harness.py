@@ -79,3 +79,40 @@ def print_table(header: list, rows: list) -> None:
         print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
         if k == 0:
             print("  ".join("-" * w for w in widths))
+
+
+def measure_cases(script: str, cases: dict, rounds: int, quick: bool = False) -> dict:
+    """Time each case in both frameworks and (unless ``quick``) measure its peak memory.
+
+    ``cases`` maps a name to (runner expression with ``{fw}``, units per run, unit): the
+    expression, evaluated in ``benchmarks/<script>.py``, returns the run closure. Returns, per
+    case, the throughput of each framework, the ratio ember/torch, and the memory figures.
+    """
+    module = __import__(script)
+    results = {}
+    for case, (expr, units, unit) in cases.items():
+        runs = {fw: eval(expr.format(fw=fw), vars(module)) for fw in FRAMEWORKS}  # noqa: S307 - our own table
+        seconds = interleaved_medians(runs, rounds)
+        memory = {} if quick else {fw: peak_memory_mib(script, expr.format(fw=fw)) for fw in FRAMEWORKS}
+        results[case] = {"unit": unit, "throughput": {fw: round(units / s, 1) for fw, s in seconds.items()},
+                         "ratio": round(seconds["torch"] / seconds["ember"], 3), "peak_memory_mib": memory}
+    return results
+
+
+def print_cases(results: dict) -> None:
+    """The table of ``measure_cases``' results: throughput, ratio and peak memory per case."""
+    rows = [[case, r["unit"], r["throughput"]["ember"], r["throughput"]["torch"], f"{r['ratio']:.2f}x",
+             r["peak_memory_mib"].get("ember", {}).get("peak_total", "-"),
+             r["peak_memory_mib"].get("torch", {}).get("peak_total", "-")] for case, r in results.items()]
+    print_table(["case", "unit", "ember", "torch", "ember/torch", "ember MiB", "torch MiB"], rows)
+
+
+def argument_parser(description: str, rounds: int):
+    """The options every benchmark takes: --rounds, --quick (no memory subprocesses), --json."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--rounds", type=int, default=rounds, help="A B B A rounds (each runs both frameworks twice)")
+    parser.add_argument("--quick", action="store_true", help="skip the peak-memory subprocesses")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    return parser

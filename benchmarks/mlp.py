@@ -4,15 +4,14 @@ A 784-256-256-10 ReLU MLP, batch 128, SGD with momentum 0.9, float32, cross-entr
 The frameworks alternate in A B B A rounds and each figure is the median over rounds
 (see harness.py); peak memory is measured in a fresh subprocess per framework.
 
-    python benchmarks/mlp.py [--rounds 8] [--steps 50]
+    python benchmarks/mlp.py [--rounds 8] [--steps 50] [--quick]
 """
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
-from harness import FRAMEWORKS, framework, interleaved_medians, peak_memory_mib, print_table
+from harness import argument_parser, framework, measure_cases, print_cases
 
 BATCH, SIZES, LR, MOMENTUM = 128, (784, 256, 256, 10), 0.01, 0.9
 MODEL = "MLP 784-256-256-10 ReLU, batch 128, SGD momentum 0.9, float32"
@@ -43,36 +42,19 @@ def make_runner(name, steps=50, seed=0):
     return run
 
 
-def measure(rounds=8, steps=50) -> dict:
-    seconds = interleaved_medians({name: make_runner(name, steps) for name in FRAMEWORKS}, rounds)
-    throughput = {name: steps * BATCH / s for name, s in seconds.items()}
-    memory = {name: peak_memory_mib("mlp", f"make_runner({name!r}, {steps})") for name in FRAMEWORKS}
-    return {
-        "model": MODEL,
-        "samples_per_s": {k: round(v) for k, v in throughput.items()},
-        "ratio_ember_over_torch": round(throughput["ember"] / throughput["torch"], 3),
-        "peak_memory_mib": memory,
-        "rounds": rounds,
-        "steps_per_run": steps,
-    }
-
-
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=8, help="A B B A rounds (each runs both frameworks twice)")
+    parser = argument_parser(__doc__.splitlines()[0], rounds=8)
     parser.add_argument("--steps", type=int, default=50, help="training steps per timed run")
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args()
-    result = measure(args.rounds, args.steps)
+    cases = {MODEL: (f"make_runner({{fw!r}}, {args.steps})", args.steps * BATCH, "samples/s")}
+    result = {"cases": measure_cases("mlp", cases, args.rounds, args.quick), "rounds": args.rounds,
+              "steps_per_run": args.steps}
     if args.json:
         print(json.dumps(result, indent=2))
         return
-    print(MODEL)
-    print_table(["framework", "samples/s", "peak RSS MiB", "training growth MiB"],
-                [[name, result["samples_per_s"][name], result["peak_memory_mib"][name]["peak_total"],
-                  result["peak_memory_mib"][name]["growth"]] for name in FRAMEWORKS])
-    print(f"ember / torch throughput: {result['ratio_ember_over_torch']:.2f}x  "
-          f"(median of {args.rounds * 2} runs of {args.steps} steps each)")
+    print_cases(result["cases"])
+    print(f"\nratios are throughput ember/torch (higher is better), medians of {2 * args.rounds} runs "
+          f"of {args.steps} steps each")
 
 
 if __name__ == "__main__":

@@ -12,11 +12,10 @@ The frameworks alternate in A B B A rounds; every figure is a median (see harnes
 """
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
-from harness import FRAMEWORKS, framework, interleaved_medians, peak_memory_mib, print_table
+from harness import argument_parser, framework, measure_cases, print_cases
 
 VOCAB, EMBED, HIDDEN, SEQ, BATCH = 10_000, 256, 256, 35, 32
 
@@ -77,30 +76,13 @@ CASES = {  # name: (runner expression, units per run, unit)
 }
 
 
-def measure(rounds=5, quick=False) -> dict:
-    results = {}
-    for case, (expr, units, unit) in CASES.items():
-        seconds = interleaved_medians({fw: eval(expr.format(fw=fw)) for fw in FRAMEWORKS}, rounds)  # noqa: S307
-        memory = {} if quick else {fw: peak_memory_mib("rnn", expr.format(fw=fw)) for fw in FRAMEWORKS}
-        results[case] = {"unit": unit, "throughput": {fw: round(units / s, 1) for fw, s in seconds.items()},
-                         "ratio": round(seconds["torch"] / seconds["ember"], 3), "peak_memory_mib": memory}
-    return {"cases": results, "rounds": rounds}
-
-
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5, help="A B B A rounds (each runs both frameworks twice)")
-    parser.add_argument("--quick", action="store_true", help="skip the peak-memory subprocesses")
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    args = parser.parse_args()
-    result = measure(args.rounds, args.quick)
+    args = argument_parser(__doc__.splitlines()[0], rounds=5).parse_args()
+    result = {"cases": measure_cases("rnn", CASES, args.rounds, args.quick), "rounds": args.rounds}
     if args.json:
         print(json.dumps(result, indent=2))
         return
-    rows = [[case, r["unit"], r["throughput"]["ember"], r["throughput"]["torch"], f"{r['ratio']:.2f}x",
-             r["peak_memory_mib"].get("ember", {}).get("peak_total", "-"),
-             r["peak_memory_mib"].get("torch", {}).get("peak_total", "-")] for case, r in result["cases"].items()]
-    print_table(["case", "unit", "ember", "torch", "ember/torch", "ember MiB", "torch MiB"], rows)
+    print_cases(result["cases"])
     print(f"\nratios are throughput ember/torch (higher is better), medians of {2 * args.rounds} runs")
 
 
