@@ -220,7 +220,7 @@ class GeneralAttention(_Attention):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        init.default_layer_init_(self.weight)
 
     def score(self, query, key):
         return general_score(query, key, self.weight)

@@ -1,8 +1,6 @@
 """Convolution layers: Conv1d, Conv2d and ConvTranspose2d over the im2col ops of ``ember.ops.conv``."""
 from __future__ import annotations
 
-import math
-
 from ember.autograd.tensor import Parameter
 from ember.creation import empty
 from ember.nn import functional as F
@@ -53,12 +51,14 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """W ~ kaiming_uniform_(a=√5) = U(−1/√fan_in, 1/√fan_in) and b ~ U(−1/√fan_in, 1/√fan_in), as PyTorch."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init.calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
-            init.uniform_(self.bias, -bound, bound)
+        """W, b ~ U(−1/√fan_in, 1/√fan_in): PyTorch's default (``init.default_layer_init_``)."""
+        init.default_layer_init_(self.weight, self.bias)
+
+    def forward(self, input):
+        self._check_input(input)
+        input, padding = self._mode_padded(input)
+        convolve = F.conv1d if self._dims == 1 else F.conv2d
+        return convolve(input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
     def _mode_padded(self, input):
         """For a non-zero padding_mode: the input padded by F.pad, and 0 as the op's own padding."""
@@ -124,11 +124,6 @@ class Conv2d(_ConvNd):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
                          padding_mode, device, dtype)
 
-    def forward(self, input):
-        self._check_input(input)
-        input, padding = self._mode_padded(input)
-        return F.conv2d(input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
-
 
 class Conv1d(_ConvNd):
     """1-D convolution over (N, C_in, L) sequences; the arguments are Conv2d's with single ints.
@@ -143,11 +138,6 @@ class Conv1d(_ConvNd):
                  groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
                          padding_mode, device, dtype)
-
-    def forward(self, input):
-        self._check_input(input)
-        input, padding = self._mode_padded(input)
-        return F.conv1d(input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
 
 class ConvTranspose2d(_ConvNd):

@@ -242,6 +242,20 @@ def lecun_uniform_(tensor, gain=1.0, generator=None):
     return uniform_(tensor, -bound, bound, generator)
 
 
+def default_layer_init_(weight, bias=None, generator=None):
+    """PyTorch's default for Linear and convolution layers: W ~ kaiming_uniform_(a=√5), which is
+    U(−1/√fan_in, 1/√fan_in), and b ~ U(−1/√fan_in, 1/√fan_in) (b = 0 when fan_in is 0).
+
+    >>> default_layer_init_(layer.weight, layer.bias)
+    """
+    kaiming_uniform_(weight, a=math.sqrt(5), generator=generator)
+    if bias is not None:
+        fan_in, _ = calculate_fan_in_and_fan_out(weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+        uniform_(bias, -bound, bound, generator=generator)
+    return weight
+
+
 def orthogonal_(tensor, gain=1.0, generator=None):
     """Fill with a (semi-)orthogonal matrix times ``gain`` (Saxe et al.); extra dims are flattened.
 

@@ -1,8 +1,6 @@
 """Linear layers: the affine map y = x Wᵀ + b of every fully connected network."""
 from __future__ import annotations
 
-import math
-
 from ember.autograd.tensor import Parameter
 from ember.creation import empty
 from ember.nn import functional as F
@@ -42,12 +40,8 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Redraw W ~ kaiming_uniform_(a=√5) and b ~ U(−1/√fan_in, 1/√fan_in), as PyTorch."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init.calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
-            init.uniform_(self.bias, -bound, bound)
+        """W, b ~ U(−1/√fan_in, 1/√fan_in): PyTorch's default (``init.default_layer_init_``)."""
+        init.default_layer_init_(self.weight, self.bias)
 
     def forward(self, input):
         """x Wᵀ + b for input (*, in_features)."""

@@ -184,10 +184,11 @@ class Conv2d(Function):
         cols, W = self.saved
         O, _, kh, kw = W.shape
         N, _, Ho, Wo = gy.shape
-        gy2 = gy.swapaxes(0, 1).reshape(O, -1)  # (O, N·Ho·Wo)
         gx = gW = gb = None
+        batch_last = self.needs_input_grad[0] and Wo < BATCH_LAST_BELOW_WIDTH
+        if self.needs_input_grad[1] or (self.needs_input_grad[0] and not batch_last):
+            gy2 = gy.swapaxes(0, 1).reshape(O, -1)  # (O, N·Ho·Wo): a copy, made only when used
         if self.needs_input_grad[0]:
-            batch_last = Wo < BATCH_LAST_BELOW_WIDTH
             g = gy.transpose(1, 2, 3, 0).reshape(O, -1) if batch_last else gy2  # columns (Ho, Wo, N) or (N, Ho, Wo)
             gcols = grouped_matmul_t(W.reshape(O, -1), g, self.groups)  # dcols = Wᵀ dy
             gcols = gcols.reshape((-1, kh, kw, Ho, Wo, N) if batch_last else (-1, kh, kw, N, Ho, Wo))
