@@ -73,7 +73,7 @@ def main():
     args = parser.parse_args()
     sentences = kjv_sentences()
     words = sum(map(len, sentences)) * args.epochs
-    runs = [("ember", 1), ("gensim", 1), ("gensim", 2)]
+    runs = [("ember", 1), ("gensim", 1), ("gensim", 2), ("ember", 2)]
     results = {}
     for library, workers in runs:
         wv, seconds = train(library, sentences, args.epochs, workers)
@@ -86,8 +86,10 @@ def main():
     for (library, workers), (wv, seconds) in results.items():
         accuracy = wv.evaluate_word_analogies(args.questions)[0]
         print(f"{library:<8}{workers:>8}{seconds:>9.1f}{words / seconds:>11,.0f}{accuracy:>13.3f}")
-    ratio = results[("gensim", 1)][1] / results[("ember", 1)][1]
-    print(f"ember / gensim throughput at 1 worker: {ratio:.2f}x (raw corpus words per second, before subsampling)")
+    for workers in (1, 2):
+        ratio = results[("gensim", workers)][1] / results[("ember", workers)][1]
+        print(f"ember / gensim throughput at {workers} worker{'s' * (workers > 1)}: {ratio:.2f}x "
+              "(raw corpus words per second, before subsampling)")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ def test_topics_pull_together(sg, negative):
 def test_cbow_sum_and_loss_falls():
     corpus = topic_corpus()
     model = Word2Vec(vector_size=16, window=3, min_count=1, sample=0, sg=0, cbow_mean=0, seed=0, compute_loss=True,
-                     batch_words=200)
+                     batch_words=200, workers=1)
     model.build_vocab(corpus)
     model.train(corpus, total_examples=len(corpus), epochs=1)
     first = model.get_latest_training_loss()
@@ -47,6 +47,20 @@ def fixed_kv():
     kv.add_vectors(["man", "woman", "king", "queen", "apple", "Paris"],
                    [[1, 0, 0], [1, 1, 0], [1, 0, 1], [1, 1, 1], [0, -1, 0.2], [-1, 0, 0]])
     return kv
+
+
+@pytest.mark.parametrize("sg", [0, 1])
+def test_worker_processes_train_shared_vectors(sg):
+    """workers=2 trains in two forked processes whose updates all land in the returned vectors."""
+    model = Word2Vec(topic_corpus(), vector_size=16, window=3, min_count=1, sample=0, sg=sg, epochs=10, seed=3,
+                     batch_words=500, alpha=0.05, workers=2, compute_loss=True)
+    assert topic_gap(model.wv) > 0.3
+    assert model.get_latest_training_loss() > 0  # summed over both workers
+    assert len(model.alpha_schedule) == 10 * -(-3000 // 250)  # batches of batch_words / workers
+    untrained = Word2Vec(vector_size=16, min_count=1, seed=3, workers=2)
+    untrained.build_vocab(topic_corpus())
+    assert not np.shares_memory(model.wv.vectors, untrained.wv.vectors)
+    assert np.abs(model.wv.vectors - untrained.wv.vectors).min() > 0  # every row moved
 
 
 def test_most_similar_single_list_negative():
@@ -144,7 +158,7 @@ def test_vocab_order_seed_and_errors():
     model = Word2Vec(vector_size=4, min_count=2)
     model.build_vocab(corpus)
     assert model.wv.index_to_key == ["c", "a"]
-    runs = [Word2Vec(topic_corpus(50), vector_size=8, min_count=1, seed=7).wv.vectors for _ in range(2)]
+    runs = [Word2Vec(topic_corpus(50), vector_size=8, min_count=1, seed=7, workers=1).wv.vectors for _ in range(2)]
     np.testing.assert_array_equal(*runs)
     with pytest.raises(NotImplementedError, match="hs=1"):
         Word2Vec(hs=1)

@@ -12,17 +12,21 @@ the run (plus a halo of ``window`` tokens either side) are gathered once, every 
 pair is scored with batched matrix products, the input-side gradients are shift-added back per
 token position (a loop over the 2·window offsets, never over pairs) and finally scatter-added into
 the two matrices with ``scatter_add_rows``. All pairs of a batch read the vectors as they were at
-its start (Hogwild-style staleness, as gensim's threads have). Skip-gram works on the live
+its start (Hogwild-style staleness, as gensim's threads have); with ``workers`` > 1, forked processes
+train interleaved batches into shared matrices. Skip-gram works on the live
 (centre, context) pairs only, and every 16 consecutive pairs share one draw of k negatives
 (BlazingText shares them per centre): each pair still sees k unigram^0.75 negatives, and the
 output rows are gathered and scattered once per group instead of once per pair.
 """
 from __future__ import annotations
 
+import mmap
+import multiprocessing as mp
 from itertools import chain
 from pathlib import Path
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from ember.ops.embedding import scatter_add_rows
 
@@ -302,6 +306,48 @@ def _damped_scatter(target, index, rows, reads=None):
     scatter_add_rows(target, index, rows)
 
 
+def _shared_copy(a):
+    """A copy of ``a`` in anonymous shared memory, which forked processes write in place."""
+    buffer = mmap.mmap(-1, max(a.nbytes, 1))
+    shared = np.frombuffer(buffer, dtype=a.dtype, count=a.size).reshape(a.shape)
+    shared[...] = a
+    return shared
+
+
+class _Plan:
+    """The batches of a training run: per epoch the subsampled token positions (each token kept
+    with probability ``keep_prob``), cut into runs of ``batch_words``, each with its linearly
+    decayed rate. Drawn once, so that every worker process trains its share of the same batches."""
+
+    def __init__(self, ids, epochs, batch_words, alpha0, alpha1, keep_prob, rng):
+        self.n_ids, self.epochs, self.batch_words, self.alphas = len(ids), epochs, batch_words, (alpha0, alpha1)
+        self.keeps = [rng.random(len(ids)) < keep_prob[ids] for _ in range(epochs)]
+        self.trained_words = int(sum(k.sum() for k in self.keeps))
+        self.n_batches = sum(-(-int(k.sum()) // batch_words) for k in self.keeps)
+
+    def _starts(self, keep):
+        raw_pos = np.flatnonzero(keep)
+        return raw_pos, range(0, len(raw_pos), self.batch_words)
+
+    def _progress(self, epoch, raw_position):
+        return (epoch + raw_position / max(self.n_ids, 1)) / self.epochs
+
+    def schedule(self):
+        """(progress, learning rate) of every batch."""
+        points = [self._progress(epoch, raw_pos[s]) for epoch, keep in enumerate(self.keeps)
+                  for raw_pos, starts in [self._starts(keep)] for s in starts]
+        return [(p, linear_alpha(*self.alphas, p)) for p in points]
+
+    def batches(self, ids, sent):
+        """(kept token ids, their sentence ids, start, end, rate) of every batch, in order."""
+        for epoch, keep in enumerate(self.keeps):
+            raw_pos, starts = self._starts(keep)
+            kept_ids, kept_sent = ids[keep], sent[keep]
+            for s in starts:
+                lr = linear_alpha(*self.alphas, self._progress(epoch, raw_pos[s]))
+                yield kept_ids, kept_sent, s, min(s + self.batch_words, len(raw_pos)), lr
+
+
 class Word2Vec:
     """word2vec trained by vectorised mini-batch SGD, with gensim's constructor and defaults.
 
@@ -313,9 +359,11 @@ class Word2Vec:
     batches are closer to sequential SGD (better vectors), larger ones faster. The default 2000
     (gensim's 10000 sizes its worker jobs, not an update) measured, on the KJV Bible, analogy
     accuracy 0.328 against gensim's 0.346, where 10000 gave 0.261 and 50000 0.063 (see
-    benchmarks/word2vec.py). ``workers``
-    is accepted for gensim compatibility and ignored: the batches run in one Python thread
-    (NumPy's BLAS may use its own threads). Hierarchical softmax (``hs=1``) is not implemented.
+    benchmarks/word2vec.py). ``workers`` > 1 trains in that many forked processes sharing the
+    two matrices (Hogwild, as gensim's threads), each on batches of batch_words / workers so that
+    as many stale words are in flight as with one process; where the platform cannot fork, one
+    process trains. As in gensim, only ``workers=1`` makes a seeded run reproducible.
+    Hierarchical softmax (``hs=1``) is not implemented.
     As gensim does, CBOW with ``cbow_mean=0`` divides the error passed back to each context word
     by the context size, and ``cbow_mean=1`` does not.
 
@@ -404,17 +452,60 @@ class Word2Vec:
         alpha1 = self.min_alpha if end_alpha is None else end_alpha
         self.compute_loss = self.compute_loss if compute_loss is None else compute_loss
         ids, sent = self._encode(corpus_iterable)
-        self.running_training_loss, trained = 0.0, 0
-        for epoch in range(int(epochs)):
-            keep = self.random.random(len(ids)) < self.keep_prob[ids]
-            raw_pos, kept_ids, kept_sent = np.flatnonzero(keep), ids[keep], sent[keep]
-            for s in range(0, len(raw_pos), self.batch_words):
-                progress = (epoch + raw_pos[s] / max(len(ids), 1)) / epochs
-                lr = linear_alpha(alpha0, alpha1, progress)
-                self.alpha_schedule.append((progress, lr))
-                self._train_batch(kept_ids, kept_sent, s, min(s + self.batch_words, len(raw_pos)), lr)
-            trained += len(raw_pos)
-        return trained, len(ids) * int(epochs)
+        workers = max(1, int(self.workers or 1)) if "fork" in mp.get_all_start_methods() else 1
+        # With several workers each trains batches of batch_words / workers: as many words are in
+        # flight at once, reading stale vectors, as in one batch of batch_words.
+        batch_words = max(1, self.batch_words // workers)
+        plan = _Plan(ids, int(epochs), batch_words, alpha0, alpha1, self.keep_prob, self.random)
+        self.alpha_schedule += plan.schedule()
+        self.running_training_loss = 0.0
+        workers = min(workers, plan.n_batches)
+        if workers > 1:
+            self._train_in_processes(ids, sent, plan, workers)
+        else:
+            for kept_ids, kept_sent, s, e, lr in plan.batches(ids, sent):
+                self._train_batch(kept_ids, kept_sent, s, e, lr)
+        return plan.trained_words, len(ids) * int(epochs)
+
+    def _train_in_processes(self, ids, sent, plan, workers):
+        """Hogwild over ``workers`` forked processes: batch b goes to worker b mod ``workers``, and every
+        worker adds its updates straight into the weight matrices, held in shared memory.
+
+        NOTE: NumPy holds the GIL through most of a batch's indexing and scattering, so threads run
+        barely faster than one (1.3× measured); processes share nothing but the two matrices.
+        Interleaving the batches keeps the workers at neighbouring corpus positions and rates, as
+        gensim's job queue does. Runs are not reproducible bit for bit (nor are gensim's with
+        workers > 1): the order in which updates land depends on timing.
+        """
+        slots = [(self.wv, "vectors"), (self, "syn1neg" if self.negative else "syn1")]
+        for owner, name in slots:
+            setattr(owner, name, _shared_copy(getattr(owner, name)))
+        losses = _shared_copy(np.zeros(workers))
+        seeds = np.random.SeedSequence(self.seed).spawn(workers)
+        context = mp.get_context("fork")
+        procs = [context.Process(target=self._worker, args=(plan, ids, sent, w, workers, seeds[w], losses))
+                 for w in range(workers)]
+        try:
+            for p in procs:
+                p.start()
+            for p in procs:
+                p.join()
+        finally:
+            for p in procs:
+                p.kill() if p.is_alive() else None
+            for owner, name in slots:
+                setattr(owner, name, np.array(getattr(owner, name)))
+        failed = [p.exitcode for p in procs if p.exitcode]
+        if failed:
+            raise RuntimeError(f"Word2Vec.train: a worker process failed (exit codes {failed})")
+        self.running_training_loss = float(losses.sum())
+
+    def _worker(self, plan, ids, sent, w, workers, seed, losses):
+        self.random = np.random.default_rng(seed)
+        for b, (kept_ids, kept_sent, s, e, lr) in enumerate(plan.batches(ids, sent)):
+            if b % workers == w:
+                self._train_batch(kept_ids, kept_sent, s, e, lr)
+        losses[w] = self.running_training_loss
 
     def get_latest_training_loss(self):
         """The summed loss of the last ``train`` call (when compute_loss=True)."""
@@ -493,11 +584,17 @@ class Word2Vec:
         if self.compute_loss:
             self.running_training_loss -= float((np.log(_sigmoid(s_pos[:P]) + 1e-7)).sum()
                                                 + (np.log(1.0 - _sigmoid(s_neg) + 1e-7) * (g_neg != 0)).sum())
-        starts = np.flatnonzero(np.r_[True, owner[1:P] != owner[:P - 1]]) if P else np.zeros(0, np.int64)
-        pos_rows = np.add.reduceat(g_pos[:P, None] * X[:P], starts, axis=0) if P else np.zeros((0, d), X.dtype)
+        # Each centre's positive update Σ_j g[b, j]·E[b + j] is one small product per centre over the
+        # (m, d) window of E that its context rows come from (a strided view): 10× faster than
+        # add.reduceat over the compacted pairs.
+        G = np.zeros(B * m, dtype=E.dtype)
+        G[live] = g_pos[:P]
+        windows = sliding_window_view(E, (m, d))[:, 0]  # (B, m, d), windows[b, j] = E[b + j]
+        has_pair = np.flatnonzero(mask.any(axis=1))
+        pos_rows = (G.reshape(B, 1, m) @ windows)[has_pair, 0]
         rows = np.concatenate([pos_rows, (g_neg.transpose(0, 2, 1) @ Xg).reshape(-1, d)])
-        index = np.concatenate([centres[owner[starts]], negs.ravel()])
-        reads = np.concatenate([np.ones(len(starts)), np.full(negs.size, g * _NEGATIVE_READS_PER_PAIR)])
+        index = np.concatenate([centres[has_pair], negs.ravel()])
+        reads = np.concatenate([np.ones(len(has_pair)), np.full(negs.size, g * _NEGATIVE_READS_PER_PAIR)])
         _damped_scatter(self.syn1neg, index, rows, reads)
         gXp = g_pos[:, None] * O_pos + (g_neg @ O_neg).reshape(-1, d)
         gX = np.zeros((B * m, d), dtype=E.dtype)
