@@ -7,7 +7,9 @@
 """
 import numpy as _np
 
-from ember import autograd, backend, data, models, nn, optim, random, text, train, vision, viz
+__version__ = "0.1.0"  # before the submodules, which may read it
+
+from ember import autograd, backend, data, models, nn, onnx, optim, random, text, train, vision, viz
 from ember.autograd import Parameter, Tensor, detect_anomaly, enable_grad, no_grad, set_grad_enabled
 from ember.autograd.grad_mode import inference_mode, is_grad_enabled
 from ember.backend import cuda_available
@@ -38,8 +40,6 @@ from ember.ops import __all__ as _ops_all
 from ember.random import get_rng_state, manual_seed, set_rng_state
 from ember.serialization import load, save
 
-__version__ = "0.1.0"
-
 float16, float32, float64 = _np.float16, _np.float32, _np.float64
 int8, int16, int32, int64, uint8 = _np.int8, _np.int16, _np.int32, _np.int64, _np.uint8
 bool_ = _np.bool_
@@ -59,7 +59,7 @@ def numel(x) -> int:
 
 __all__ = [
     "Parameter", "Tensor", "arange", "as_tensor", "autograd", "backend", "bool_", "cuda_available", "data",
-    "detect_anomaly", "load", "models", "nn", "optim", "save", "text", "train", "vision", "viz",
+    "detect_anomaly", "load", "models", "nn", "onnx", "optim", "save", "text", "train", "vision", "viz",
     "empty", "empty_like", "enable_grad", "eye", "float16", "float32", "float64", "from_numpy",
     "full", "full_like", "get_rng_state", "inference_mode", "int8", "int16", "int32", "int64",
     "is_grad_enabled", "is_tensor", "linspace", "manual_seed", "no_grad", "numel", "ones", "ones_like",

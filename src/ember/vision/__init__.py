@@ -3,6 +3,6 @@
 >>> from ember.vision import filters
 >>> edges = filters.edge_magnitude(grey_image, "sobel")
 """
-from ember.vision import filters
+from ember.vision import filters, transforms
 
-__all__ = ["filters"]
+__all__ = ["filters", "transforms"]

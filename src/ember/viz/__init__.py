@@ -20,10 +20,11 @@ from ember.viz.gradients import (
     plot_gradient_flow,
     recurrent_layer,
 )
+from ember.viz.graph import graph, render_graph
 from ember.viz.plots import plot_curves
 
 __all__ = [
-    "clipping_effect", "feature_maps", "gradient_flow", "input_gradient_norms", "pca_2d", "plot_curves",
+    "clipping_effect", "feature_maps", "gradient_flow", "graph", "input_gradient_norms", "pca_2d", "plot_curves",
     "plot_embeddings", "plot_feature_maps", "plot_filters", "plot_gradient_flow", "plot_images",
-    "plot_receptive_field", "receptive_field", "recurrent_layer",
+    "plot_receptive_field", "receptive_field", "recurrent_layer", "render_graph",
 ]
