@@ -73,12 +73,9 @@ def peak_memory_mib(script: str, call: str) -> dict:
 
 def print_table(header: list, rows: list) -> None:
     """A plain aligned text table."""
-    cells = [[str(c) for c in row] for row in [header, *rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    for k, row in enumerate(cells):
-        print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
-        if k == 0:
-            print("  ".join("-" * w for w in widths))
+    from ember.apps import format_table
+
+    print(format_table(header, rows))
 
 
 def measure_cases(script: str, cases: dict, rounds: int, quick: bool = False) -> dict:

@@ -104,7 +104,8 @@ class DataLoader:
         dataset: anything with ``__len__`` and ``__getitem__`` (a ``Dataset``).
         batch_size: samples per batch; the last batch is smaller unless ``drop_last``.
         shuffle: visit the samples in a fresh random order every epoch.
-        sampler: an iterable of indices giving the order (excludes ``shuffle``).
+        sampler: an iterable of indices giving the order (excludes ``shuffle``); one with
+            ``set_epoch`` (``DistributedSampler``) is told the loader's epoch before each pass.
         batch_sampler: an iterable of index lists, one per batch (excludes the four above).
         num_workers, pin_memory: accepted for PyTorch compatibility; loading runs in this
             process (batching is vectorised, see below).
@@ -155,6 +156,8 @@ class DataLoader:
     def _order(self) -> np.ndarray:
         """The sample indices of the coming epoch, drawn now."""
         if self.sampler is not None:
+            if hasattr(self.sampler, "set_epoch"):
+                self.sampler.set_epoch(self.epoch)  # a DistributedSampler reshuffles with the loader's epoch
             return np.fromiter((int(i) for i in self.sampler), dtype=np.int64)
         n = len(self.dataset)
         if not self.shuffle:

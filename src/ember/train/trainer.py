@@ -80,6 +80,12 @@ class Trainer:
         metrics: names (``'accuracy'``) or functions ``f(output, target) -> float``, or a
             dict name → function; ``None`` for none. Averaged over each epoch.
         device: move the model and every batch there (``'cpu'``/``'cuda'``).
+        distributed: data-parallel training over the ranks of ``mpiexec`` (``ember.distributed``):
+            rank 0's weights are broadcast at ``fit``, every loader is sharded per rank
+            (``batch_size`` is per rank), gradients are averaged before each step, BatchNorm
+            statistics at each epoch's end, logs are reduced over all ranks, and only rank 0
+            runs the callbacks that print or write (progress, loggers, plots, checkpoints).
+            Without ``mpiexec`` it trains as one process.
 
     A batch is ``(x, y)``, or ``(x1, ..., xk, y)`` for models with several inputs. The
     history row of each epoch holds ``epoch`` (from 1), ``loss``, the metrics, ``dev_loss``
@@ -92,7 +98,8 @@ class Trainer:
     >>> trainer.evaluate(test_loader)["accuracy"]
     """
 
-    def __init__(self, model, optimizer, loss_fn, callbacks=(), metrics=("accuracy",), device=None):
+    def __init__(self, model, optimizer, loss_fn, callbacks=(), metrics=("accuracy",), device=None,
+                 distributed=False):
         self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
         self.metrics = _resolve_metrics(metrics)
         for c in callbacks:
@@ -102,6 +109,11 @@ class Trainer:
         self.device = None if device is None else backend.normalize_device(device)
         if self.device is not None:
             model.to(self.device)
+        self._dp = None
+        if distributed:
+            from ember.distributed import DataParallel  # MPI is imported only for a distributed run
+
+            self._dp = DataParallel(model)
         self.history = History()
         self.epoch = self.start_epoch = self.epochs = self.epochs_completed = self.global_step = 0
         self.num_batches = None
@@ -120,6 +132,9 @@ class Trainer:
             self.load_checkpoint(resume_from)
         else:
             self.history, self.global_step, self.epochs_completed = History(), 0, 0
+        if self._dp is not None:
+            self._dp.broadcast_parameters()  # after any resume, every rank starts from rank 0's weights
+            train_loader = self._dp.shard_loader(train_loader)
         self.num_batches = len(train_loader) if hasattr(train_loader, "__len__") else None
         self._call("on_train_begin")
         for epoch in range(self.start_epoch, self.epochs):
@@ -136,6 +151,8 @@ class Trainer:
         self._call("on_epoch_begin", epoch)
         started, lr = time.perf_counter(), self._lr()
         logs = {"epoch": epoch + 1, **self._train_epoch(train_loader)}
+        if self._dp is not None:
+            self._dp.sync_running_stats()
         if dev_loader is not None:
             logs.update({f"dev_{k}": v for k, v in self.evaluate(dev_loader).items()})
         if lr is not None:
@@ -147,7 +164,7 @@ class Trainer:
 
     def _train_epoch(self, loader) -> dict:
         self.model.train()
-        return _sample_means(self._train_steps(loader), "Trainer.fit: the training loader")
+        return _sample_means(self._train_steps(loader), "Trainer.fit: the training loader", self._dp)
 
     def _train_steps(self, loader):
         """Yield (logs, batch size) of each optimisation step, calling the batch hooks around it."""
@@ -157,6 +174,8 @@ class Trainer:
             self.global_step += 1
             yield logs, n
             self._call("on_batch_end", batch_index, logs)
+            if self._dp is not None:
+                self.stop_training = self._dp.any_rank(self.stop_training)  # all ranks stop at the same step
             if self.stop_training:
                 break
 
@@ -167,6 +186,8 @@ class Trainer:
         loss = self.loss_fn(output, target)
         self.optimizer.zero_grad()
         loss.backward()
+        if self._dp is not None:
+            self._dp.average_gradients()
         self._call("on_before_step")
         self.optimizer.step()
         return self._batch_logs(loss, output, target), _batch_size(target)
@@ -187,8 +208,10 @@ class Trainer:
         >>> trainer.evaluate(test_loader)
         {'loss': 0.081, 'accuracy': 0.975}
         """
+        if self._dp is not None:
+            loader = self._dp.shard_loader(loader, train=False)
         with self._inference():
-            return _sample_means(self._eval_steps(loader), "Trainer.evaluate: the loader")
+            return _sample_means(self._eval_steps(loader), "Trainer.evaluate: the loader", self._dp)
 
     def _eval_steps(self, loader):
         for batch in loader:
@@ -222,7 +245,12 @@ class Trainer:
         return None
 
     def save_checkpoint(self, path, **extra) -> None:
-        """Write a full checkpoint of the run after ``epochs_completed`` epochs (see ``fit(resume_from=...)``)."""
+        """Write a full checkpoint of the run after ``epochs_completed`` epochs (see ``fit(resume_from=...)``).
+
+        In a distributed run only rank 0 writes.
+        """
+        if self._dp is not None and not self._dp.is_main:
+            return
         callbacks = {_callback_key(i, c): c.state_dict() for i, c in enumerate(self.callbacks)}
         save_checkpoint(path, self.model, self.optimizer, self.scheduler, epoch=self.epochs_completed,
                         global_step=self.global_step, history=self.history.rows, callbacks=callbacks, **extra)
@@ -242,7 +270,8 @@ class Trainer:
     # -- helpers ---------------------------------------------------------------------------------
     def _call(self, hook: str, *args) -> None:
         for c in self.callbacks:
-            getattr(c, hook)(self, *args)
+            if self._dp is None or self._dp.runs_callback(c):
+                getattr(c, hook)(self, *args)
 
     def _lr(self):
         groups = getattr(self.optimizer, "param_groups", None)
@@ -271,13 +300,16 @@ class Trainer:
         return x if self.device is None else x.to(self.device)
 
 
-def _sample_means(steps, source: str) -> dict:
-    """Each log's mean over samples (batches weighted by size) from the (logs, batch size) pairs of ``steps``."""
+def _sample_means(steps, source: str, dp=None) -> dict:
+    """Each log's mean over samples (batches weighted by size) from the (logs, batch size) pairs of ``steps``;
+    with ``dp`` (a ``DataParallel``), over the samples of every rank."""
     totals, count = {}, 0
     for logs, n in steps:
         count += n
         for k, v in logs.items():
             totals[k] = totals.get(k, 0.0) + v * n
+    if dp is not None:
+        totals, count = dp.reduce_sums(totals, count)
     if count == 0:
         raise ValueError(f"{source} yielded no batches")
     return {k: v / count for k, v in totals.items()}

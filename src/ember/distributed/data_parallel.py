@@ -1,0 +1,316 @@
+"""``DataParallel``: one model replicated on every rank, kept identical by collectives.
+
+Data-parallel SGD on P ranks, each with its own mini-batch of B samples:
+
+    start      θ ← θ of rank 0                                   (broadcast of parameters and buffers)
+    each step  g_r = ∇L_r(θ) on rank r's batch;  g = (1/P) Σ_r g_r  (one all-reduce per bucket)
+               θ ← optimizer step with g                          (identical on every rank)
+    each epoch running_mean, running_var ← their mean over ranks  (one all-reduce)
+
+With a loss that averages over its batch and equal batch sizes, (1/P) Σ_r ∇L_r is the
+gradient of the loss on the concatenated batch of P·B samples, so P ranks follow the same
+trajectory as one process with batch P·B (up to float rounding), for any optimizer.
+
+Gradients travel in a few flat buffers ("buckets", one per dtype and device, cut at
+``bucket_cap_mb``), not one message per parameter: a message has a fixed latency, and a
+model has tens to hundreds of parameter tensors. Each bucket also carries one "has a
+gradient" count per parameter, so a parameter that no rank used keeps ``grad = None``.
+
+BatchNorm's running statistics are not part of the gradient: each rank updates its own
+from its own batches during an epoch. At the epoch's end ``sync_running_stats`` replaces
+every floating buffer named ``running_mean`` or ``running_var`` by its arithmetic mean over
+the ranks (the mean of the ranks' running variances, not a pooled variance);
+``num_batches_tracked`` is the same on every rank (the same number of steps) and is left
+as it is. During the epoch the ranks' statistics may differ; evaluation and checkpoints
+come after the synchronisation.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ember import backend
+from ember import random as _random
+from ember.autograd.tensor import Tensor
+from ember.data.dataloader import DataLoader, default_collate
+from ember.distributed.comm import ReduceOp, init_process_group
+from ember.distributed.sampler import DistributedSampler, _EvalShard
+
+__all__ = ["CommStats", "DataParallel"]
+
+_RUNNING_STATS = ("running_mean", "running_var")
+
+
+@dataclass
+class CommStats:
+    """What the gradient all-reduces cost: ``steps`` averaged, ``calls`` made, ``bytes`` sent, ``seconds`` spent.
+
+    ``bytes`` counts each rank's buffer once per call (the payload, not MPI's internal traffic).
+    """
+
+    steps: int = 0
+    calls: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+
+    def reset(self) -> None:
+        self.steps, self.calls, self.bytes, self.seconds = 0, 0, 0, 0.0
+
+    def per_step(self) -> dict:
+        """``{'calls', 'bytes', 'seconds'}`` per averaged step."""
+        n = max(self.steps, 1)
+        return {"calls": self.calls / n, "bytes": self.bytes / n, "seconds": self.seconds / n}
+
+
+class _Bucket:
+    """Tensors of one dtype and device laid end to end in one flat buffer, plus ``extra`` trailing slots."""
+
+    def __init__(self, tensors: list, extra: int = 0):
+        self.tensors = tensors
+        self.offsets = np.cumsum([0] + [t.data.size for t in tensors]).tolist()
+        first = tensors[0].data
+        self.size = self.offsets[-1]
+        self.buffer = backend.get_array_module(first).empty(self.size + extra, dtype=first.dtype)
+
+    def spans(self):
+        """(tensor, view of its slot in the buffer) pairs."""
+        for t, lo, hi in zip(self.tensors, self.offsets[:-1], self.offsets[1:], strict=True):
+            yield t, self.buffer[lo:hi]
+
+    def pack(self) -> None:
+        for t, slot in self.spans():
+            slot[...] = t.data.reshape(-1)
+
+    def unpack(self) -> None:
+        """Write the buffer's values back into the tensors, in place (references to them stay valid)."""
+        for t, slot in self.spans():
+            t.data[...] = slot.reshape(t.shape)
+            t._version += 1
+
+
+def _buckets(tensors: list, cap_bytes: float, extra_per_tensor: bool = False) -> list[_Bucket]:
+    """Group ``tensors`` by (device, dtype) in order, starting a new bucket past ``cap_bytes``."""
+    groups: dict = {}
+    for t in tensors:
+        groups.setdefault((backend.device_of(t.data), t.data.dtype.str), []).append(t)
+    buckets = []
+    for members in groups.values():
+        current, nbytes = [], 0
+        for t in members:
+            if current and nbytes + t.data.nbytes > cap_bytes:
+                buckets.append(_Bucket(current, len(current) if extra_per_tensor else 0))
+                current, nbytes = [], 0
+            current.append(t)
+            nbytes += t.data.nbytes
+        buckets.append(_Bucket(current, len(current) if extra_per_tensor else 0))
+    return buckets
+
+
+def _layout(tensors) -> tuple:
+    return tuple((id(t), t.data.dtype.str, backend.device_of(t.data), t.data.shape) for t in tensors)
+
+
+class DataParallel:
+    """Keep ``module`` identical on every rank: broadcast it, average its gradients, sync its statistics.
+
+    Creating it joins the process group (``init_process_group``) and broadcasts rank 0's
+    parameters and buffers. Then, in the training loop, call ``average_gradients()`` after
+    ``loss.backward()`` and before clipping and ``optimizer.step()``, and
+    ``sync_running_stats()`` at the end of each epoch. With one process every call returns
+    at once. (Not PyTorch's single-process ``nn.DataParallel``: this is the multi-process
+    scheme of ``DistributedDataParallel``, with the averaging called explicitly.)
+
+    Args:
+        module: the model (a ``Module``).
+        bucket_cap_mb: the largest gradient bucket, in MiB (PyTorch's default, 25).
+        group: a ``ProcessGroup`` (default: the one of ``init_process_group()``).
+
+    ``stats`` (a ``CommStats``) counts the gradient all-reduces.
+
+    >>> dp = DataParallel(model)
+    >>> loader = dp.shard_loader(DataLoader(train_set, batch_size=32, shuffle=True, seed=0))
+    >>> for epoch in range(epochs):
+    ...     loader.set_epoch(epoch)
+    ...     for x, y in loader:
+    ...         opt.zero_grad(); loss_fn(model(x), y).backward()
+    ...         dp.average_gradients(); opt.step()
+    ...     dp.sync_running_stats()
+    """
+
+    def __init__(self, module, bucket_cap_mb: float = 25.0, group=None):
+        if bucket_cap_mb <= 0:
+            raise ValueError(f"DataParallel: bucket_cap_mb must be positive, got {bucket_cap_mb}")
+        self.module, self.cap_bytes = module, float(bucket_cap_mb) * 2**20
+        self.group = init_process_group() if group is None else group
+        self.stats = CommStats()
+        self._grad_plan = self._stat_plan = (None, [])
+        self.broadcast_parameters()
+
+    @property
+    def rank(self) -> int:
+        return self.group.rank
+
+    @property
+    def world_size(self) -> int:
+        return self.group.world_size
+
+    @property
+    def is_main(self) -> bool:
+        """True on rank 0, the rank that logs and writes checkpoints."""
+        return self.group.rank == 0
+
+    # -- keeping the replicas identical ---------------------------------------------------------
+    def broadcast_parameters(self, src: int = 0) -> None:
+        """Copy rank ``src``'s parameters and buffers into every rank's model, in place (one call per dtype)."""
+        if self.world_size == 1:
+            return
+        tensors = list(self.module.parameters()) + list(self.module.buffers())
+        for bucket in _buckets(tensors, float("inf")):
+            if self.rank == src:
+                bucket.pack()
+            self.group.broadcast(bucket.buffer, src)
+            if self.rank != src:
+                bucket.unpack()
+
+    def average_gradients(self) -> None:
+        """Replace every parameter's gradient by its mean over the ranks: g ← (1/P) Σ_r g_r.
+
+        A parameter without a gradient on a rank counts as zeros there; one without a
+        gradient on every rank keeps ``grad = None``.
+        """
+        if self.world_size == 1:
+            return
+        params = [p for p in self.module.parameters() if p.requires_grad]
+        buckets = self._plan("_grad_plan", params, extra=True)
+        started = time.perf_counter()
+        for bucket in buckets:
+            self._pack_grads(bucket)
+            self.group.all_reduce(bucket.buffer, ReduceOp.SUM)
+            self.stats.calls += 1
+            self.stats.bytes += bucket.buffer.nbytes
+        self.stats.seconds += time.perf_counter() - started
+        self.stats.steps += 1
+        for bucket in buckets:
+            self._unpack_grads(bucket)
+
+    def _plan(self, name: str, tensors: list, extra: bool = False) -> list[_Bucket]:
+        """The buckets for ``tensors``, made again only when the parameters changed (e.g. ``model.to``)."""
+        layout, buckets = getattr(self, name)
+        if layout != _layout(tensors):
+            buckets = _buckets(tensors, self.cap_bytes, extra_per_tensor=extra)
+            setattr(self, name, (_layout(tensors), buckets))
+        return buckets
+
+    @staticmethod
+    def _pack_grads(bucket: _Bucket) -> None:
+        xp = backend.get_array_module(bucket.buffer)
+        for p, slot in bucket.spans():
+            slot[...] = 0 if p.grad is None else p.grad.data.reshape(-1)
+        bucket.buffer[bucket.size:] = xp.asarray([p.grad is not None for p in bucket.tensors])
+
+    def _unpack_grads(self, bucket: _Bucket) -> None:
+        bucket.buffer[:bucket.size] *= 1.0 / self.world_size
+        counts = backend.to_numpy(bucket.buffer[bucket.size:])
+        for (p, slot), count in zip(bucket.spans(), counts, strict=True):
+            if count > 0:  # a fresh array: the buffer is overwritten at the next step
+                p.grad = Tensor(slot.reshape(p.shape).copy())
+
+    def sync_running_stats(self) -> None:
+        """Replace each floating ``running_mean``/``running_var`` buffer by its mean over the ranks (in place)."""
+        if self.world_size == 1:
+            return
+        stats = [b for name, b in self.module.named_buffers()
+                 if name.rsplit(".", 1)[-1] in _RUNNING_STATS and b.data.dtype.kind == "f"]
+        if not stats:
+            return
+        for bucket in self._plan("_stat_plan", stats):
+            bucket.pack()
+            self.group.all_reduce(bucket.buffer, ReduceOp.AVG)
+            bucket.unpack()
+
+    # -- data, logs and decisions ---------------------------------------------------------------
+    def shard_loader(self, loader, train: bool = True):
+        """This rank's share of ``loader``: the same dataset and options with a ``DistributedSampler``.
+
+        ``train=True``: a shuffled (if ``loader.shuffle``) and padded shard, equal in length
+        on every rank; its order follows ``loader.set_epoch``. The shuffle seed is
+        ``loader.seed``, or (without one) a draw broadcast from rank 0. ``train=False``: an
+        unpadded, unshuffled shard for evaluation (each sample counted once). ``batch_size``
+        stays per rank. A loader with a ``DistributedSampler`` keeps it; one that is not an
+        ember ``DataLoader`` is returned unchanged (it is taken as already per rank).
+        """
+        if self.world_size == 1 or not isinstance(loader, DataLoader) or isinstance(loader, _ShardedLoader):
+            return loader
+        if isinstance(loader.sampler, (DistributedSampler, _EvalShard)):
+            sampler = loader.sampler  # already per rank; re-wrapped so that it follows set_epoch
+        elif loader.sampler is not None or loader.batch_sampler is not None:
+            raise ValueError("DataParallel.shard_loader: the DataLoader has its own sampler or batch_sampler; "
+                             "give it sampler=DistributedSampler(dataset, ...) instead")
+        elif train:
+            sampler = DistributedSampler(loader.dataset, self.world_size, self.rank, shuffle=loader.shuffle,
+                                         seed=self._shared_seed(loader))
+        else:
+            sampler = _EvalShard(len(loader.dataset), self.world_size, self.rank)
+        collate_fn = None if loader.collate_fn is default_collate else loader.collate_fn
+        sharded = _ShardedLoader(loader.dataset, loader.batch_size, sampler=sampler, collate_fn=collate_fn,
+                                 drop_last=loader.drop_last, device=loader.device)
+        sharded.set_epoch(loader.epoch)
+        return sharded
+
+    def _shared_seed(self, loader) -> int:
+        if loader.seed is not None:
+            return int(loader.seed)
+        rng = loader.generator if loader.generator is not None else _random.generator()
+        return int(self.group.broadcast_object(int(rng.integers(2**31)), 0))  # every rank draws: RNGs stay in step
+
+    def reduce_sums(self, totals: dict, count: int) -> tuple[dict, int]:
+        """Sum per-rank ``totals`` (name → Σ value·batch size) and sample ``count`` over the ranks.
+
+        The result is the same on every rank (summed in rank order), so that the epoch's
+        means, and every decision taken from them (early stopping, LR on plateau), agree.
+
+        >>> totals, count = dp.reduce_sums({"loss": 12.5}, 50)   # → ({'loss': 25.1}, 100) on 2 ranks
+        """
+        if self.world_size == 1:
+            return totals, count
+        merged, n = {}, 0
+        for part, c in self.group.all_gather_object((dict(totals), int(count))):
+            n += c
+            for key, value in part.items():
+                merged[key] = merged.get(key, 0.0) + float(value)
+        return merged, n
+
+    def any_rank(self, flag: bool) -> bool:
+        """True on every rank when ``flag`` is true on some rank (so that all stop at the same step)."""
+        if self.world_size == 1:
+            return bool(flag)
+        buffer = np.array([1 if flag else 0], dtype=np.int32)
+        return bool(self.group.all_reduce(buffer, ReduceOp.MAX)[0])
+
+    def runs_callback(self, callback) -> bool:
+        """Whether ``callback`` runs on this rank: all do on rank 0; elsewhere none that writes or prints.
+
+        Progress bars, file loggers, plots and checkpoints (and any callback with
+        ``rank_zero_only = True``) run on rank 0 only; schedulers, clipping and early
+        stopping run everywhere, from the same reduced logs.
+        """
+        if self.is_main:
+            return True
+        from ember.train import callbacks as cb
+
+        writers = (cb.ProgressBar, cb.CSVLogger, cb.JSONLLogger, cb.PlotCurves, cb.ModelCheckpoint)
+        return not (isinstance(callback, writers) or getattr(callback, "rank_zero_only", False))
+
+    def __repr__(self):
+        return f"DataParallel(rank={self.rank}, world_size={self.world_size}, bucket_cap_mb={self.cap_bytes / 2**20:g})"
+
+
+class _ShardedLoader(DataLoader):
+    """A DataLoader whose distributed sampler follows the loader's epoch counter."""
+
+    def __iter__(self):
+        if hasattr(self.sampler, "set_epoch"):
+            self.sampler.set_epoch(self.epoch)
+        return super().__iter__()
