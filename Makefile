@@ -17,12 +17,24 @@ $(VENV)/.test-deps: pyproject.toml | $(PY)
 	$(PIP) install -e '.[test]'
 	touch $@
 
+# Two system programs some tests use: Debian's chromium (the playground's browser tests, through
+# Selenium) and Graphviz's dot (rendering computation graphs). As root on Debian the first
+# `make test` installs them; elsewhere those tests skip and say what to install.
+SYSTEM_PACKAGES := chromium chromium-driver graphviz
+
+$(VENV)/.system-deps: | $(PY)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && command -v dot >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get -qq update >/dev/null 2>&1 && \
+	    apt-get -qq install -y $(SYSTEM_PACKAGES) >/dev/null 2>&1; } || \
+	  echo "note: could not install $(SYSTEM_PACKAGES); the tests that need them will skip"
+	@touch $@
+
 demo: $(VENV)/.demo-deps
 	$(PY) -m ember demo
 
 # The suite runs one test process per core; one BLAS thread each keeps them from oversubscribing
 # the cores (OpenBLAS threads that wait for a busy core make small products 50x slower).
-test: $(VENV)/.test-deps
+test: $(VENV)/.test-deps $(VENV)/.system-deps
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest -n auto -m "not slow" tests
 
 test-slow: $(VENV)/.test-deps
