@@ -18,11 +18,24 @@ from ember.train.callbacks import (
 from ember.train.checkpoint import load_checkpoint, save_checkpoint
 from ember.train.metrics import accuracy, confusion_matrix, get_metric, top_k_accuracy
 from ember.train.splits import Normalizer, train_dev_test_split
+from ember.train.tensorboard import (
+    TensorBoardLogger,
+    attention_image,
+    feature_map_grid,
+    filter_grid,
+    log_attention,
+    log_embeddings,
+    log_images,
+    log_text,
+    make_grid,
+    summary_writer,
+)
 from ember.train.trainer import History, Trainer
 
 __all__ = [
     "CSVLogger", "Callback", "EarlyStopping", "GradientClipping", "History", "JSONLLogger", "LRSchedulerCallback",
-    "ModelCheckpoint", "Normalizer", "PlotCurves", "ProgressBar", "TerminateOnNaN", "Trainer", "accuracy",
-    "confusion_matrix", "get_metric", "load_checkpoint", "save_checkpoint", "top_k_accuracy",
-    "train_dev_test_split",
+    "ModelCheckpoint", "Normalizer", "PlotCurves", "ProgressBar", "TensorBoardLogger", "TerminateOnNaN", "Trainer",
+    "accuracy", "attention_image", "confusion_matrix", "feature_map_grid", "filter_grid", "get_metric",
+    "load_checkpoint", "log_attention", "log_embeddings", "log_images", "log_text", "make_grid", "save_checkpoint",
+    "summary_writer", "top_k_accuracy", "train_dev_test_split",
 ]
