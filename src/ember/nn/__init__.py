@@ -35,7 +35,16 @@ from ember.nn.conv import Conv1d, Conv2d, ConvTranspose2d
 from ember.nn.dropout import Dropout, Dropout2d
 from ember.nn.embedding import Embedding
 from ember.nn.linear import Linear
-from ember.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
+from ember.nn.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    ContrastiveLoss,
+    CrossEntropyLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    TripletMarginLoss,
+)
 from ember.nn.module import Module
 from ember.nn.normalization import (
     BatchNorm1d,
@@ -73,5 +82,6 @@ __all__ = [
     "Linear", "Conv1d", "Conv2d", "ConvTranspose2d", "Dropout", "Dropout2d",
     "ReLU", "ReLU6", "LeakyReLU", "Sigmoid", "LogSigmoid", "Tanh", "ELU", "GELU", "Softplus", "SiLU", "Hardtanh",
     "Softmax", "LogSoftmax",
-    "L1Loss", "MSELoss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss",
+    "L1Loss", "MSELoss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss", "TripletMarginLoss",
+    "ContrastiveLoss",
 ]

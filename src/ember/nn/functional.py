@@ -36,7 +36,9 @@ from ember.ops import (  # noqa: F401 - re-exported unchanged: their signatures 
     logsumexp,
     max_pool1d,
     max_pool2d,
+    normalize,
     one_hot,
+    pairwise_distance,
     sigmoid,
     softplus,
     tanh,
@@ -51,7 +53,8 @@ __all__ = [
     "silu", "softmax", "log_softmax", "softmin", "logsumexp", "linear", "conv1d", "conv2d", "conv_transpose2d",
     "dropout", "dropout2d",
     "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy",
-    "binary_cross_entropy_with_logits", "one_hot", "pad",
+    "binary_cross_entropy_with_logits", "triplet_margin_loss", "contrastive_loss", "pairwise_distance", "normalize",
+    "one_hot", "pad",
 ]
 
 
@@ -229,3 +232,15 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     """
     reduction = _legacy_reduction(size_average, reduce, reduction)
     return ops.binary_cross_entropy_with_logits(input, target, weight, reduction, pos_weight)
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, size_average=None,
+                        reduce=None, reduction="mean", squared=False):
+    """max(d(a, p) − d(a, n) + margin, 0), d = ‖x − y + eps‖_p; ``squared=True``: the FaceNet form on d²."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    return ops.triplet_margin_loss(anchor, positive, negative, margin, p, eps, swap, reduction, squared)
+
+
+def contrastive_loss(x1, x2, target, margin=1.0, eps=1e-6, reduction="mean"):
+    """y·d² + (1 − y)·max(margin − d, 0)², y = 1 for similar pairs (Hadsell et al. 2006)."""
+    return ops.contrastive_loss(x1, x2, target, margin, eps, reduction)

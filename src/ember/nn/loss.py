@@ -140,3 +140,54 @@ class NLLLoss(_WeightedLoss):
     def forward(self, input, target):
         return F.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
                           reduction=self.reduction)
+
+
+# -- metric learning -----------------------------------------------------------------------
+
+
+class TripletMarginLoss(_Loss):
+    """Triplet loss: ℓ_i = max(d(a_i, p_i) − d(a_i, n_i) + margin, 0), d(x, y) = ‖x − y + eps‖_p.
+
+    PyTorch's ``nn.TripletMarginLoss`` with its defaults; ``swap=True`` takes min(d(a, n), d(p, n))
+    as the negative distance. ``squared=True`` is the course's FaceNet form on squared distances,
+    max(‖f(A) − f(P)‖² − ‖f(A) − f(N)‖² + α, 0) with α = ``margin``.
+
+    Shapes: anchor, positive, negative (N, D) or (D,); output scalar, or (N,) for 'none'.
+
+    >>> loss = nn.TripletMarginLoss(margin=0.2, squared=True)
+    >>> loss(em.randn(8, 16), em.randn(8, 16), em.randn(8, 16)).shape
+    ()
+    """
+
+    def __init__(self, margin: float = 1.0, p: float = 2.0, eps: float = 1e-6, swap: bool = False,
+                 size_average=None, reduce=None, reduction: str = "mean", squared: bool = False):
+        super().__init__(size_average, reduce, reduction)
+        if margin <= 0:
+            raise ValueError(f"TripletMarginLoss: margin must be greater than 0, got {margin}")
+        self.margin, self.p, self.eps, self.swap, self.squared = margin, p, eps, swap, squared
+
+    def forward(self, anchor, positive, negative):
+        return F.triplet_margin_loss(anchor, positive, negative, margin=self.margin, p=self.p, eps=self.eps,
+                                     swap=self.swap, reduction=self.reduction, squared=self.squared)
+
+
+class ContrastiveLoss(_Loss):
+    """Contrastive loss (Hadsell et al. 2006): ℓ_i = y_i d_i² + (1 − y_i) max(margin − d_i, 0)².
+
+    d_i = ‖x1_i − x2_i + eps‖; y = 1 marks a similar pair (pulled together), y = 0 a dissimilar
+    one (pushed at least ``margin`` apart).
+
+    Shapes: x1, x2 (N, D); target (N,) of 0/1; output scalar, or (N,) for 'none'.
+
+    >>> nn.ContrastiveLoss(margin=2.0)(em.randn(4, 8), em.randn(4, 8), em.tensor([1, 0, 1, 0])).shape
+    ()
+    """
+
+    def __init__(self, margin: float = 1.0, eps: float = 1e-6, reduction: str = "mean"):
+        super().__init__(reduction=reduction)
+        if margin <= 0:
+            raise ValueError(f"ContrastiveLoss: margin must be greater than 0, got {margin}")
+        self.margin, self.eps = margin, eps
+
+    def forward(self, x1, x2, target):
+        return F.contrastive_loss(x1, x2, target, margin=self.margin, eps=self.eps, reduction=self.reduction)

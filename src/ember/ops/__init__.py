@@ -57,6 +57,13 @@ from ember.ops.loss import (
     mse_loss,
     nll_loss,
 )
+from ember.ops.metric_loss import (
+    contrastive_loss,
+    normalize,
+    pairwise_distance,
+    pairwise_distances,
+    triplet_margin_loss,
+)
 from ember.ops.normalization import batch_norm, group_norm, instance_norm, layer_norm
 from ember.ops.pooling import (
     adaptive_avg_pool1d,
@@ -89,15 +96,15 @@ from ember.ops.shape import (
 )
 
 __all__ = [
-    "abs", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "add",
-    "argmax", "argmin", "avg_pool1d", "avg_pool2d", "batch_norm", "binary_cross_entropy",
-    "binary_cross_entropy_with_logits", "broadcast_to", "cast", "cat", "chunk", "clamp", "clip", "clone", "concat",
-    "conv1d", "conv2d", "conv_transpose2d", "cos", "cross_entropy", "div", "dropout", "dropout2d", "elu",
-    "embedding", "eq", "exp", "expand", "flatten", "ge", "gelu", "getitem", "group_norm", "gru_layer", "gt",
-    "hardtanh", "identity", "index_select", "instance_norm", "isfinite", "isnan", "l1_loss", "layer_norm", "le",
-    "leaky_relu", "linear", "log", "log_softmax", "logical_and", "logical_not", "logical_or", "logsumexp",
-    "lstm_layer", "lt", "masked_fill", "matmul", "max", "max_pool1d", "max_pool2d", "maximum", "mean", "min",
-    "minimum", "mse_loss", "mul", "ne", "neg", "nll_loss", "one_hot", "pad", "permute", "pow", "relu", "reshape",
-    "rnn_layer", "sigmoid", "sign", "silu", "sin", "softmax", "softplus", "split", "sqrt", "squeeze", "stack",
-    "std", "sub", "sum", "sum_to", "tanh", "to_device", "transpose", "unsqueeze", "var", "where",
+    "abs", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "add", "argmax",
+    "argmin", "avg_pool1d", "avg_pool2d", "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+    "broadcast_to", "cast", "cat", "chunk", "clamp", "clip", "clone", "concat", "contrastive_loss", "conv1d", "conv2d",
+    "conv_transpose2d", "cos", "cross_entropy", "div", "dropout", "dropout2d", "elu", "embedding", "eq", "exp",
+    "expand", "flatten", "ge", "gelu", "getitem", "group_norm", "gru_layer", "gt", "hardtanh", "identity",
+    "index_select", "instance_norm", "isfinite", "isnan", "l1_loss", "layer_norm", "le", "leaky_relu", "linear", "log",
+    "log_softmax", "logical_and", "logical_not", "logical_or", "logsumexp", "lstm_layer", "lt", "masked_fill", "matmul",
+    "max", "max_pool1d", "max_pool2d", "maximum", "mean", "min", "minimum", "mse_loss", "mul", "ne", "neg", "nll_loss",
+    "normalize", "one_hot", "pad", "pairwise_distance", "pairwise_distances", "permute", "pow", "relu", "reshape",
+    "rnn_layer", "sigmoid", "sign", "silu", "sin", "softmax", "softplus", "split", "sqrt", "squeeze", "stack", "std",
+    "sub", "sum", "sum_to", "tanh", "to_device", "transpose", "triplet_margin_loss", "unsqueeze", "var", "where",
 ]

@@ -17,6 +17,7 @@ from ember.train.callbacks import (
 )
 from ember.train.checkpoint import load_checkpoint, save_checkpoint
 from ember.train.metrics import accuracy, confusion_matrix, get_metric, top_k_accuracy
+from ember.train.multitask import MultiTaskLoss, masked_bce_with_logits
 from ember.train.splits import Normalizer, train_dev_test_split
 from ember.train.tensorboard import (
     TensorBoardLogger,
@@ -34,8 +35,8 @@ from ember.train.trainer import History, Trainer
 
 __all__ = [
     "CSVLogger", "Callback", "EarlyStopping", "GradientClipping", "History", "JSONLLogger", "LRSchedulerCallback",
-    "ModelCheckpoint", "Normalizer", "PlotCurves", "ProgressBar", "TensorBoardLogger", "TerminateOnNaN", "Trainer",
-    "accuracy", "attention_image", "confusion_matrix", "feature_map_grid", "filter_grid", "get_metric",
-    "load_checkpoint", "log_attention", "log_embeddings", "log_images", "log_text", "make_grid", "save_checkpoint",
-    "summary_writer", "top_k_accuracy", "train_dev_test_split",
+    "ModelCheckpoint", "MultiTaskLoss", "Normalizer", "PlotCurves", "ProgressBar", "TensorBoardLogger",
+    "TerminateOnNaN", "Trainer", "accuracy", "attention_image", "confusion_matrix", "feature_map_grid", "filter_grid",
+    "get_metric", "load_checkpoint", "log_attention", "log_embeddings", "log_images", "log_text", "make_grid",
+    "masked_bce_with_logits", "save_checkpoint", "summary_writer", "top_k_accuracy", "train_dev_test_split",
 ]
