@@ -1,5 +1,6 @@
-"""Computer vision: classic image filters, augmentation transforms, RoI pooling and
-convolutional sliding windows (and, as they are added, boxes and detection).
+"""Computer vision: classic image filters, augmentation transforms, boxes (IoU, NMS, anchors),
+localisation and a YOLO-style detector with mAP, RoI pooling, convolutional sliding windows,
+and Siamese/triplet metric learning.
 
 >>> from ember.vision import filters, transforms
 >>> edges = filters.edge_magnitude(grey_image, "sobel")
@@ -7,7 +8,20 @@ convolutional sliding windows (and, as they are added, boxes and detection).
 """
 from ember.nn.roi import RoIAlign, RoIPool
 from ember.ops.roi import roi_align, roi_pool
-from ember.vision import filters, siamese, sliding_window, transforms
+from ember.vision import boxes, evaluation, filters, localization, shapes, siamese, sliding_window, transforms, yolo
+from ember.vision.boxes import (
+    assign_to_anchors,
+    batched_nms,
+    box_area,
+    box_convert,
+    box_iou,
+    clip_boxes_to_image,
+    grid_anchors,
+    nms,
+    remove_small_boxes,
+    wh_iou,
+)
+from ember.vision.evaluation import average_precision, mean_average_precision
 from ember.vision.siamese import (
     SiameseNetwork,
     auc,
@@ -21,7 +35,10 @@ from ember.vision.siamese import (
 from ember.vision.sliding_window import convolutionalize, sliding_window_predictions, window_stride
 
 __all__ = [
-    "RoIAlign", "RoIPool", "SiameseNetwork", "auc", "batch_hard_triplets", "best_threshold", "convolutionalize",
-    "filters", "online_triplet_loss", "plot_roc", "roc_curve", "roi_align", "roi_pool", "semi_hard_triplets",
-    "siamese", "sliding_window", "sliding_window_predictions", "transforms", "window_stride",
+    "RoIAlign", "RoIPool", "SiameseNetwork", "assign_to_anchors", "auc", "average_precision", "batch_hard_triplets",
+    "batched_nms", "best_threshold", "box_area", "box_convert", "box_iou", "boxes", "clip_boxes_to_image",
+    "convolutionalize", "evaluation", "filters", "grid_anchors", "localization", "mean_average_precision", "nms",
+    "online_triplet_loss", "plot_roc", "remove_small_boxes", "roc_curve", "roi_align", "roi_pool", "semi_hard_triplets",
+    "shapes", "siamese", "sliding_window", "sliding_window_predictions", "transforms", "wh_iou", "window_stride",
+    "yolo",
 ]
