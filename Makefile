@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench lint docs clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -43,9 +43,12 @@ test-slow: $(VENV)/.test-deps
 bench: $(VENV)/.test-deps
 	$(PY) benchmarks/mlp.py
 
+docs: $(VENV)/.test-deps
+	$(PY) -m mkdocs build --strict
+
 lint: $(VENV)/.test-deps
 	$(PIP) install ruff
 	$(VENV)/bin/ruff check src tests benchmarks examples
 
 clean:
-	rm -rf $(VENV) runs build dist src/*.egg-info .pytest_cache
+	rm -rf $(VENV) runs site build dist src/*.egg-info .pytest_cache

@@ -159,7 +159,7 @@ class CharLM(nn.Module):
         """
         if temperature <= 0:
             raise ValueError(f"CharLM.sample: temperature must be positive, got {temperature}")
-        if not prefix:
+        if len(prefix) == 0:
             raise ValueError("CharLM.sample: prefix must hold at least one token")
         rng = generator if generator is not None else np.random.default_rng()
         tokens, was_training = list(prefix), self.training
