@@ -8,7 +8,18 @@ and Siamese/triplet metric learning.
 """
 from ember.nn.roi import RoIAlign, RoIPool
 from ember.ops.roi import roi_align, roi_pool
-from ember.vision import boxes, evaluation, filters, localization, shapes, siamese, sliding_window, transforms, yolo
+from ember.vision import (
+    boxes,
+    evaluation,
+    filters,
+    localization,
+    rcnn,
+    shapes,
+    siamese,
+    sliding_window,
+    transforms,
+    yolo,
+)
 from ember.vision.boxes import (
     assign_to_anchors,
     batched_nms,
@@ -22,6 +33,7 @@ from ember.vision.boxes import (
     wh_iou,
 )
 from ember.vision.evaluation import average_precision, mean_average_precision
+from ember.vision.rcnn import TwoStageDetector, decode_boxes, encode_boxes, proposal_recall, propose_regions
 from ember.vision.siamese import (
     SiameseNetwork,
     auc,
@@ -35,10 +47,11 @@ from ember.vision.siamese import (
 from ember.vision.sliding_window import convolutionalize, sliding_window_predictions, window_stride
 
 __all__ = [
-    "RoIAlign", "RoIPool", "SiameseNetwork", "assign_to_anchors", "auc", "average_precision", "batch_hard_triplets",
-    "batched_nms", "best_threshold", "box_area", "box_convert", "box_iou", "boxes", "clip_boxes_to_image",
-    "convolutionalize", "evaluation", "filters", "grid_anchors", "localization", "mean_average_precision", "nms",
-    "online_triplet_loss", "plot_roc", "remove_small_boxes", "roc_curve", "roi_align", "roi_pool", "semi_hard_triplets",
+    "RoIAlign", "RoIPool", "SiameseNetwork", "TwoStageDetector", "assign_to_anchors", "auc", "average_precision",
+    "batch_hard_triplets", "batched_nms", "best_threshold", "box_area", "box_convert", "box_iou", "boxes",
+    "clip_boxes_to_image", "convolutionalize", "decode_boxes", "encode_boxes", "evaluation", "filters", "grid_anchors",
+    "localization", "mean_average_precision", "nms", "online_triplet_loss", "plot_roc", "proposal_recall",
+    "propose_regions", "rcnn", "remove_small_boxes", "roc_curve", "roi_align", "roi_pool", "semi_hard_triplets",
     "shapes", "siamese", "sliding_window", "sliding_window_predictions", "transforms", "wh_iou", "window_stride",
     "yolo",
 ]
