@@ -129,7 +129,8 @@ def test_weights_are_buffers_like_torch():
     assert nn.CrossEntropyLoss(weight=CLASS_WEIGHT).to(em.float32).weight.dtype == np.float32
 
 
-@pytest.mark.parametrize("name", ["MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss"])
+@pytest.mark.parametrize("name", ["MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss",
+                                  "SmoothL1Loss", "HuberLoss"])
 def test_constructor_signatures_and_repr_match_torch(name):
     import inspect
 
@@ -157,3 +158,52 @@ def test_loss_errors_are_clear():
         nn.CrossEntropyLoss()(em.zeros(3, 4), em.tensor([0, 1]))
     with pytest.raises(ValueError, match="binary_cross_entropy"):
         nn.BCELoss()(em.tensor([1.5]), em.tensor([1.0]))
+
+
+# -- robust regression losses and word2vec's negative-sampling loss ----------------------------------------------
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("name, option", [("SmoothL1Loss", {"beta": 1.0}), ("SmoothL1Loss", {"beta": 0.3}),
+                                          ("SmoothL1Loss", {"beta": 0.0}), ("HuberLoss", {"delta": 1.0}),
+                                          ("HuberLoss", {"delta": 2.5})])
+def test_smooth_l1_and_huber_losses(name, option, reduction):
+    x = RNG.standard_normal((5, 7)) * 2  # differences on both sides of β / δ
+    target = RNG.standard_normal((5, 7))
+    _check(*_both(name, reduction=reduction, **option), x, target)
+    _check(*_both(name, reduction=reduction, **option), x, target.astype(np.float32), np.float32, 1e-5)
+
+
+def test_smooth_l1_gradcheck_and_errors():
+    x = em.tensor(RNG.standard_normal((4, 3)) * 2, requires_grad=True)
+    target = em.tensor(RNG.standard_normal((4, 3)))
+    assert gradcheck(lambda a: nn.SmoothL1Loss(beta=0.5)(a, target), [x])
+    assert gradcheck(lambda a: nn.HuberLoss(delta=0.7)(a, target), [x])
+    with pytest.raises(ValueError, match="beta"):
+        nn.SmoothL1Loss(beta=-1)
+    with pytest.raises(ValueError, match="shape"):
+        nn.SmoothL1Loss()(em.zeros(3), em.zeros(4))
+
+
+def _torch_negative_sampling(v, u_o, u_k, reduction):
+    """−log σ(u_o·v) − Σ_k log σ(−u_k·v), written out in torch."""
+    loss = -torch.nn.functional.logsigmoid((v * u_o).sum(1)) \
+        - torch.nn.functional.logsigmoid(-(u_k @ v.unsqueeze(2)).squeeze(2)).sum(1)
+    return {"mean": loss.mean(), "sum": loss.sum(), "none": loss}[reduction]
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_negative_sampling_loss_against_the_formula(reduction):
+    arrays = [RNG.standard_normal(s) for s in ((6, 5), (6, 5), (6, 3, 5))]
+    ours = [em.tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    le = nn.NegativeSamplingLoss(reduction=reduction)(*ours)
+    lt = _torch_negative_sampling(*theirs, reduction)
+    np.testing.assert_allclose(le.detach().numpy(), lt.detach().numpy(), rtol=1e-10)
+    upstream = RNG.standard_normal(lt.shape)
+    le.backward(em.tensor(upstream))
+    lt.backward(torch.tensor(upstream))
+    for a, b in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-10, atol=1e-12)
+    assert gradcheck(lambda *t: nn.NegativeSamplingLoss(reduction=reduction)(*t).sum(),
+                     [em.tensor(a, requires_grad=True) for a in arrays])
+    with pytest.raises(ValueError, match=r"negatives \(N, K, D\)"):
+        nn.NegativeSamplingLoss()(ours[0], ours[1], ours[1])

@@ -40,9 +40,12 @@ from ember.nn.loss import (
     BCEWithLogitsLoss,
     ContrastiveLoss,
     CrossEntropyLoss,
+    HuberLoss,
     L1Loss,
     MSELoss,
+    NegativeSamplingLoss,
     NLLLoss,
+    SmoothL1Loss,
     TripletMarginLoss,
 )
 from ember.nn.module import Module
@@ -83,5 +86,6 @@ __all__ = [
     "ReLU", "ReLU6", "LeakyReLU", "Sigmoid", "LogSigmoid", "Tanh", "ELU", "GELU", "Softplus", "SiLU", "Hardtanh",
     "Softmax", "LogSoftmax",
     "L1Loss", "MSELoss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss", "TripletMarginLoss",
+    "SmoothL1Loss", "HuberLoss", "NegativeSamplingLoss",
     "ContrastiveLoss",
 ]

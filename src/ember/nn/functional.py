@@ -36,6 +36,7 @@ from ember.ops import (  # noqa: F401 - re-exported unchanged: their signatures 
     logsumexp,
     max_pool1d,
     max_pool2d,
+    negative_sampling_loss,
     normalize,
     one_hot,
     pairwise_distance,
@@ -45,6 +46,7 @@ from ember.ops import (  # noqa: F401 - re-exported unchanged: their signatures 
 )
 
 __all__ = [
+    "smooth_l1_loss", "huber_loss", "negative_sampling_loss",
     "embedding", "scaled_dot_product_attention",
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d",
     "avg_pool2d", "max_pool1d", "max_pool2d",
@@ -200,6 +202,20 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     """Negative log-likelihood: L_i = −w_{y_i} · input[i, y_i], for log-probabilities input (N, C, ...)."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     return ops.nll_loss(input, target, weight, ignore_index, reduction)
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    """Smooth L1: ½d²/β where d = |x − y| < β, else d − ½β (β = 0: L1), reduced.
+
+    >>> F.smooth_l1_loss(em.tensor([0.5, 3.0]), em.tensor([0.0, 0.0]))
+    tensor(1.3125)
+    """
+    return ops.smooth_l1_loss(input, target, _legacy_reduction(size_average, reduce, reduction), beta)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0):
+    """Huber: ½d² where d = |x − y| < δ, else δ(d − ½δ), reduced."""
+    return ops.huber_loss(input, target, reduction, delta)
 
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):

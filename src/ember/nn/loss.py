@@ -62,6 +62,56 @@ class MSELoss(_Loss):
         return F.mse_loss(input, target, reduction=self.reduction)
 
 
+class SmoothL1Loss(_Loss):
+    """Smooth L1 (Fast R-CNN's box regression loss): ℓ_i = ½d_i²/β if d_i = |x_i − y_i| < β, else d_i − ½β.
+
+    Quadratic near zero, linear beyond β, so outliers pull less than in MSE; β = 0 is L1.
+
+    >>> nn.SmoothL1Loss(beta=1.0)(em.tensor([0.5, 3.0]), em.tensor([0.0, 0.0]))
+    tensor(1.3125)
+    """
+
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean", beta: float = 1.0):
+        super().__init__(size_average, reduce, reduction)
+        if beta < 0:
+            raise ValueError(f"SmoothL1Loss: beta must be non-negative, got {beta}")
+        self.beta = beta
+
+    def forward(self, input, target):
+        return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+
+class HuberLoss(_Loss):
+    """Huber loss: ℓ_i = ½d_i² if d_i = |x_i − y_i| < δ, else δ(d_i − ½δ) (δ · SmoothL1 with β = δ).
+
+    >>> nn.HuberLoss(delta=1.0)(em.tensor([0.5, 3.0]), em.tensor([0.0, 0.0]))
+    tensor(1.3125)
+    """
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0):
+        super().__init__(reduction=reduction)
+        if delta <= 0:
+            raise ValueError(f"HuberLoss: delta must be positive, got {delta}")
+        self.delta = delta
+
+    def forward(self, input, target):
+        return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+
+
+class NegativeSamplingLoss(_Loss):
+    """word2vec's negative-sampling loss: ℓ_i = −log σ(u_o·v_i) − Σ_k log σ(−u_k·v_i).
+
+    ``forward(input, positive, negatives)``: centre vectors v (N, D), the true context word's
+    output vectors u_o (N, D) and K sampled negatives' output vectors u_k (N, K, D).
+
+    >>> nn.NegativeSamplingLoss()(em.randn(4, 8), em.randn(4, 8), em.randn(4, 5, 8)).shape
+    ()
+    """
+
+    def forward(self, input, positive, negatives):
+        return F.negative_sampling_loss(input, positive, negatives, reduction=self.reduction)
+
+
 class BCELoss(_WeightedLoss):
     """Binary cross-entropy on probabilities: ℓ = −w[y log p + (1 − y) log(1 − p)].
 

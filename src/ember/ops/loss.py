@@ -8,7 +8,8 @@ from ember.autograd.tensor import as_tensor
 from ember.backend import get_array_module as xp_of
 from ember.ops.activation import _logsumexp, _shifted_exp, softplus
 from ember.ops.arithmetic import mul
-from ember.ops.elementwise import abs
+from ember.ops.elementwise import abs, where
+from ember.ops.linalg import matmul
 from ember.ops.reduction import mean, sum
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -211,6 +212,43 @@ def l1_loss(input, target, reduction="mean", weight=None):
     """|x − y|, reduced; with an element-wise ``weight``, 'mean' is Σ w ℓ / Σ w."""
     _check_same_shape("l1_loss", input, target)
     return _reduce_weighted(abs(input - target), reduction, "l1_loss", weight)
+
+
+def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
+    """Smooth L1 (Fast R-CNN's box loss): ½d²/β where d = |x − y| < β, else d − ½β; β = 0 is L1."""
+    _check_same_shape("smooth_l1_loss", input, target)
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+    d = abs(input - target)
+    return _reduce(d if beta == 0 else where(d.data < beta, 0.5 * d * d / beta, d - 0.5 * beta), reduction,
+                   "smooth_l1_loss")
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0):
+    """Huber: ½d² where d = |x − y| < δ, else δ(d − ½δ); equal to δ · smooth_l1_loss(β = δ)."""
+    _check_same_shape("huber_loss", input, target)
+    if delta <= 0:
+        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+    d = abs(input - target)
+    return _reduce(where(d.data < delta, 0.5 * d * d, delta * (d - 0.5 * delta)), reduction, "huber_loss")
+
+
+def negative_sampling_loss(input, positive, negatives, reduction="mean"):
+    """word2vec's negative-sampling loss (Mikolov et al. 2013) for centre vectors v = ``input`` (N, D):
+
+        ℓ = −log σ(u_o·v) − Σ_k log σ(−u_k·v)
+
+    with u_o = ``positive`` (N, D) the output vector of the true context word and u_k =
+    ``negatives`` (N, K, D) those of K words drawn from the unigram^0.75 table.
+    """
+    if input.ndim != 2 or tuple(positive.shape) != tuple(input.shape) or negatives.ndim != 3 \
+            or tuple(negatives.shape[::2]) != tuple(input.shape):
+        raise ValueError(f"negative_sampling_loss: expected input (N, D), positive (N, D), negatives (N, K, D); got "
+                         f"{tuple(input.shape)}, {tuple(positive.shape)}, {tuple(negatives.shape)}")
+    true_score = sum(input * positive, axis=1)
+    noise_scores = matmul(negatives, input.reshape(input.shape[0], -1, 1)).reshape(negatives.shape[:2])
+    loss = softplus(-true_score) + sum(softplus(noise_scores), axis=1)  # −log σ(s) = softplus(−s)
+    return _reduce(loss, reduction, "negative_sampling_loss")
 
 
 class _BinaryCrossEntropy(Function):

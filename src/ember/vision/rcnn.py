@@ -40,8 +40,7 @@ from ember.nn.module import Module
 from ember.nn.normalization import BatchNorm2d
 from ember.nn.roi import RoIAlign
 from ember.ops.activation import softmax
-from ember.ops.elementwise import where
-from ember.ops.loss import cross_entropy
+from ember.ops.loss import cross_entropy, smooth_l1_loss
 from ember.vision.boxes import _iou
 
 __all__ = ["TwoStageDetector", "assign_targets", "decode_boxes", "encode_boxes", "fast_rcnn_loss", "nms_per_image",
@@ -389,12 +388,6 @@ def sample_rois(labels, batch_size_per_image: int = 64, positive_fraction: float
     return (rank(positive) < num_pos[:, None]) | (rank(negative) < num_neg[:, None])
 
 
-def _smooth_l1(input, target, beta: float):
-    """Elementwise smooth L1: ½d²/β if d = |x − y| < β, else d − ½β (Fast R-CNN's box loss)."""
-    d = (input - target).abs()
-    return where(d.data < beta, 0.5 * d * d / beta, d - 0.5 * beta)
-
-
 def fast_rcnn_loss(class_logits, box_deltas, labels, targets, beta: float = 1.0 / 9):
     """Fast R-CNN's multi-task loss over K sampled RoIs: (loss, classifier loss, box loss).
 
@@ -422,7 +415,7 @@ def fast_rcnn_loss(class_logits, box_deltas, labels, targets, beta: float = 1.0 
     pick = (c[:, None] == xp.arange(classes)) & (c[:, None] > 0)
     chosen = (box_deltas.reshape(K, classes, 4) * Tensor(pick[..., None].astype(box_deltas.dtype))).sum(axis=1)
     target = Tensor(xp.where((c > 0)[:, None], t, 0).astype(box_deltas.dtype))
-    box = _smooth_l1(chosen, target, beta).sum() / max(K, 1)
+    box = smooth_l1_loss(chosen, target, reduction="sum", beta=beta) / max(K, 1)
     return classifier + box, classifier, box
 
 
