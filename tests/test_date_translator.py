@@ -6,8 +6,9 @@ import pytest
 
 import ember as em
 from ember.apps import date_translator as dt
-from ember.apps.date_translator import DateTranslator, evaluate, plot_attention, run
+from ember.apps.date_translator import DateTranslator, evaluate, run
 from ember.text.dates import build_char_vocabs, generate_dates
+from ember.viz import plot_attention
 
 SMALL = {"train_size": 2000, "test_size": 300, "epochs": 10, "hidden_size": 32, "embed_dim": 16, "lr": 1e-2,
          "batch_size": 32, "families": ["numeric_eu", "long_month", "numeric_ymd"]}

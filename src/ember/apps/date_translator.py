@@ -42,6 +42,7 @@ from ember.text.dates import build_char_vocabs, generate_dates
 from ember.text.decoding import beam_search, greedy_search
 from ember.text.seq2seq import Decoder, Encoder, Seq2Seq
 from ember.text.vocab import Vocab
+from ember.viz.attention import plot_attention
 
 __all__ = ["RECIPE", "DateTranslator", "add_arguments", "evaluate", "main_translate_dates", "plot_attention", "run",
            "train"]
@@ -229,33 +230,6 @@ def evaluate(translator: DateTranslator, pairs, beam_width: int = 1) -> dict:
     bleu = corpus_bleu([list(p) for p in predictions], [[list(t)] for t in isos]).score
     return {"exact_match": exact, "bleu": float(bleu), "predictions": predictions, "attention": attention,
             "seconds": time.perf_counter() - started}
-
-
-def plot_attention(texts, outputs, attention, path, columns: int = 2, dpi: int = 100):
-    """Heatmaps of attention weights, one panel per example: output characters (rows, with <eos>)
-    × input characters (columns). ``attention[i]`` has shape (len(outputs[i]) + 1, len(texts[i])).
-
-    Returns the matplotlib ``Figure``, saved as a PNG at ``path`` (parents created).
-    """
-    from matplotlib.figure import Figure
-
-    n = len(texts)
-    if n == 0 or any(a is None for a in attention):
-        raise ValueError("plot_attention: expected at least one example, each with its attention weights")
-    rows = math.ceil(n / columns)
-    fig = Figure(figsize=(6.0 * min(columns, n), 3.2 * rows), layout="constrained")
-    axes = fig.subplots(rows, min(columns, n), squeeze=False).reshape(-1)
-    for ax, text, out, weights in zip(axes, texts, outputs, attention, strict=False):
-        ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
-        ax.set_xticks(range(len(text)), list(text), fontsize=7)
-        labels = list(out) + ["<eos>"]
-        ax.set_yticks(range(weights.shape[0]), labels[:weights.shape[0]], fontsize=7)
-        ax.set_title(f"{text!r} → {out}", fontsize=8)
-    for ax in axes[n:]:
-        ax.set_axis_off()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
-    return fig
 
 
 # -- the recipe ----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ embeddings and computation graphs), saved as PNG.
 
 matplotlib is imported only when a plot is drawn, so ``import ember`` stays light.
 """
+from ember.viz.attention import plot_attention
 from ember.viz.embeddings import pca_2d, plot_embeddings
 from ember.viz.features import (
     feature_maps,
@@ -24,7 +25,7 @@ from ember.viz.graph import graph, render_graph
 from ember.viz.plots import plot_curves
 
 __all__ = [
-    "clipping_effect", "feature_maps", "gradient_flow", "graph", "input_gradient_norms", "pca_2d", "plot_curves",
-    "plot_embeddings", "plot_feature_maps", "plot_filters", "plot_gradient_flow", "plot_images",
+    "clipping_effect", "feature_maps", "gradient_flow", "graph", "input_gradient_norms", "pca_2d", "plot_attention",
+    "plot_curves", "plot_embeddings", "plot_feature_maps", "plot_filters", "plot_gradient_flow", "plot_images",
     "plot_receptive_field", "receptive_field", "recurrent_layer", "render_graph",
 ]
