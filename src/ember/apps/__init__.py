@@ -15,3 +15,18 @@ def format_table(header: list, rows: list) -> str:
     lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
              for row in cells]
     return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
+
+
+def add_recipe_arguments(parser, recipe: dict, samples: str) -> None:
+    """The options every training app takes, their defaults read from its ``recipe``: --epochs,
+    --batch-size, --lr (Adam), --train-size and --test-size (counted in ``samples``) and --seed."""
+    parser.add_argument("--epochs", type=int, default=recipe["epochs"],
+                        help=f"training epochs (default {recipe['epochs']})")
+    parser.add_argument("--batch-size", type=int, default=recipe["batch_size"],
+                        help=f"mini-batch size (default {recipe['batch_size']})")
+    parser.add_argument("--lr", type=float, default=recipe["lr"], help=f"Adam learning rate (default {recipe['lr']})")
+    parser.add_argument("--train-size", type=int, default=recipe["train_size"],
+                        help=f"training {samples} (default {recipe['train_size']})")
+    parser.add_argument("--test-size", type=int, default=recipe["test_size"],
+                        help=f"held-out {samples} (default {recipe['test_size']})")
+    parser.add_argument("--seed", type=int, default=recipe["seed"], help="seed of the data, initialisation, shuffling")

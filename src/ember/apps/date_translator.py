@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 import ember as em
+from ember.apps import add_recipe_arguments
 from ember.autograd.grad_mode import no_grad
 from ember.autograd.tensor import Tensor
 from ember.nn.utils import clip_grad_norm_
@@ -286,22 +287,13 @@ def run(out="runs/translate-dates", log=print, **overrides) -> dict:
 # -- command line ----------------------------------------------------------------------------------
 def add_arguments(parser) -> None:
     """The options of ``ember translate-dates`` on an argparse parser."""
-    parser.add_argument("--epochs", type=int, default=RECIPE["epochs"],
-                        help=f"training epochs (default {RECIPE['epochs']})")
-    parser.add_argument("--batch-size", type=int, default=RECIPE["batch_size"],
-                        help=f"mini-batch size (default {RECIPE['batch_size']})")
-    parser.add_argument("--lr", type=float, default=RECIPE["lr"], help=f"Adam learning rate (default {RECIPE['lr']})")
-    parser.add_argument("--train-size", type=int, default=RECIPE["train_size"],
-                        help=f"training pairs (default {RECIPE['train_size']})")
-    parser.add_argument("--test-size", type=int, default=RECIPE["test_size"],
-                        help=f"held-out pairs (default {RECIPE['test_size']})")
+    add_recipe_arguments(parser, RECIPE, "pairs")
     parser.add_argument("--hidden-size", type=int, default=RECIPE["hidden_size"],
                         help=f"GRU width per direction (default {RECIPE['hidden_size']})")
     parser.add_argument("--attention", default=RECIPE["attention"], choices=("luong_general", "bahdanau"),
                         help=f"attention of the decoder (default {RECIPE['attention']})")
     parser.add_argument("--beam-width", type=int, default=RECIPE["beam_width"],
                         help=f"beam width compared with greedy (default {RECIPE['beam_width']})")
-    parser.add_argument("--seed", type=int, default=RECIPE["seed"], help="seed of the data, initialisation, shuffling")
     parser.add_argument("--out", default="runs/translate-dates", help="directory of the saved model, heatmaps, report")
     parser.add_argument("--translate", metavar="TEXT", default=None,
                         help="translate TEXT with the model saved in --out instead of training")

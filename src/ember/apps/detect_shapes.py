@@ -26,6 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 import ember as em
+from ember.apps import add_recipe_arguments
 from ember.autograd.tensor import Tensor
 from ember.optim.adam import Adam
 from ember.optim.lr_scheduler import CosineAnnealingLR
@@ -200,20 +201,11 @@ def detect_shapes(out="runs/detect-shapes", log=print, progress: bool = True, **
 # -- command line -------------------------------------------------------------------------------------
 def add_arguments(parser) -> None:
     """The options of ``ember detect-shapes`` on an argparse parser."""
-    parser.add_argument("--epochs", type=int, default=RECIPE["epochs"],
-                        help=f"training epochs (default {RECIPE['epochs']})")
-    parser.add_argument("--batch-size", type=int, default=RECIPE["batch_size"],
-                        help=f"mini-batch size (default {RECIPE['batch_size']})")
-    parser.add_argument("--lr", type=float, default=RECIPE["lr"], help=f"Adam learning rate (default {RECIPE['lr']})")
-    parser.add_argument("--train-size", type=int, default=RECIPE["train_size"],
-                        help=f"training images (default {RECIPE['train_size']})")
-    parser.add_argument("--test-size", type=int, default=RECIPE["test_size"],
-                        help=f"held-out images (default {RECIPE['test_size']})")
+    add_recipe_arguments(parser, RECIPE, "images")
     parser.add_argument("--anchors", type=int, default=RECIPE["num_anchors"],
                         help=f"anchor boxes per grid cell (default {RECIPE['num_anchors']})")
     parser.add_argument("--width", type=int, default=RECIPE["width"],
                         help=f"channels of the first convolution (default {RECIPE['width']})")
-    parser.add_argument("--seed", type=int, default=RECIPE["seed"], help="seed of the data, initialisation, shuffling")
     parser.add_argument("--out", default="runs/detect-shapes", help="directory of the checkpoint, PNG and report")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (still prints per-epoch loss)")
 
