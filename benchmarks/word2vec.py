@@ -7,15 +7,19 @@ window 5, negative 5, min_count 5, 5 epochs); gensim with workers=1 and workers=
 analogy questions (questions-words format) are built from word pairs that occur in the
 corpus's vocabulary: gender, family, plural/singular and verb tense.
 
-    python benchmarks/word2vec.py [--epochs 5] [--questions runs/kjv-analogies.txt]
+    python benchmarks/word2vec.py [--epochs 5] [--rounds 1] [--questions runs/kjv-analogies.txt] [--json]
 """
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import re
+import statistics
 import time
 from pathlib import Path
+
+from harness import print_table
 
 PAIRS = {  # section → (a, b) pairs; questions are a:b :: c:d over every two pairs of a section
     "gender": [("man", "woman"), ("king", "queen"), ("he", "she"), ("his", "her"), ("father", "mother"),
@@ -66,30 +70,49 @@ def train(library: str, sentences, epochs: int, workers: int = 1, seed: int = 1)
     return model.wv, time.perf_counter() - started
 
 
+def measure(sentences, epochs: int, rounds: int, questions: Path) -> dict:
+    """Train each (library, workers) ``rounds`` times in A B B A order; per case the median seconds,
+    throughput, ratio and the analogy accuracy of the last run."""
+    order = [("ember", 1), ("gensim", 1), ("gensim", 2), ("ember", 2)]
+    seconds, vectors = {run: [] for run in order}, {}
+    for r in range(rounds):
+        for library, workers in order if r % 2 == 0 else order[::-1]:
+            vectors[(library, workers)], took = train(library, sentences, epochs, workers)
+            seconds[(library, workers)].append(took)
+    vocabulary = set(vectors[("gensim", 1)].key_to_index) & set(vectors[("ember", 1)].key_to_index)
+    n_questions = write_questions(questions, vocabulary)
+    words = sum(map(len, sentences)) * epochs
+    cases = {}
+    for workers in (1, 2):
+        median = {lib: statistics.median(seconds[(lib, workers)]) for lib in ("ember", "gensim")}
+        cases[f"skip-gram on the KJV, {workers} worker{'s' * (workers > 1)}"] = {
+            "unit": "words/s", "throughput": {lib: round(words / t) for lib, t in median.items()},
+            "ratio": round(median["gensim"] / median["ember"], 3),
+            "analogy_accuracy": {lib: round(vectors[(lib, workers)].evaluate_word_analogies(questions)[0], 3)
+                                 for lib in ("ember", "gensim")}}
+    return {"cases": cases, "verses": len(sentences), "words": words // epochs, "vocabulary": len(vocabulary),
+            "questions": n_questions, "epochs": epochs, "rounds": rounds}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=1, help="A B B A rounds; medians are reported")
     parser.add_argument("--questions", default="runs/kjv-analogies.txt", help="where to write the analogy file")
+    parser.add_argument("--quick", action="store_true", help="accepted for ember bench (there is no memory pass)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args()
-    sentences = kjv_sentences()
-    words = sum(map(len, sentences)) * args.epochs
-    runs = [("ember", 1), ("gensim", 1), ("gensim", 2), ("ember", 2)]
-    results = {}
-    for library, workers in runs:
-        wv, seconds = train(library, sentences, args.epochs, workers)
-        results[(library, workers)] = (wv, seconds)
-    vocabulary = set(results[("gensim", 1)][0].key_to_index) & set(results[("ember", 1)][0].key_to_index)
-    n_questions = write_questions(Path(args.questions), vocabulary)
-    print(f"KJV: {len(sentences):,} verses, {words // args.epochs:,} words, {len(vocabulary):,} shared vocabulary "
-          f"words; {n_questions} analogy questions ({args.questions})")
-    print(f"{'library':<8}{'workers':>8}{'seconds':>9}{'words/s':>11}{'analogy acc':>13}")
-    for (library, workers), (wv, seconds) in results.items():
-        accuracy = wv.evaluate_word_analogies(args.questions)[0]
-        print(f"{library:<8}{workers:>8}{seconds:>9.1f}{words / seconds:>11,.0f}{accuracy:>13.3f}")
-    for workers in (1, 2):
-        ratio = results[("gensim", workers)][1] / results[("ember", workers)][1]
-        print(f"ember / gensim throughput at {workers} worker{'s' * (workers > 1)}: {ratio:.2f}x "
-              "(raw corpus words per second, before subsampling)")
+    result = measure(kjv_sentences(), args.epochs, args.rounds, Path(args.questions))
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    print(f"KJV: {result['verses']:,} verses, {result['words']:,} words, {result['vocabulary']:,} shared vocabulary "
+          f"words; {result['questions']} analogy questions ({args.questions})")
+    rows = [[case, f"{r['throughput']['ember']:,}", f"{r['throughput']['gensim']:,}", f"{r['ratio']:.2f}x",
+             f"{r['analogy_accuracy']['ember']:.3f} / {r['analogy_accuracy']['gensim']:.3f}"]
+            for case, r in result["cases"].items()]
+    print_table(["case", "ember words/s", "gensim words/s", "ember/gensim", "analogy accuracy ember / gensim"], rows)
+    print(f"\nraw corpus words per second (before subsampling), medians of {args.rounds} A B B A round(s)")
 
 
 if __name__ == "__main__":

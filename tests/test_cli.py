@@ -1,15 +1,17 @@
-"""The ember command line: help texts, the digits demo end to end, train, planned commands."""
+"""The ember command line: help texts, the digits demo end to end, train, summary, the apps."""
 import csv
 import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from ember import models
 from ember.cli import build_parser, main
 
-SUBCOMMANDS = ("demo", "train", "search", "summary", "word2vec", "translate-dates", "detect-shapes", "bench")
+SUBCOMMANDS = ("demo", "train", "search", "summary", "word2vec", "translate-dates", "detect-shapes", "bench",
+               "playground")
 
 
 def test_top_level_help_lists_every_subcommand_with_one_line(capsys):
@@ -38,11 +40,6 @@ def test_python_dash_m_ember_demo_help():
 def test_no_command_prints_help(capsys):
     assert main([]) == 0
     assert "COMMAND" in capsys.readouterr().out
-
-
-def test_planned_commands_say_they_are_not_available(capsys):
-    assert main(["bench"]) == 1
-    assert "'bench' is not available yet" in capsys.readouterr().err
 
 
 def test_demo_trains_lenet5_to_98_percent_and_writes_its_outputs(tmp_path, capsys):
@@ -113,3 +110,45 @@ def test_train_charlm_without_a_corpus_says_what_to_install(tmp_path, capsys, mo
     monkeypatch.setattr("shutil.which", lambda name: None)
     assert main(["train", "charlm", "--out", str(tmp_path), "--no-progress"]) == 2
     assert "bible-kjv-text" in capsys.readouterr().err
+
+
+def test_word2vec_trains_writes_vectors_and_plot(tmp_path, capsys):
+    from ember.text import KeyedVectors
+
+    rng = np.random.default_rng(0)
+    topics = [["ant", "bee", "cat", "dog", "eel", "fox"], ["oak", "elm", "ash", "fir", "yew", "ivy"]]
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(" ".join(rng.choice(topics[k % 2], size=8)) for k in range(300)))
+    out = tmp_path / "w2v"
+    assert main(["word2vec", str(corpus), "--out", str(out), "--min-count", "1", "--vector-size", "16",
+                 "--window", "3", "--epochs", "5", "--workers", "1", "--sample", "0", "--query", "ant", "zz"]) == 0
+    text = capsys.readouterr().out
+    assert "300 sentences, 2,400 words" in text
+    neighbours = [w.split()[0] for w in text.split("ant:")[1].splitlines()[0].split(",")]
+    assert sum(w in topics[0] for w in neighbours[:4]) >= 3  # its own topic first
+    assert "zz: not in the vocabulary" in text
+    kv = KeyedVectors.load_word2vec_format(out / "vectors.txt")
+    assert len(kv) == 12 and kv.vector_size == 16
+    assert (out / "embeddings.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_bench_runs_a_benchmark_and_prints_one_table(capsys):
+    assert main(["bench", "--only", "mlp", "--rounds", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["benchmark", "case", "unit", "ember", "reference", "against", "ratio"]
+    row = lines[2].split()
+    assert row[0] == "mlp" and row[-2] == "torch" and row[-1].endswith("x") and float(row[-1][:-1]) > 0
+
+
+def test_bench_rows_cover_cases_and_conv_layers():
+    from ember.apps.bench import rows_of
+
+    result = {"models": {"lenet5 train": {"unit": "samples/s", "throughput": {"ember": 10.0, "torch": 20.0},
+                                          "ratio": 0.5}},
+              "convs": [{"input": [8, 3, 32, 32], "out_channels": 16, "kernel": 3, "ms": {"ember": 2.0, "torch": 1.0},
+                         "ratio": 0.5}]}
+    rows = rows_of("cnn", result)
+    assert [r["case"] for r in rows] == ["lenet5 train", "conv (8, 3, 32, 32) -> 16 k3"]
+    assert rows[1]["ember"] == 500.0 and rows[1]["other"] == 1000.0 and rows[1]["reference"] == "torch"
+    gensim = {"cases": {"skip-gram": {"unit": "words/s", "throughput": {"ember": 3.0, "gensim": 4.0}, "ratio": 0.75}}}
+    assert rows_of("word2vec", gensim)[0]["reference"] == "gensim" and rows_of("word2vec", gensim)[0]["other"] == 4.0

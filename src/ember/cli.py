@@ -2,6 +2,7 @@
 
     ember demo                     train the default model on the bundled digits
     ember train mlp --data digits  train a registered model on a built-in dataset
+    mpiexec -n 2 ember train ...   the same, data-parallel on 2 processes (batch size per process)
     ember --help                   every subcommand, one line each
 
 Each subcommand's ``--help`` shows an example. Runs write their curves (PNG), metric logs
@@ -10,6 +11,7 @@ Each subcommand's ``--help`` shows an example. Runs write their curves (PNG), me
 from __future__ import annotations
 
 import argparse
+import importlib
 import inspect
 import json
 import math
@@ -19,11 +21,19 @@ from pathlib import Path
 
 __all__ = ["build_parser", "main"]
 
-_PLANNED = {
-    "search": ("random hyperparameter search, coarse to fine", "ember search mlp --trials 20"),
-    "word2vec": ("train word embeddings on a text corpus", "ember word2vec corpus.txt"),
-    "detect-shapes": ("YOLO-style detection of synthetic shapes", "ember detect-shapes"),
-    "bench": ("speed benchmarks of core ops and layers", "ember bench"),
+# Subcommands that run an app of ember.apps: name → (module, one-line help, example). Each module
+# has add_arguments(parser) and run(args).
+_APPS = {
+    "search": ("ember.apps.search", "random hyper-parameter search on the demo model, coarse to fine",
+               "ember search --trials 20 --epochs 3"),
+    "word2vec": ("ember.apps.word2vec", "train word vectors on a text corpus, query and plot them",
+                 "ember word2vec corpus.txt --epochs 5 --query king --plot king queen man woman"),
+    "detect-shapes": ("ember.apps.detect_shapes", "train a YOLO-style detector on synthetic shapes, report mAP",
+                      "ember detect-shapes --out runs/detect-shapes"),
+    "bench": ("ember.apps.bench", "speed of ember against PyTorch, side by side, one table",
+              "ember bench --only mlp cnn --rounds 3"),
+    "playground": ("ember.playground", "interactive pages in the browser: playground, convolutions, embeddings",
+                   "ember playground --port 8000"),
 }
 
 
@@ -102,9 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_date_arguments(dates)
     dates.set_defaults(func=cmd_translate_dates)
 
-    for name, (help_text, example) in _PLANNED.items():
-        planned = _subparser(sub, name, help_text + " (planned)", example)
-        planned.set_defaults(func=_not_available, command=name)
+    for name, (module, help_text, example) in _APPS.items():
+        app = importlib.import_module(module)
+        app.add_arguments(command := _subparser(sub, name, help_text, example))
+        command.set_defaults(func=app.run)
     return parser
 
 
@@ -116,11 +127,6 @@ def main(argv=None) -> int:
         parser.print_help()
         return 0
     return int(args.func(args) or 0)
-
-
-def _not_available(args) -> int:
-    print(f"ember: '{args.command}' is not available yet in this version", file=sys.stderr)
-    return 1
 
 
 # -- commands -----------------------------------------------------------------------------------
@@ -180,7 +186,7 @@ def cmd_train(args) -> int:
     return _run(args, args.data, build)
 
 
-def _load_data(name: str, resize=None):
+def load_data(name: str, resize=None):
     from ember.data import datasets
 
     dataset = datasets.digits(resize=resize) if name == "digits" else datasets.mnist1d(train=None)
@@ -191,30 +197,38 @@ def _run(args, data: str, build_model) -> int:
     import ember as em
     from ember import nn, optim
     from ember.data import DataLoader, TensorDataset
+    from ember.distributed import get_world_size, is_main_process, launched_by_mpi
     from ember.train import LRSchedulerCallback, Normalizer, Trainer, train_dev_test_split
 
+    distributed = launched_by_mpi()  # started by mpiexec/mpirun: data-parallel over its processes
+    main = not distributed or is_main_process()  # rank 0 alone prints and writes files
     em.manual_seed(args.seed)
     out = Path(args.out)
-    X, y = _load_data(data, getattr(args, "resize", None))
+    X, y = load_data(data, getattr(args, "resize", None))
     splits = train_dev_test_split(X, y, fractions=(0.7, 0.1, 0.2), seed=args.seed, stratify=y)
     norm = Normalizer(axis=(0, 2, 3) if X.ndim == 4 else 0).fit(splits[0][0])  # per channel for images
     (X_tr, y_tr), (X_dev, y_dev), (X_te, y_te) = [(norm(a), b) for a, b in splits]
     n_in, n_out = math.prod(X_tr.shape[1:]), int(y.numpy().max()) + 1
     model = build_model(n_in, n_out)
-    print(f"{data}: {len(y_tr)} train / {len(y_dev)} dev / {len(y_te)} test samples of shape "
-          f"{tuple(X_tr.shape[1:])}, {n_out} classes\nmodel: {model!r}")
+    if main:
+        print(f"{data}: {len(y_tr)} train / {len(y_dev)} dev / {len(y_te)} test samples of shape "
+              f"{tuple(X_tr.shape[1:])}, {n_out} classes\nmodel: {model!r}"
+              + (f"\ndistributed: {get_world_size()} processes, batch size {args.batch_size} each"
+                 if distributed else ""))
     optimizer = optim.Adam(model.parameters(), lr=args.lr)
     # cosine annealing to 0 over the run: large steps early, then a settled minimum at the end
     schedule = LRSchedulerCallback(optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs))
     loss_fn = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
-    trainer = Trainer(model, optimizer, loss_fn, callbacks=[schedule, *_callbacks(args, out)])
+    trainer = Trainer(model, optimizer, loss_fn, callbacks=[schedule, *_callbacks(args, out)],
+                      distributed=distributed)
     started = time.perf_counter()
     trainer.fit(DataLoader(TensorDataset(X_tr, y_tr), batch_size=args.batch_size, shuffle=True, seed=args.seed),
                 DataLoader(TensorDataset(X_dev, y_dev), batch_size=512), epochs=args.epochs)
     test = trainer.evaluate(DataLoader(TensorDataset(X_te, y_te), batch_size=512))
     seconds = time.perf_counter() - started
-    _save_first_filters(model, out / "filters.png")
-    _report(out, test, seconds, vars(args))
+    if main:
+        _save_first_filters(model, out / "filters.png")
+        _report(out, test, seconds, vars(args))
     return 0
 
 

@@ -23,7 +23,7 @@ def topic_gap(wv):
 @pytest.mark.parametrize("negative", [5, 0])
 def test_topics_pull_together(sg, negative):
     model = Word2Vec(topic_corpus(), vector_size=16, window=3, min_count=1, sample=0, sg=sg, negative=negative,
-                     epochs=10, seed=3, batch_words=500, alpha=0.05)
+                     epochs=10, seed=3, batch_words=500, alpha=0.05, workers=1)
     assert topic_gap(model.wv) > 0.3
     top = [w for w, _ in model.wv.most_similar("a0", topn=5)]
     assert all(w.startswith("a") for w in top) and "a0" not in top

@@ -5,7 +5,7 @@ import pytest
 import ember as em
 from ember import nn, optim
 from ember.data import DataLoader, TensorDataset
-from ember.train import Callback, History, Trainer
+from ember.train import Callback, Diagnose, History, Trainer
 
 
 class _Spy(nn.Module):
@@ -119,7 +119,9 @@ def test_callbacks_sorted_by_order_stably(model, sgd):
         pass
 
     a, b1, b2 = A(), B(), B()
-    assert Trainer(model, sgd, nn.CrossEntropyLoss(), callbacks=[a, b1, b2]).callbacks == [b1, b2, a]
+    assert Trainer(model, sgd, nn.CrossEntropyLoss(), callbacks=[a, b1, b2], diagnose=False).callbacks == [b1, b2, a]
+    with_diagnosis = Trainer(model, sgd, nn.CrossEntropyLoss(), callbacks=[a, b1, b2]).callbacks
+    assert with_diagnosis[:3] == [b1, b2, a] and isinstance(with_diagnosis[3], Diagnose)  # order 30: last
     with pytest.raises(TypeError, match="Callback instances"):
         Trainer(model, sgd, nn.CrossEntropyLoss(), callbacks=[object()])
 

@@ -16,8 +16,19 @@ from ember.train.callbacks import (
     TerminateOnNaN,
 )
 from ember.train.checkpoint import load_checkpoint, save_checkpoint
+from ember.train.diagnosis import Diagnose, Diagnosis, diagnose
 from ember.train.metrics import accuracy, confusion_matrix, get_metric, top_k_accuracy
 from ember.train.multitask import MultiTaskLoss, masked_bce_with_logits
+from ember.train.search import (
+    BabysitLR,
+    Choice,
+    IntUniform,
+    LogUniform,
+    OneMinusLogUniform,
+    RandomSearch,
+    SearchResults,
+    Uniform,
+)
 from ember.train.splits import Normalizer, train_dev_test_split
 from ember.train.tensorboard import (
     TensorBoardLogger,
@@ -34,9 +45,11 @@ from ember.train.tensorboard import (
 from ember.train.trainer import History, Trainer
 
 __all__ = [
-    "CSVLogger", "Callback", "EarlyStopping", "GradientClipping", "History", "JSONLLogger", "LRSchedulerCallback",
-    "ModelCheckpoint", "MultiTaskLoss", "Normalizer", "PlotCurves", "ProgressBar", "TensorBoardLogger",
-    "TerminateOnNaN", "Trainer", "accuracy", "attention_image", "confusion_matrix", "feature_map_grid", "filter_grid",
-    "get_metric", "load_checkpoint", "log_attention", "log_embeddings", "log_images", "log_text", "make_grid",
-    "masked_bce_with_logits", "save_checkpoint", "summary_writer", "top_k_accuracy", "train_dev_test_split",
+    "BabysitLR", "CSVLogger", "Callback", "Choice", "Diagnose", "Diagnosis", "EarlyStopping", "GradientClipping",
+    "History", "IntUniform", "JSONLLogger", "LRSchedulerCallback", "LogUniform", "ModelCheckpoint", "MultiTaskLoss",
+    "Normalizer", "OneMinusLogUniform", "PlotCurves", "ProgressBar", "RandomSearch", "SearchResults",
+    "TensorBoardLogger", "TerminateOnNaN", "Trainer", "Uniform", "accuracy", "attention_image", "confusion_matrix",
+    "diagnose", "feature_map_grid", "filter_grid", "get_metric", "load_checkpoint", "log_attention", "log_embeddings",
+    "log_images", "log_text", "make_grid", "masked_bce_with_logits", "save_checkpoint", "summary_writer",
+    "top_k_accuracy", "train_dev_test_split",
 ]

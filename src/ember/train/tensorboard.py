@@ -369,6 +369,7 @@ class TensorBoardLogger(Callback):
     """
 
     order = 10
+    rank_zero_only = True  # in a distributed run only rank 0 writes event files
 
     def __init__(self, log_dir="runs/ember", histogram_every: int = 1, images=None, text_samples=None,
                  graph_input=None, batch_every: int = 1, flush_secs: int = 30):

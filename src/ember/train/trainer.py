@@ -17,6 +17,7 @@ from ember.autograd.tensor import Tensor
 from ember.ops import concat
 from ember.train.callbacks import Callback, LRSchedulerCallback
 from ember.train.checkpoint import load_checkpoint, save_checkpoint
+from ember.train.diagnosis import Diagnose
 from ember.train.metrics import get_metric
 
 __all__ = ["History", "Trainer"]
@@ -86,6 +87,9 @@ class Trainer:
             statistics at each epoch's end, logs are reduced over all ranks, and only rank 0
             runs the callbacks that print or write (progress, loggers, plots, checkpoints).
             Without ``mpiexec`` it trains as one process.
+        diagnose: after ``fit`` with a dev set, print the bias/variance diagnosis from the train
+            and dev error (1 − accuracy; ``ember.train.diagnose``) unless a ``Diagnose`` callback
+            is given; ``False`` for none.
 
     A batch is ``(x, y)``, or ``(x1, ..., xk, y)`` for models with several inputs. The
     history row of each epoch holds ``epoch`` (from 1), ``loss``, the metrics, ``dev_loss``
@@ -99,9 +103,12 @@ class Trainer:
     """
 
     def __init__(self, model, optimizer, loss_fn, callbacks=(), metrics=("accuracy",), device=None,
-                 distributed=False):
+                 distributed=False, diagnose=True):
         self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
         self.metrics = _resolve_metrics(metrics)
+        callbacks = list(callbacks)
+        if diagnose and not any(isinstance(c, Diagnose) for c in callbacks):
+            callbacks.append(Diagnose())  # prints bias/variance after fit when there is a dev set
         for c in callbacks:
             if not isinstance(c, Callback):
                 raise TypeError(f"Trainer: callbacks must be Callback instances, got {type(c).__name__}")
