@@ -358,8 +358,8 @@ class Word2Vec:
     as one vectorised batch, every update in it computed from the vectors at its start: smaller
     batches are closer to sequential SGD (better vectors), larger ones faster. The default 2000
     (gensim's 10000 sizes its worker jobs, not an update) measured, on the KJV Bible, analogy
-    accuracy 0.328 against gensim's 0.346, where 10000 gave 0.261 and 50000 0.063 (see
-    benchmarks/word2vec.py). ``workers`` > 1 trains in that many forked processes sharing the
+    accuracy 0.336 against gensim's 0.346, where larger batches lose accuracy fast (10000 gave
+    0.26, 50000 0.06; see benchmarks/word2vec.py). ``workers`` > 1 trains in that many forked processes sharing the
     two matrices (Hogwild, as gensim's threads), each on batches of batch_words / workers so that
     as many stale words are in flight as with one process; where the platform cannot fork, one
     process trains. As in gensim, only ``workers=1`` makes a seeded run reproducible.
