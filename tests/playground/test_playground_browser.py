@@ -7,37 +7,19 @@ server's message. Screenshots go to $EMBER_TEST_ARTIFACTS (or the test's tmp dir
 """
 import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 from playground_helpers import shared_cache_dir, start_server, stop_server, tiny_dates_model
+from selenium import webdriver  # a test dependency: its absence is a failure, not a skip
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from system_programs import require_program
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium") or "/usr/bin/chromium", shutil.which("chromedriver") or \
-    "/usr/bin/chromedriver"
-
-
-def _missing() -> str | None:
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        return "selenium is not installed (pip install selenium)"
-    for name, path in (("chromium", CHROMIUM), ("chromedriver", CHROMEDRIVER)):
-        if not Path(path).is_file():
-            return f"{name} is not installed (apt-get install chromium chromium-driver)"
-    return None
-
-
-if _missing():
-    pytest.skip(_missing(), allow_module_level=True)
-
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +31,15 @@ def server():
 
 @pytest.fixture(scope="module")
 def driver():
+    chromium = require_program("chromium", "apt-get install chromium chromium-driver")
+    chromedriver = require_program("chromedriver", "apt-get install chromium chromium-driver")
     os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must never download a browser or driver
     options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
+    options.binary_location = chromium
     for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                      "--window-size=1400,1000", "--disable-extensions"):
         options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver = webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
     driver.set_page_load_timeout(30)
     yield driver
     driver.quit()

@@ -477,7 +477,6 @@ def test_translation_with_attention(dates_model, tmp_path):
 
 
 def test_quick_training_runs_in_the_background(tmp_path):
-    pytest.importorskip("faker")
     server = start_server(cache_dir=tmp_path)
     try:
         client = Client(server.url)

@@ -9,15 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorboardX  # noqa: F401 - a test dependency: its absence is a failure, not a skip
 
-pytest.importorskip("tensorboardX", reason="the tensorboard extra (tensorboardX) is not installed")
-
-import ember as em  # noqa: E402
-from ember import nn, optim  # noqa: E402
-from ember.data import DataLoader, TensorDataset  # noqa: E402
-from ember.text.word2vec import KeyedVectors  # noqa: E402
-from ember.train import Callback, ModelCheckpoint, Trainer  # noqa: E402
-from ember.train.tensorboard import (  # noqa: E402
+import ember as em
+from ember import nn, optim
+from ember.data import DataLoader, TensorDataset
+from ember.text.word2vec import KeyedVectors
+from ember.train import Callback, ModelCheckpoint, Trainer
+from ember.train.tensorboard import (
     TensorBoardLogger,
     attention_image,
     feature_map_grid,
@@ -28,7 +27,7 @@ from ember.train.tensorboard import (  # noqa: E402
     make_grid,
     summary_writer,
 )
-from ember.viz import feature_maps  # noqa: E402
+from ember.viz import feature_maps
 
 # -- reading event files back ---------------------------------------------------------------------
 
@@ -444,7 +443,6 @@ def test_graph_of_a_model_returning_a_tuple():
 def test_the_example_writes_runs_for_tensorboard(tmp_path):
     import importlib.util
 
-    pytest.importorskip("sklearn", reason="the digits need scikit-learn")
     path = Path(__file__).resolve().parents[2] / "examples" / "tensorboard_demo.py"
     spec = importlib.util.spec_from_file_location("tensorboard_demo", path)
     demo = importlib.util.module_from_spec(spec)

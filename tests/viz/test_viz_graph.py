@@ -15,6 +15,7 @@ import ember as em
 from ember import nn
 from ember.nn import functional as F
 from ember.viz.graph import graph, render_graph
+from system_programs import require_program
 
 # -- a small DOT parser: enough of the language to check the structure of what graph() writes ----
 
@@ -266,9 +267,8 @@ def test_render_calls_dot_with_format_output_and_the_text(monkeypatch, tmp_path,
         render_graph("digraph fail {}", tmp_path / "g.png")
 
 
-@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed (Debian: apt-get install "
-                                                          "graphviz); the DOT text is tested above")
 def test_render_png_with_graphviz(tmp_path, mlp_loss):
+    require_program("dot", "Debian: apt-get install graphviz; the DOT text is tested above")
     out = render_graph(mlp_loss[0], tmp_path / "g.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     svg = render_graph(graph(mlp_loss[0]), tmp_path / "g.svg", format="svg").read_text()
