@@ -325,27 +325,23 @@ class _Plan:
         self.trained_words = int(sum(k.sum() for k in self.keeps))
         self.n_batches = sum(-(-int(k.sum()) // batch_words) for k in self.keeps)
 
-    def _starts(self, keep):
-        raw_pos = np.flatnonzero(keep)
-        return raw_pos, range(0, len(raw_pos), self.batch_words)
-
-    def _progress(self, epoch, raw_position):
-        return (epoch + raw_position / max(self.n_ids, 1)) / self.epochs
+    def _spans(self, epoch):
+        """(start, end, progress) of the batches of ``epoch``: runs of ``batch_words`` kept tokens,
+        progress being the fraction of the whole run done at the batch's first raw position."""
+        raw_pos = np.flatnonzero(self.keeps[epoch])
+        for s in range(0, len(raw_pos), self.batch_words):
+            yield s, min(s + self.batch_words, len(raw_pos)), (epoch + raw_pos[s] / max(self.n_ids, 1)) / self.epochs
 
     def schedule(self):
         """(progress, learning rate) of every batch."""
-        points = [self._progress(epoch, raw_pos[s]) for epoch, keep in enumerate(self.keeps)
-                  for raw_pos, starts in [self._starts(keep)] for s in starts]
-        return [(p, linear_alpha(*self.alphas, p)) for p in points]
+        return [(p, linear_alpha(*self.alphas, p)) for epoch in range(self.epochs) for _, _, p in self._spans(epoch)]
 
     def batches(self, ids, sent):
         """(kept token ids, their sentence ids, start, end, rate) of every batch, in order."""
         for epoch, keep in enumerate(self.keeps):
-            raw_pos, starts = self._starts(keep)
             kept_ids, kept_sent = ids[keep], sent[keep]
-            for s in starts:
-                lr = linear_alpha(*self.alphas, self._progress(epoch, raw_pos[s]))
-                yield kept_ids, kept_sent, s, min(s + self.batch_words, len(raw_pos)), lr
+            for s, e, progress in self._spans(epoch):
+                yield kept_ids, kept_sent, s, e, linear_alpha(*self.alphas, progress)
 
 
 class Word2Vec:
@@ -492,7 +488,8 @@ class Word2Vec:
                 p.join()
         finally:
             for p in procs:
-                p.kill() if p.is_alive() else None
+                if p.is_alive():  # an interrupt (Ctrl-C) or an error in this process: stop the workers
+                    p.kill()
             for owner, name in slots:
                 setattr(owner, name, np.array(getattr(owner, name)))
         failed = [p.exitcode for p in procs if p.exitcode]
