@@ -7,6 +7,7 @@ import ember as em
 from ember.testing import gradcheck
 from ember.vision.boxes import (
     assign_to_anchors,
+    batched_box_iou,
     batched_nms,
     box_area,
     box_convert,
@@ -265,3 +266,14 @@ def test_assign_to_anchors_ties_go_to_the_first_anchor():
     assert assign_to_anchors(np.array([[0.0, 0.0, 10.0, 10.0]]), anchors, 2, 20)[2][0] == 0
     with pytest.raises(ValueError, match=r"anchors must be \(A, 2\)"):
         assign_to_anchors(np.zeros((1, 4)), np.zeros(3), 2, 20)
+
+
+def test_batched_box_iou_equals_box_iou_image_by_image():
+    rng = np.random.default_rng(3)
+    corners = rng.uniform(0, 50, (4, 6, 2))
+    b1 = np.concatenate([corners, corners + rng.uniform(1, 20, (4, 6, 2))], axis=-1)
+    b2 = np.concatenate([b1[:, :3, :2] + 2, b1[:, :3, 2:] + 5], axis=-1)
+    batched = batched_box_iou(b1, b2)
+    assert batched.shape == (4, 6, 3)
+    for i in range(4):
+        np.testing.assert_allclose(batched[i], box_iou(b1[i], b2[i]))

@@ -22,6 +22,7 @@ from ember.vision import (
 )
 from ember.vision.boxes import (
     assign_to_anchors,
+    batched_box_iou,
     batched_nms,
     box_area,
     box_convert,
@@ -48,10 +49,10 @@ from ember.vision.sliding_window import convolutionalize, sliding_window_predict
 
 __all__ = [
     "RoIAlign", "RoIPool", "SiameseNetwork", "TwoStageDetector", "assign_to_anchors", "auc", "average_precision",
-    "batch_hard_triplets", "batched_nms", "best_threshold", "box_area", "box_convert", "box_iou", "boxes",
-    "clip_boxes_to_image", "convolutionalize", "decode_boxes", "encode_boxes", "evaluation", "filters", "grid_anchors",
-    "localization", "mean_average_precision", "nms", "online_triplet_loss", "plot_roc", "proposal_recall",
-    "propose_regions", "rcnn", "remove_small_boxes", "roc_curve", "roi_align", "roi_pool", "semi_hard_triplets",
-    "shapes", "siamese", "sliding_window", "sliding_window_predictions", "transforms", "wh_iou", "window_stride",
-    "yolo",
+    "batch_hard_triplets", "batched_box_iou", "batched_nms", "best_threshold", "box_area", "box_convert", "box_iou",
+    "boxes", "clip_boxes_to_image", "convolutionalize", "decode_boxes", "encode_boxes", "evaluation", "filters",
+    "grid_anchors", "localization", "mean_average_precision", "nms", "online_triplet_loss", "plot_roc",
+    "proposal_recall", "propose_regions", "rcnn", "remove_small_boxes", "roc_curve", "roi_align", "roi_pool",
+    "semi_hard_triplets", "shapes", "siamese", "sliding_window", "sliding_window_predictions", "transforms", "wh_iou",
+    "window_stride", "yolo",
 ]

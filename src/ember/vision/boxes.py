@@ -17,8 +17,10 @@ from ember.autograd.tensor import Tensor
 from ember.backend import get_array_module as xp_of
 from ember.ops.shape import stack
 
-__all__ = ["assign_to_anchors", "batched_nms", "box_area", "box_convert", "box_iou", "clip_boxes_to_image",
-           "grid_anchors", "nms", "remove_small_boxes", "wh_iou"]
+__all__ = [
+    "assign_to_anchors", "batched_box_iou", "batched_nms", "box_area", "box_convert", "box_iou", "clip_boxes_to_image",
+    "grid_anchors", "nms", "remove_small_boxes", "wh_iou",
+]
 
 BOX_FORMATS = ("xyxy", "xywh", "cxcywh")
 
@@ -87,8 +89,14 @@ def box_area(boxes):
     return (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
 
 
-def _iou(b1, b2):
-    """IoU of arrays (..., N, 4) × (..., M, 4) → (..., N, M); 0/0 gives NaN, as torchvision."""
+def batched_box_iou(b1, b2):
+    """IoU of xyxy box arrays (..., N, 4) × (..., M, 4) → (..., N, M), over any leading batch axes
+    (a batch of images with padded box lists, say); 0/0 gives NaN, as torchvision. Arrays only,
+    unchecked: the fast path under ``box_iou``, ``nms``, matching and target assignment.
+
+    >>> batched_box_iou(np.zeros((8, 5, 4)), np.zeros((8, 3, 4))).shape
+    (8, 5, 3)
+    """
     xp = xp_of(b1)
     area1 = (b1[..., 2] - b1[..., 0]) * (b1[..., 3] - b1[..., 1])
     area2 = (b2[..., 2] - b2[..., 0]) * (b2[..., 3] - b2[..., 1])
@@ -111,7 +119,7 @@ def box_iou(boxes1, boxes2):
     """
     _check_boxes("box_iou", boxes1, "boxes1")
     _check_boxes("box_iou", boxes2, "boxes2")
-    return _like(_iou(_array(boxes1), _array(boxes2)), boxes1)
+    return _like(batched_box_iou(_array(boxes1), _array(boxes2)), boxes1)
 
 
 def wh_iou(wh1, wh2):
@@ -180,7 +188,7 @@ def nms(boxes, scores, iou_threshold: float):
     while order.size > 0:
         i, rest = order[0], order[1:]
         keep.append(int(i))
-        iou = _iou(b[i][None, :], b[rest])[0]
+        iou = batched_box_iou(b[i][None, :], b[rest])[0]
         order = rest[~(iou > iou_threshold)]  # NaN IoU (empty boxes) suppresses nothing, as torchvision
     return _like(xp.asarray(keep, dtype=np.int64), boxes)
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from ember.autograd.tensor import Tensor
 from ember.backend import to_numpy
-from ember.vision.boxes import _iou
+from ember.vision.boxes import batched_box_iou
 
 __all__ = ["average_precision", "match_detections", "mean_average_precision"]
 
@@ -83,7 +83,7 @@ def match_detections(pred_image, pred_boxes, pred_scores, gt_image, gt_boxes, n_
     g_order = np.argsort(gt_image, kind="stable")
     gts = _pad(gt_boxes[g_order].astype(np.float64), gt_image[g_order], n_images, np.nan)
     boxes = pred_boxes[np.maximum(preds, 0)].astype(np.float64)  # (n_images, L, 4)
-    iou = np.nan_to_num(_iou(boxes, gts), nan=-1.0)  # (n_images, L, G); padded ground truths never match
+    iou = np.nan_to_num(batched_box_iou(boxes, gts), nan=-1.0)  # (n_images, L, G); padded ground truths never match
     matched = np.zeros(gts.shape[:2], dtype=bool)
     images = np.arange(n_images)
     for r in range(preds.shape[1]):

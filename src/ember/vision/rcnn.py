@@ -41,7 +41,7 @@ from ember.nn.normalization import BatchNorm2d
 from ember.nn.roi import RoIAlign
 from ember.ops.activation import softmax
 from ember.ops.loss import cross_entropy, smooth_l1_loss
-from ember.vision.boxes import _iou
+from ember.vision.boxes import batched_box_iou
 
 __all__ = ["TwoStageDetector", "assign_targets", "decode_boxes", "encode_boxes", "fast_rcnn_loss", "nms_per_image",
            "propose_regions", "proposal_recall", "sample_rois", "sliding_windows", "window_contrast"]
@@ -303,7 +303,7 @@ def proposal_recall(proposals, gt_boxes, gt_labels, iou_threshold: float = 0.5) 
     p, g, labels = _array(proposals), _array(gt_boxes), _array(gt_labels)
     _check_last("proposal_recall", "proposals", p)
     with np.errstate(divide="ignore", invalid="ignore"):
-        iou = xp_of(p).nan_to_num(_iou(g.astype(np.float64), p.astype(np.float64)), nan=0.0)
+        iou = xp_of(p).nan_to_num(batched_box_iou(g.astype(np.float64), p.astype(np.float64)), nan=0.0)
     best = iou.max(axis=-1) if p.shape[-2] else xp_of(p).zeros(labels.shape)
     present = labels >= 0
     return float((best[present] >= iou_threshold).mean()) if present.any() else float("nan")
@@ -343,7 +343,7 @@ def assign_targets(proposals, gt_boxes, gt_labels, fg_iou_threshold: float = 0.5
     xp = xp_of(p)
     p64 = p.astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        iou = xp.nan_to_num(_iou(p64, g.astype(np.float64)), nan=0.0)  # (N, P, M)
+        iou = xp.nan_to_num(batched_box_iou(p64, g.astype(np.float64)), nan=0.0)  # (N, P, M)
     iou = xp.where((c >= 0)[:, None, :], iou, 0.0)  # unused slots overlap nothing
     match = iou.argmax(axis=-1) if g.shape[1] else xp.zeros(p.shape[:2], dtype=np.int64)
     best = xp.take_along_axis(iou, match[..., None], axis=-1)[..., 0] if g.shape[1] else xp.zeros(p.shape[:2])

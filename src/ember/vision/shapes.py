@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ember.vision.boxes import _iou
+from ember.vision.boxes import batched_box_iou
 
 __all__ = ["CLASSES", "Shapes", "make_shapes"]
 
@@ -58,7 +58,7 @@ def _place(rng, n, image_size, sizes, placed, max_iou, tries):
     ok = np.ones((n, tries), dtype=bool)
     if placed.shape[1]:
         with np.errstate(invalid="ignore"):
-            ok = ~(_iou(candidates, placed) > max_iou).any(axis=-1)
+            ok = ~(batched_box_iou(candidates, placed) > max_iou).any(axis=-1)
     first = ok.argmax(axis=1)
     return candidates[np.arange(n), first], ok.any(axis=1)
 
