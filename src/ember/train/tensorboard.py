@@ -167,12 +167,9 @@ def filter_grid(weight, max_filters: int = 64, nrow: int = 8, padding: int = 1, 
     >>> filter_grid(nn.Conv2d(3, 6, 5), nrow=3).shape          # 6 tiles of 30×30 in 3 columns
     (3, 63, 94)
     """
-    w = getattr(weight, "weight", weight)
-    w = _array(w).astype(np.float64)
-    w = w[:, :, None, :] if w.ndim == 3 else w
-    if w.ndim != 4:
-        raise ValueError(f"filter_grid: expected a conv weight (C_out, C_in, kh, kw), got shape {w.shape}")
-    w = w[:max_filters]
+    from ember.viz.features import conv_weight_array
+
+    w = conv_weight_array(weight, "filter_grid")[:max_filters]
     w = w if w.shape[1] == 3 else w.mean(axis=1, keepdims=True)
     return make_grid(_upscale(w, scale), nrow, padding, normalize=True, scale_each=True, pad_value=pad_value)
 

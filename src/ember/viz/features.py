@@ -45,7 +45,7 @@ def plot_filters(weight, path=None, max_filters: int = 64, mode: str = "auto", n
 
     >>> plot_filters(model.conv1, "runs/filters.png")
     """
-    w = _weight_array(weight)
+    w = conv_weight_array(weight)
     shape, w = w.shape, w[:max_filters]
     O, C = w.shape[:2]
     mode = ("rgb" if C == 3 else "mean") if mode == "auto" and C != 1 else mode
@@ -71,16 +71,18 @@ def plot_filters(weight, path=None, max_filters: int = 64, mode: str = "auto", n
     return _finish(fig, path, title or f"filters {shape}", dpi)
 
 
-def _weight_array(weight) -> np.ndarray:
+def conv_weight_array(weight, caller: str = "plot_filters") -> np.ndarray:
+    """A conv layer's filters as a float64 NumPy array (C_out, C_in, kh, kw), from the layer, its
+    weight Tensor or an array; a Conv1d's (C_out, C_in, k) becomes 1×k. Errors name ``caller``."""
     if isinstance(weight, Module):
         if not isinstance(getattr(weight, "weight", None), Tensor):
-            raise TypeError(f"plot_filters: {type(weight).__name__} has no weight tensor")
+            raise TypeError(f"{caller}: {type(weight).__name__} has no weight tensor")
         weight = weight.weight
     w = backend.to_numpy(weight.data if isinstance(weight, Tensor) else np.asarray(weight)).astype(np.float64)
     if w.ndim == 3:
         w = w[:, :, None, :]
     if w.ndim != 4:
-        raise ValueError(f"plot_filters: expected a conv weight (C_out, C_in, kh, kw), got shape {w.shape}")
+        raise ValueError(f"{caller}: expected a conv weight (C_out, C_in, kh, kw), got shape {w.shape}")
     return w
 
 
