@@ -73,7 +73,7 @@ def peak_memory_mib(script: str, call: str) -> dict:
 
 def print_table(header: list, rows: list) -> None:
     """A plain aligned text table."""
-    from ember.apps import format_table
+    from ember.viz.tables import format_table
 
     print(format_table(header, rows))
 

@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ember.apps import format_table
+from ember.viz.tables import format_table
 
 BENCHMARKS = ("mlp", "cnn", "rnn")  # the default set: ember against PyTorch
 OPTIONAL = ("word2vec",)  # against gensim on the KJV Bible (needs Debian's bible-kjv; about two minutes)

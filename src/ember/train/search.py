@@ -440,8 +440,9 @@ class SearchResults:
         header = ["rank", "trial", "round", "score", *names, "seconds"]
         rows = [[str(i + 1), str(t["trial"]), str(t["round"]), f"{t['score']:.4f}",
                  *(_fmt(t["params"][n]) for n in names), f"{t['seconds']:.1f}"] for i, t in enumerate(self.top(k))]
-        widths = [max(len(r[j]) for r in [header, *rows]) for j in range(len(header))]
-        return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in [header, *rows])
+        from ember.viz.tables import format_table
+
+        return format_table(header, rows, rule=False)
 
     def __str__(self):
         return self.table()

@@ -23,9 +23,10 @@ from ember.viz.gradients import (
 )
 from ember.viz.graph import graph, render_graph
 from ember.viz.plots import plot_curves
+from ember.viz.tables import format_table
 
 __all__ = [
-    "clipping_effect", "feature_maps", "gradient_flow", "graph", "input_gradient_norms", "pca_2d", "plot_attention",
-    "plot_curves", "plot_embeddings", "plot_feature_maps", "plot_filters", "plot_gradient_flow", "plot_images",
-    "plot_receptive_field", "receptive_field", "recurrent_layer", "render_graph",
+    "clipping_effect", "feature_maps", "format_table", "gradient_flow", "graph", "input_gradient_norms", "pca_2d",
+    "plot_attention", "plot_curves", "plot_embeddings", "plot_feature_maps", "plot_filters", "plot_gradient_flow",
+    "plot_images", "plot_receptive_field", "receptive_field", "recurrent_layer", "render_graph",
 ]
