@@ -151,6 +151,10 @@ def test_read_idx_errors(tmp_path):
         read_idx(_write(tmp_path / "code", b"\x00\x00\x0a\x01\x00\x00\x00\x01\x00"))
     with pytest.raises(ValueError, match=r"requires 13"):
         read_idx(_write(tmp_path / "short", _idx_bytes(np.zeros(5, np.uint8), 0x08)[:-1] + b""))
+    with pytest.raises(ValueError, match=r"holds 12 bytes .* requires 13"):  # the same, read through gzip
+        read_idx(_write(tmp_path / "short.gz", _idx_bytes(np.zeros(5, np.uint8), 0x08)[:-1], compress=True))
+    with pytest.raises(ValueError, match=r"truncated: its header needs 12 bytes, the file has 9"):
+        read_idx(_write(tmp_path / "header.gz", _idx_bytes(np.zeros((2, 2), np.uint8), 0x08)[:9], compress=True))
 
 
 def _write_mnist(folder, n_train=5, n_test=3, compress=True):

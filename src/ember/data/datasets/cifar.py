@@ -7,7 +7,9 @@ test data ``test_batch.bin`` (10000).
 """
 from __future__ import annotations
 
+import gzip
 import tarfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +26,7 @@ ARCHIVE = "cifar-10-binary.tar.gz"
 TRAIN_FILES = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
 TEST_FILES = ("test_batch.bin",)
 RECORD = 1 + 3 * 32 * 32
+BATCH_RECORDS = 10000  # every CIFAR-10 batch file holds this many; a larger one is refused unread
 
 
 def parse_cifar_batch(raw: bytes, name: str = "<bytes>") -> tuple[np.ndarray, np.ndarray]:
@@ -43,18 +46,43 @@ def parse_cifar_batch(raw: bytes, name: str = "<bytes>") -> tuple[np.ndarray, np
     return records[:, 1:].reshape(-1, 3, 32, 32), labels
 
 
+def _check_batch_size(name: str, size: int) -> None:
+    """Refuse, before reading a byte of it, a batch whose size no CIFAR-10 batch has."""
+    if size % RECORD or size > BATCH_RECORDS * RECORD:
+        raise ValueError(f"cifar10: {name} is {size} bytes; a batch file holds whole {RECORD}-byte records, "
+                         f"at most {BATCH_RECORDS} of them ({BATCH_RECORDS * RECORD} bytes)")
+
+
+def _read_file(path: Path) -> bytes:
+    _check_batch_size(str(path), path.stat().st_size)
+    return path.read_bytes()
+
+
+def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo, name: str) -> bytes:
+    # A tar header's size is only a claim: check it before reading. Members are read into memory,
+    # never extracted, so a hostile name cannot write outside the dataset folder.
+    if not member.isfile():
+        raise ValueError(f"cifar10: {name} is not a regular file in the archive")
+    _check_batch_size(name, member.size)
+    return tar.extractfile(member).read()
+
+
 def _from_archive(archive: Path, names) -> list[bytes]:
-    with tarfile.open(archive, "r:gz") as tar:
-        out = []
-        for name in names:
-            try:
-                member = tar.extractfile(f"{FOLDER}/{name}")
-            except KeyError:
-                member = None
-            if member is None:
-                raise FileNotFoundError(f"cifar10: archive {archive} has no member {FOLDER}/{name}")
-            out.append(member.read())
-    return out
+    """The bytes of the batches ``names``, in one pass over the compressed archive."""
+    wanted = {f"{FOLDER}/{name}": None for name in names}
+    try:
+        with tarfile.open(archive, "r|gz") as tar:  # a stream: members in order, no seeking back
+            for member in tar:
+                if member.name in wanted:
+                    wanted[member.name] = _read_member(tar, member, f"{archive}:{member.name}")
+                if all(raw is not None for raw in wanted.values()):
+                    break
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as e:
+        raise ValueError(f"cifar10: {archive} is not a readable .tar.gz archive ({e})") from e
+    missing = [name for name, raw in wanted.items() if raw is None]
+    if missing:
+        raise FileNotFoundError(f"cifar10: archive {archive} has no member {missing[0]}")
+    return list(wanted.values())
 
 
 def _read_batches(root: Path, names, download: bool) -> list[tuple[str, bytes]]:
@@ -62,7 +90,7 @@ def _read_batches(root: Path, names, download: bool) -> list[tuple[str, bytes]]:
     for folder in (root / FOLDER, root):
         paths = [folder / n for n in names]
         if all(p.is_file() for p in paths):
-            return [(str(p), p.read_bytes()) for p in paths]
+            return [(str(p), _read_file(p)) for p in paths]
     archive = locate([root / ARCHIVE], CIFAR10_URL, root / ARCHIVE, download)
     if archive is not None:
         return list(zip((f"{archive}:{n}" for n in names), _from_archive(archive, names), strict=True))
@@ -78,6 +106,8 @@ def cifar10(root, train=True, download=False) -> TensorDataset:
     Reads the binary batches from ``root/cifar-10-batches-bin`` (the archive's own folder),
     from ``root`` itself, or straight out of ``root/cifar-10-binary.tar.gz``. Nothing is
     downloaded unless ``download=True``; a missing file raises FileNotFoundError naming it.
+    A batch file of a size no CIFAR-10 batch has (a whole number of 3073-byte records, at most
+    10000) or a damaged archive raises ValueError naming it, before the batch is read.
     Class names are in ``CIFAR10_CLASSES``.
 
     >>> train_set = cifar10("~/data/cifar10", train=True)  # doctest: +SKIP

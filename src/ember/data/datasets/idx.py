@@ -7,6 +7,8 @@ uint32, then the elements, big-endian, in C order. Files may be gzip-compressed.
 from __future__ import annotations
 
 import gzip
+import math
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -38,41 +40,92 @@ MIRRORS = {
 
 
 # -- the IDX format --------------------------------------------------------------------
-def _read_bytes(path: Path) -> bytes:
+# The largest payload read_idx accepts. A header is only a claim: without a ceiling, a small gzip
+# file could declare (and inflate to) any size. The biggest IDX datasets (EMNIST) hold about 0.55 GB.
+MAX_IDX_BYTES = 1 << 31
+CHUNK = 1 << 24  # read in pieces: memory grows with the bytes actually there, never ahead of a claim
+
+
+def _is_gzip(path: Path) -> bool:
     if not path.is_file():
         raise FileNotFoundError(f"read_idx: no such file: {path}")
     with open(path, "rb") as f:
-        raw = f.read()
-    return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw  # gzip by content, not by name
+        return f.read(2) == b"\x1f\x8b"  # gzip by content, not by name
+
+
+def _read_header(f, path: Path) -> tuple[np.dtype, tuple[int, ...]]:
+    """The element type and shape from the magic number and the sizes that follow it."""
+    magic = f.read(4)
+    if len(magic) < 4 or magic[0] != 0 or magic[1] != 0:
+        raise ValueError(f"read_idx: {path} is not an IDX file (its magic number must start with two zero bytes)")
+    code, ndim = magic[2], magic[3]
+    if code not in IDX_DTYPES:
+        raise ValueError(f"read_idx: {path} has unknown element type 0x{code:02X}; "
+                         f"expected one of {', '.join(f'0x{c:02X}' for c in IDX_DTYPES)}")
+    sizes = f.read(4 * ndim)
+    if len(sizes) < 4 * ndim:
+        raise ValueError(f"read_idx: {path} is truncated: its header needs {4 + 4 * ndim} bytes, "
+                         f"the file has {4 + len(sizes)}")
+    return IDX_DTYPES[code], tuple(int(d) for d in np.frombuffer(sizes, dtype=">u4"))
+
+
+def _check_declared_size(path: Path, dtype: np.dtype, shape: tuple[int, ...], gzipped: bool) -> int:
+    """The payload's size in bytes, checked to be under ``MAX_IDX_BYTES`` and, for a raw file, the file's own."""
+    # Python integers, because fixed-width products of four uint32 sizes wrap (65536**4 is 0 mod 2**64);
+    # empty dimensions count as one, as NumPy refuses a shape past its limits even when it holds nothing.
+    span = math.prod(max(d, 1) for d in shape) * dtype.itemsize
+    file_size = path.stat().st_size
+    if span > MAX_IDX_BYTES:
+        raise ValueError(f"read_idx: {path} declares shape {shape} of {dtype.name}, {span} bytes, more than "
+                         f"MAX_IDX_BYTES = {MAX_IDX_BYTES}; the file is {file_size} bytes"
+                         f"{' (gzip-compressed)' if gzipped else ''}")
+    nbytes = math.prod(shape) * dtype.itemsize
+    if not gzipped and file_size != 4 + 4 * len(shape) + nbytes:
+        raise _size_mismatch(path, dtype, shape, str(file_size))
+    return nbytes
+
+
+def _size_mismatch(path: Path, dtype: np.dtype, shape: tuple[int, ...], held: str) -> ValueError:
+    required = 4 + 4 * len(shape) + math.prod(shape) * dtype.itemsize
+    return ValueError(f"read_idx: {path} holds {held} bytes but its header (shape {shape}, "
+                     f"dtype {dtype.name}) requires {required}")
+
+
+def _read_payload(f, path: Path, dtype: np.dtype, shape: tuple[int, ...], nbytes: int) -> bytes:
+    """Exactly ``nbytes`` more bytes of ``f``, which must then end."""
+    chunks, got = [], 0
+    while got < nbytes:
+        chunk = f.read(min(CHUNK, nbytes - got))
+        if not chunk:
+            raise _size_mismatch(path, dtype, shape, str(4 + 4 * len(shape) + got))
+        chunks.append(chunk)
+        got += len(chunk)
+    if f.read(1):  # more follows: say so without inflating the rest
+        raise _size_mismatch(path, dtype, shape, f"more than {4 + 4 * len(shape) + nbytes}")
+    return b"".join(chunks)
 
 
 def read_idx(path) -> np.ndarray:
     """The array stored in the IDX file ``path`` (raw or gzip-compressed), in native byte order.
 
     Element types: 0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32, 0x0D float32, 0x0E float64.
+    The file is streamed, its header checked before the elements are read: a declared shape
+    over ``MAX_IDX_BYTES`` (2 GiB), contents longer or shorter than the shape declares, or a
+    damaged gzip stream raise ValueError naming the file, having read no more than was declared.
 
     >>> images = read_idx("data/train-images-idx3-ubyte.gz")  # doctest: +SKIP
     >>> images.shape, images.dtype  # doctest: +SKIP
     ((60000, 28, 28), dtype('uint8'))
     """
     path = Path(path)
-    raw = _read_bytes(path)
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
-        raise ValueError(f"read_idx: {path} is not an IDX file (its magic number must start with two zero bytes)")
-    code, ndim = raw[2], raw[3]
-    if code not in IDX_DTYPES:
-        raise ValueError(f"read_idx: {path} has unknown element type 0x{code:02X}; "
-                         f"expected one of {', '.join(f'0x{c:02X}' for c in IDX_DTYPES)}")
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise ValueError(f"read_idx: {path} is truncated: its header needs {header} bytes, the file has {len(raw)}")
-    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    dtype = IDX_DTYPES[code]
-    expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if len(raw) != expected:
-        raise ValueError(f"read_idx: {path} holds {len(raw)} bytes but its header (shape {shape}, "
-                         f"dtype {dtype.name}) requires {expected}")
-    data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+    gzipped = _is_gzip(path)
+    try:
+        with gzip.open(path, "rb") if gzipped else open(path, "rb") as f:
+            dtype, shape = _read_header(f, path)
+            payload = _read_payload(f, path, dtype, shape, _check_declared_size(path, dtype, shape, gzipped))
+    except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+        raise ValueError(f"read_idx: {path} is a damaged gzip file: {e}") from e
+    data = np.frombuffer(payload, dtype=dtype).reshape(shape)
     return data.astype(dtype.newbyteorder("="))  # a native-order, writable copy
 
 
