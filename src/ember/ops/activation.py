@@ -219,7 +219,7 @@ class LogSoftmax(Function):
         self.axis = axis
 
     def forward(self, x):
-        y = x - _logsumexp(x, self.axis)
+        y = _log_softmax(x, self.axis)
         self.save_for_backward(y)
         return y
 
@@ -228,23 +228,34 @@ class LogSoftmax(Function):
         return gy - xp_of(y).exp(y) * gy.sum(axis=self.axis, keepdims=True)
 
 
-def _shifted_exp(x, axis):
-    """e = exp(x − m) with m the max along ``axis`` (so e ≤ 1: no overflow), m, and s = Σ e."""
+def _shifted(x, axis):
+    """d = x − m with m the max along ``axis`` (so d ≤ 0 and e^d ≤ 1: no overflow), and m."""
     xp = xp_of(x)
     m = x.max(axis=axis, keepdims=True)
     m = xp.where(xp.isfinite(m), m, 0)  # rows of −inf stay −inf instead of NaN
-    e = x - m
-    xp.exp(e, out=e)
+    return x - m, m
+
+
+def _shifted_exp(x, axis):
+    """e = exp(x − m) (≤ 1), m, and s = Σ e along ``axis``."""
+    e, m = _shifted(x, axis)
+    xp_of(x).exp(e, out=e)
     return e, m, e.sum(axis=axis, keepdims=True)
 
 
-def _logsumexp(x, axis):
-    _, m, s = _shifted_exp(x, axis)
-    return m + xp_of(x).log(s)
+def _log_softmax(x, axis):
+    """(x − m) − log Σ e^{x−m}.
+
+    NOTE: the shift is subtracted first. Written x − (m + log s), m + log s rounds to m once
+    |m| dwarfs log s (from ~1e7 in float32, ~1e17 in float64): tied logits then give log p = 0
+    instead of −log C, and the gradient e^{log p} is wrong with them.
+    """
+    d, _ = _shifted(x, axis)
+    return d - xp_of(x).log(xp_of(x).exp(d).sum(axis=axis, keepdims=True))
 
 
 def log_softmax(x, dim=-1):
-    """x − logsumexp(x) along ``dim`` (stable; better than log(softmax(x)))."""
+    """x − logsumexp(x) along ``dim``, computed as (x − max) − log Σ e^{x−max}: stable at any scale."""
     return LogSoftmax(dim)(x)
 
 
@@ -253,14 +264,16 @@ class LogSumExp(Function):
         self.axis, self.keepdims = axis, keepdims
 
     def forward(self, x):
-        y = _logsumexp(x, self.axis)
-        self.save_for_backward(x, y)
+        e, m, s = _shifted_exp(x, self.axis)
+        e /= s  # the softmax, saved: e^{x − logsumexp} loses it at large |x| (see _log_softmax)
+        self.save_for_backward(e)
+        y = m + xp_of(x).log(s)
         return y if self.keepdims else drop_reduced_axes(y, self.axis)
 
     def backward(self, gy):
-        x, y = self.saved
+        (p,) = self.saved
         gy = keep_reduced_axes(gy, self.axis, self.keepdims)
-        return gy * xp_of(x).exp(x - y)  # ∂/∂x_i = softmax_i
+        return gy * p  # ∂/∂x_i = softmax_i
 
 
 def logsumexp(x, dim=None, keepdim=False):

@@ -6,7 +6,7 @@ import numpy as np
 from ember.autograd.function import Function
 from ember.autograd.tensor import as_tensor
 from ember.backend import get_array_module as xp_of
-from ember.ops.activation import _logsumexp, _shifted_exp, softplus
+from ember.ops.activation import _log_softmax, _shifted_exp, softplus
 from ember.ops.arithmetic import mul
 from ember.ops.elementwise import abs, where
 from ember.ops.linalg import matmul
@@ -92,7 +92,7 @@ class _LogLikelihoodLoss(Function):
             loss, saved, A = self._index_forward(z, target, xp)
         else:
             if self.from_logits:
-                z = z - _logsumexp(z, -1)
+                z = _log_softmax(z, -1)
             A, self.divisor = _target_weights(target, C, x.dtype, self.weight, self.ignore_index, self.smoothing)
             loss, saved = -(A * z).sum(axis=-1), z
         self.save_for_backward(saved, A)
@@ -112,10 +112,10 @@ class _LogLikelihoodLoss(Function):
         safe, w_y, _ = _index_weights(target, C, _class_weights(C, z.dtype, self.weight, xp), self.ignore_index)
         picked = xp.take_along_axis(z, safe[..., None], axis=-1)[..., 0]
         saved = z
-        if self.from_logits:  # log p_y = z_y − m − log s, and p = e / s for backward
+        if self.from_logits:  # log p_y = (z_y − m) − log s (the shift first: see _log_softmax), p = e / s
             saved, m, s = _shifted_exp(z, -1)
             saved /= s
-            picked = picked - (m + xp.log(s))[..., 0]
+            picked = (picked - m[..., 0]) - xp.log(s)[..., 0]
         self.divisor = w_y.sum()
         return -w_y * picked, saved, (safe, w_y)
 
