@@ -50,6 +50,7 @@ class Function:
         else:
             self.saved = ()
             results = tuple(_wrap(y) for y in outputs)
+        _share_versions_with_bases(tensors, results)
         return results[0] if single else results
 
     def _record(self, tensors, outputs):
@@ -81,8 +82,10 @@ class Function:
         return type(self).__name__
 
     def _saved_versions(self, tensors):
-        saved_ids = {id(a) for a in self.saved}
-        return [(t._version_box, t._version_box[0], t.shape) for t in tensors if id(t.data) in saved_ids]
+        """(counter, version, shape) of each tensor whose memory backward reads: saved as is, or
+        through a view (a saved ``x.T`` is ``x``'s memory too)."""
+        saved_roots = {id(memory_owner(a)) for a in self.saved if hasattr(a, "shape")}
+        return [(t._version_box, t._version_box[0], t.shape) for t in tensors if id(memory_owner(t.data)) in saved_roots]
 
     def check_saved_unchanged(self):
         """Raise if a tensor saved for backward was modified in place after forward."""
@@ -96,6 +99,29 @@ class Function:
     def release(self):
         """Free what backward saved (the graph is used once unless retain_graph=True)."""
         self.saved = None
+
+
+def memory_owner(a):
+    """The array that owns ``a``'s memory: ``a`` itself, or the end of its chain of ``.base`` views."""
+    while isinstance(getattr(a, "base", None), type(a)):
+        a = a.base
+    return a
+
+
+def _share_versions_with_bases(inputs, outputs):
+    """An output that views an input's memory shares that input's version counter.
+
+    As PyTorch's views do: an in-place write through any alias (a slice, a reshape, a
+    transpose, their ``detach()``, a view of a view) then bumps the one counter that backward
+    checks for every tensor saved from that memory.
+    """
+    for y in outputs:
+        a = y.data
+        owner = a if a.base is None else a.base  # NumPy and CuPy point a view of a view at the owner
+        for x in inputs:
+            if x.data is owner or x.data.base is owner:
+                y._version_box = x._version_box
+                break
 
 
 def _check_same_device(fn, tensors):
