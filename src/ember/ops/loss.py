@@ -26,8 +26,31 @@ def _reduce(loss, reduction, name):
 
 
 def _check_same_shape(name, input, target):
+    """Input and target of one shape, and a floating-point one among them (the loss is a real number)."""
     if input.shape != target.shape:
         raise ValueError(f"{name}: input shape {input.shape} and target shape {target.shape} differ")
+    if input.dtype.kind != "f" and target.dtype.kind != "f":
+        raise TypeError(f"{name}: needs floating-point input or target, got {input.dtype} and {target.dtype}")
+
+
+def _check_binary(name, input, target, **weights):
+    """Probabilities or logits with floating-point targets of their shape, and weights that broadcast to it."""
+    _check_same_shape(name, input, target)
+    if input.dtype.kind != "f" or target.dtype.kind != "f":
+        raise TypeError(f"{name}: input and target must be floating point (targets are probabilities), "
+                        f"got {input.dtype} and {target.dtype}; convert the target with .float()")
+    for arg, w in weights.items():
+        shape = getattr(w, "shape", ())
+        if w is not None and _broadcast_shape(shape, input.shape) != tuple(input.shape):
+            raise ValueError(f"{name}: {arg} of shape {tuple(shape)} does not broadcast to the input shape "
+                             f"{tuple(input.shape)}")
+
+
+def _broadcast_shape(*shapes):
+    try:
+        return np.broadcast_shapes(*shapes)
+    except ValueError:
+        return None
 
 
 # -- cross-entropy and NLL -----------------------------------------------------------------
@@ -46,11 +69,8 @@ def _class_weights(C, dtype, weight, xp):
 
 def _index_weights(target, C, w, ignore_index):
     """For class-index targets: the indices (ignored ones set to 0) and each row's weight w_{y_i} (0 if ignored)."""
-    xp = xp_of(target)
     keep = target != ignore_index
-    safe = xp.where(keep, target, 0)
-    if keep.any() and (safe.min() < 0 or safe.max() >= C):
-        raise IndexError(f"cross_entropy: target class out of range [0, {C}): {safe.min()}..{safe.max()}")
+    safe = xp_of(target).where(keep, target, 0)  # in [0, C): checked by _check_classification
     return safe, w[safe] * keep, keep
 
 
@@ -147,17 +167,28 @@ class _NLL(_LogLikelihoodLoss):
     from_logits = False
 
 
-def _check_classification(name, input, target):
+def _check_classification(name, input, target, weight, ignore_index):
+    """Raise, naming the loss, unless the logits are floating point and the targets and class weights fit them."""
     if input.ndim < 1:
         raise ValueError(f"{name}: input must have a class dimension, got shape {input.shape}")
-    if target.dtype.kind == "f":
-        if target.shape != input.shape:
-            raise ValueError(f"{name}: probability targets must match input shape {input.shape}, got {target.shape}")
-        return
+    if input.dtype.kind != "f":
+        raise TypeError(f"{name}: input must be floating point (logits or log-probabilities), got {input.dtype}")
+    C = input.shape[1] if input.ndim > 1 else input.shape[0]
+    if weight is not None and tuple(weight.shape) != (C,):
+        raise RuntimeError(f"{name}: weight should be defined either for all {C} classes or no classes, "
+                           f"got a weight of shape {tuple(weight.shape)}")
+    if target.dtype.kind == "f" and target.shape == input.shape:
+        return  # probabilities
     expected = input.shape[:1] + input.shape[2:] if input.ndim > 1 else ()
-    if target.shape != expected:
-        raise ValueError(f"{name}: input of shape {input.shape} needs class-index targets of shape {expected}, "
-                         f"got {target.shape}")
+    if target.dtype.kind not in "iu" or target.shape != expected:
+        raise ValueError(f"{name}: input of shape {input.shape} needs integer class-index targets of shape "
+                         f"{expected} or probability targets of its own shape, got {target.dtype} targets of shape "
+                         f"{target.shape}")
+    t = target.data
+    out_of_bounds = (t != ignore_index) & ((t < 0) | (t >= C))
+    if out_of_bounds.any():
+        raise IndexError(f"{name}: target {t[out_of_bounds].ravel()[0]} is out of bounds for {C} classes "
+                         f"(ignore_index={ignore_index})")
 
 
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
@@ -177,12 +208,12 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
 
 def _log_likelihood(cls, name, input, target, weight, ignore_index, reduction, label_smoothing):
     target = as_tensor(target)
-    _check_classification(name, input, target)
+    weight = None if weight is None else as_tensor(weight).data
+    _check_classification(name, input, target, weight, ignore_index)
     if reduction not in REDUCTIONS:
         raise ValueError(f"{name}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{name}: label_smoothing must lie in [0, 1], got {label_smoothing}")
-    weight = None if weight is None else as_tensor(weight).data
     return cls(weight, ignore_index, label_smoothing, reduction)(input, target)
 
 
@@ -268,7 +299,7 @@ class _BinaryCrossEntropy(Function):
 
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """−[y log p + (1 − y) log(1 − p)] for probabilities p in [0, 1]."""
-    _check_same_shape("binary_cross_entropy", input, target)
+    _check_binary("binary_cross_entropy", input, target, weight=weight)
     if bool(((input.data < 0) | (input.data > 1)).any()):
         raise ValueError("binary_cross_entropy: input probabilities must lie in [0, 1]; "
                          "use binary_cross_entropy_with_logits for raw scores")
@@ -278,7 +309,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
 
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
     """BCE on logits x, stably: (1 − y)x + (1 + (w_pos − 1)y)·softplus(−x)."""
-    _check_same_shape("binary_cross_entropy_with_logits", input, target)
+    _check_binary("binary_cross_entropy_with_logits", input, target, weight=weight, pos_weight=pos_weight)
     log_weight = 1 if pos_weight is None else 1 + (pos_weight - 1) * target
     loss = (1 - target) * input + log_weight * softplus(-input)
     return _reduce(loss if weight is None else loss * weight, reduction, "binary_cross_entropy_with_logits")
