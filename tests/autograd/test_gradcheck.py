@@ -69,3 +69,9 @@ def test_numerical_grad_of_a_known_function():
     x = em.tensor(np.array([1.0, 2.0]), requires_grad=True)
     g = em.testing.numerical_grad(lambda t: t * t * t, [x], [np.ones(2)], 0, 1e-6)
     np.testing.assert_allclose(g, [3.0, 12.0], rtol=1e-6)
+
+
+def test_gradcheck_without_an_input_that_requires_grad_raises():
+    """As PyTorch's: checking nothing must not pass silently."""
+    with pytest.raises(ValueError, match="at least one input tensor to require grad"):
+        em.autograd.gradcheck(lambda t: t * 2, [em.ones(2, dtype=em.float64)])

@@ -15,6 +15,17 @@ def test_tensor_dtype_rules():
     assert em.tensor([1, 2], dtype=em.float64).dtype == np.float64
 
 
+def test_tensors_of_strings_are_refused_as_pytorch_does():
+    with pytest.raises(ValueError, match="cannot make a tensor of strings"):
+        em.tensor(["a"])
+    with pytest.raises(ValueError, match="cannot make a tensor of strings"):
+        em.tensor([[b"x", b"y"]])
+    with pytest.raises(TypeError, match="dtype <U1"):
+        em.tensor(np.array(["a"]))
+    with pytest.raises(TypeError, match="dtype object"):
+        em.Tensor(np.array([None, 1], dtype=object))
+
+
 def test_tensor_copies_and_from_numpy_shares():
     a = np.ones(3)
     t, s = em.tensor(a), em.from_numpy(a)

@@ -119,6 +119,16 @@ def test_repr_and_errors():
         Embedding(10, 3, sparse=True)
 
 
+def test_an_empty_table_is_built_and_refuses_every_index_as_pytorch_does():
+    """PyTorch builds Embedding(0, 3) (a (0, 3) weight) and fails only at lookup; ember does the same."""
+    ours, theirs = Embedding(0, 3), torch.nn.Embedding(0, 3)
+    assert repr(ours) == repr(theirs) and ours.weight.shape == tuple(theirs.weight.shape) == (0, 3)
+    with pytest.raises(IndexError, match="index 0 is out of range for 0 embeddings"):
+        ours(Tensor(np.array([0])))
+    with pytest.raises(RuntimeError, match="index_select"):
+        theirs(torch.tensor([0]))
+
+
 def test_state_dict_round_trip_into_torch():
     ours = Embedding(7, 3, padding_idx=0)
     theirs = torch.nn.Embedding(7, 3, padding_idx=0)

@@ -12,6 +12,7 @@ from ember import backend
 from ember.autograd import engine, grad_mode
 
 DEFAULT_DTYPE = np.float32
+NUMERIC_KINDS = "biufc"  # NumPy dtype kinds a tensor can hold: bool, ints, floats, complex
 
 
 def _to_array(data, dtype=None, device=None):
@@ -27,13 +28,18 @@ def _to_array(data, dtype=None, device=None):
         array = xp.asarray(data, dtype=dtype)
     elif hasattr(data, "dtype") and hasattr(data, "shape"):
         array = xp.asarray(data)
+        if array.dtype.kind not in NUMERIC_KINDS:
+            raise TypeError(f"tensor: cannot convert an array of dtype {array.dtype}; "
+                            "tensors hold numbers and booleans only")
     else:
         array = np.asarray(data)
         if array.dtype == np.float64:
             array = array.astype(DEFAULT_DTYPE)
         elif array.dtype.kind == "i":
             array = array.astype(np.int64)
-        elif array.dtype == object:
+        elif array.dtype.kind in "USV":
+            raise ValueError(f"tensor: cannot make a tensor of strings or bytes, got {data!r:.60}")
+        elif array.dtype.kind not in NUMERIC_KINDS:
             raise TypeError(f"tensor: cannot convert {type(data).__name__} to a tensor")
         array = xp.asarray(array)
     return array
@@ -484,6 +490,12 @@ class Tensor:
 
     def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         return ops.min(self, _pick(axis, dim), _pick(keepdims, keepdim))
+
+    def amax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return ops.amax(self, _pick(axis, dim), _pick(keepdims, keepdim))
+
+    def amin(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return ops.amin(self, _pick(axis, dim), _pick(keepdims, keepdim))
 
     def var(self, axis=None, keepdims=False, *, dim=None, keepdim=None, unbiased=True, correction=None):
         return ops.var(self, _pick(axis, dim), _pick(keepdims, keepdim), unbiased, correction)

@@ -79,7 +79,7 @@ from ember.ops.pooling import (
     max_pool2d,
 )
 from ember.ops.recurrent import gru_layer, lstm_layer, rnn_layer
-from ember.ops.reduction import argmax, argmin, max, mean, min, std, sum, var
+from ember.ops.reduction import amax, amin, argmax, argmin, max, mean, min, std, sum, var
 from ember.ops.shape import (
     cat,
     chunk,
@@ -99,7 +99,8 @@ from ember.ops.shape import (
 )
 
 __all__ = [
-    "abs", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "add", "argmax",
+    "abs", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "add", "amax",
+    "amin", "argmax",
     "argmin", "avg_pool1d", "avg_pool2d", "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits",
     "broadcast_to", "cast", "cat", "chunk", "clamp", "clip", "clone", "concat", "contrastive_loss", "conv1d", "conv2d",
     "conv_transpose2d", "cos", "cross_entropy", "div", "dropout", "dropout2d", "elu", "embedding", "eq", "exp",

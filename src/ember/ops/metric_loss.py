@@ -12,7 +12,7 @@ from ember.ops.arithmetic import pow
 from ember.ops.elementwise import abs, clip, minimum, sqrt
 from ember.ops.linalg import matmul
 from ember.ops.loss import REDUCTIONS, _reduce
-from ember.ops.reduction import max, sum
+from ember.ops.reduction import amax, sum
 
 
 # -- distances -----------------------------------------------------------------------------
@@ -29,7 +29,7 @@ def _norm(v, p, keepdim, axis=-1, name="pairwise_distance"):
     if p == 1:
         return sum(abs(v), axis=axis, keepdims=keepdim)
     if p == math.inf:
-        return max(abs(v), axis=axis, keepdims=keepdim)
+        return amax(abs(v), axis=axis, keepdims=keepdim)  # ties share the gradient, as PyTorch's inf-norm
     if not p > 0:
         raise ValueError(f"{name}: p must be positive (or inf), got {p}")
     return pow(sum(pow(abs(v), p), axis=axis, keepdims=keepdim), 1.0 / p)

@@ -1,4 +1,4 @@
-"""Reductions: sum, mean, max, min, var, std over an axis (or all), and argmax/argmin."""
+"""Reductions: sum, mean, max, min, amax, amin, var, std over an axis (or all), and argmax/argmin."""
 from __future__ import annotations
 
 import math
@@ -56,7 +56,8 @@ def mean(x, axis=None, keepdims=False):
 
 
 class _Extreme(Function):
-    """max or min; tied extremes share the gradient equally (PyTorch's amax/amin)."""
+    """max or min over axes; tied extremes share the gradient equally (PyTorch's amax/amin, and
+    its max/min over all elements)."""
 
     reduce = "max"
 
@@ -75,6 +76,30 @@ class _Extreme(Function):
         return gy * hit / hit.sum(axis=self.axis, keepdims=True)
 
 
+class _ExtremeAlongDim(Function):
+    """max or min along one dim (PyTorch's ``max(x, dim)``): the gradient flows to the one index
+    argmax/argmin picks, the first of tied extremes, not shared among them."""
+
+    reduce = "max"
+
+    def __init__(self, axis, keepdims):
+        self.axis, self.keepdims = axis, keepdims
+
+    def forward(self, x):
+        xp = xp_of(x)
+        index = xp.expand_dims(getattr(x, "arg" + self.reduce)(axis=self.axis), self.axis)
+        self.save_for_backward(index)
+        self.x_shape = x.shape
+        y = xp.take_along_axis(x, index, axis=self.axis)
+        return y if self.keepdims else drop_reduced_axes(y, self.axis)
+
+    def backward(self, gy):
+        (index,) = self.saved
+        gx = xp_of(gy).zeros(self.x_shape, dtype=gy.dtype)
+        xp_of(gy).put_along_axis(gx, index, keep_reduced_axes(gy, self.axis, self.keepdims), axis=self.axis)
+        return gx
+
+
 class Max(_Extreme):
     reduce = "max"
 
@@ -83,14 +108,40 @@ class Min(_Extreme):
     reduce = "min"
 
 
+class MaxAlongDim(_ExtremeAlongDim):
+    reduce = "max"
+
+
+class MinAlongDim(_ExtremeAlongDim):
+    reduce = "min"
+
+
+def _extreme(x, axis, keepdims, split, along_dim):
+    """``split`` (Max or Min) over all elements or several axes; ``along_dim`` over one int axis."""
+    x = as_tensor(x)
+    axis = normalize_axis(axis, x.ndim)
+    return (along_dim if isinstance(axis, int) else split)(axis, keepdims)(x)
+
+
 def max(x, axis=None, keepdims=False):  # noqa: A001
-    """The largest element over ``axis``."""
-    return Max(normalize_axis(axis, x.ndim), keepdims)(x)
+    """The largest element over ``axis``. Along one dim the gradient goes to the first maximum,
+    as PyTorch's ``max(x, dim)``; over all elements, ties share it."""
+    return _extreme(x, axis, keepdims, Max, MaxAlongDim)
 
 
 def min(x, axis=None, keepdims=False):  # noqa: A001
-    """The smallest element over ``axis``."""
-    return Min(normalize_axis(axis, x.ndim), keepdims)(x)
+    """The smallest element over ``axis``; the gradient goes as for ``max``."""
+    return _extreme(x, axis, keepdims, Min, MinAlongDim)
+
+
+def amax(x, axis=None, keepdims=False):
+    """The largest element over ``axis`` (int or tuple), tied maxima sharing the gradient equally."""
+    return _extreme(x, axis, keepdims, Max, Max)
+
+
+def amin(x, axis=None, keepdims=False):
+    """The smallest element over ``axis``, tied minima sharing the gradient equally."""
+    return _extreme(x, axis, keepdims, Min, Min)
 
 
 def var(x, axis=None, keepdims=False, unbiased=True, correction=None):

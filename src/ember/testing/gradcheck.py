@@ -49,6 +49,9 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exceptio
     True
     """
     inputs = [_as_float64(x) for x in inputs]
+    if not any(isinstance(x, Tensor) and x.requires_grad for x in inputs):
+        raise ValueError("gradcheck: expects at least one input tensor to require grad, but none has "
+                         "requires_grad=True")
     rng = np.random.default_rng(seed)
     outputs = _outputs(fn, inputs)
     upstream = [rng.standard_normal(o.shape) if o.requires_grad else None for o in outputs]
