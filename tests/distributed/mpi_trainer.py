@@ -1,6 +1,7 @@
 """``Trainer(..., distributed=True)`` under ``mpiexec``; and the one-process run it must reproduce.
 
     mpiexec -n 2 python tests/distributed/mpi_trainer.py OUT_DIR
+    mpiexec -n 2 python tests/distributed/mpi_trainer.py OUT_DIR --uneven   # rank r gets 3 + r batches
 
 Each rank writes ``OUT_DIR/trainer_rank<r>.npz`` (its final state dict) and
 ``OUT_DIR/trainer_rank<r>.json`` (its history and the test evaluation); rank 0 alone writes
@@ -48,11 +49,28 @@ def run(batch_size: int, out: Path | None, distributed: bool):
     return eq.state_arrays(model), trainer.history.rows, test
 
 
+def run_uneven(out: Path) -> None:
+    """Train on per-rank lists of batches of different lengths; record the error each rank raises."""
+    eq, rank = _equivalence(), get_rank()
+    model, opt = eq.build("sgd", eq.INIT_SEED)
+    data = eq.dataset(np.float32)
+    batches = [data[i * B:(i + 1) * B] for i in range(3 + rank)]
+    try:
+        Trainer(model, opt, nn.CrossEntropyLoss(), distributed=True).fit(batches, epochs=1)
+        message = "no error"
+    except RuntimeError as err:
+        message = str(err)
+    (out / f"uneven_rank{rank}.txt").write_text(message)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("out", type=Path)
+    parser.add_argument("--uneven", action="store_true", help="give the ranks loaders of different lengths")
     args = parser.parse_args()
     rank = get_rank()
+    if args.uneven:
+        return run_uneven(args.out)
     state, history, test = run(B, args.out / "run", distributed=True)
     np.savez(args.out / f"trainer_rank{rank}.npz", **state)
     (args.out / f"trainer_rank{rank}.json").write_text(json.dumps({"history": history, "test": test}))

@@ -128,6 +128,15 @@ def test_an_error_in_one_rank_ends_the_job_instead_of_hanging(tmp_path):
     assert not list(tmp_path.glob("abort_finished_rank*")), "a rank went on after the failure"
 
 
+def test_ranks_given_loaders_of_different_lengths_all_raise_instead_of_hanging(tmp_path):
+    code, output, seconds = mpirun("mpi_trainer.py", tmp_path, "--uneven", timeout=90)
+    assert code == 0, f"exit status {code}:\n{output}"
+    for r in range(WORLD):
+        message = (tmp_path / f"uneven_rank{r}.txt").read_text()
+        assert "loaders differ in length: 1 of 2 ranks have a batch 4" in message, message
+    assert seconds < 60
+
+
 def test_trainer_distributed_matches_one_process(tmp_path):
     mt = _load("mpi_trainer")
     code, output, _ = mpirun("mpi_trainer.py", tmp_path)

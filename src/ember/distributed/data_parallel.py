@@ -26,6 +26,7 @@ come after the synchronisation.
 """
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass
 
@@ -239,10 +240,13 @@ class DataParallel:
         ``loader.seed``, or (without one) a draw broadcast from rank 0. ``train=False``: an
         unpadded, unshuffled shard for evaluation (each sample counted once). ``batch_size``
         stays per rank. A loader with a ``DistributedSampler`` keeps it; one that is not an
-        ember ``DataLoader`` is returned unchanged (it is taken as already per rank).
+        ember ``DataLoader`` is taken as already per rank: for training it is stepped in
+        lockstep, so that ranks given different numbers of batches all raise instead of hanging.
         """
-        if self.world_size == 1 or not isinstance(loader, DataLoader) or isinstance(loader, _ShardedLoader):
+        if self.world_size == 1 or isinstance(loader, (_ShardedLoader, _Lockstep)):
             return loader
+        if not isinstance(loader, DataLoader):
+            return _Lockstep.around(loader, self) if train else loader
         if isinstance(loader.sampler, (DistributedSampler, _EvalShard)):
             sampler = loader.sampler  # already per rank; re-wrapped so that it follows set_epoch
         elif loader.sampler is not None or loader.batch_sampler is not None:
@@ -314,3 +318,47 @@ class _ShardedLoader(DataLoader):
         if hasattr(self.sampler, "set_epoch"):
             self.sampler.set_epoch(self.epoch)
         return super().__iter__()
+
+
+class _Lockstep:
+    """A per-rank training loader whose ranks agree, before every batch, that each of them has one.
+
+    A loader that is not an ember DataLoader cannot be split evenly by ``shard_loader``. Were
+    one rank to run out of batches first, it would move on to the epoch's end while the others
+    wait in the next gradient all-reduce forever; one all-reduce of a flag per batch turns
+    that into the same error on every rank.
+    """
+
+    def __init__(self, loader, dp: DataParallel):
+        self.loader, self.dp = loader, dp
+
+    @staticmethod
+    def around(loader, dp: DataParallel) -> _Lockstep:
+        return (_SizedLockstep if hasattr(loader, "__len__") else _Lockstep)(loader, dp)
+
+    def set_epoch(self, epoch: int) -> None:
+        if hasattr(self.loader, "set_epoch"):
+            self.loader.set_epoch(epoch)
+
+    def __iter__(self):
+        batches, world = iter(self.loader), self.dp.world_size
+        for step in itertools.count(1):
+            batch = next(batches, _END)
+            flag = np.array([batch is not _END], dtype=np.int32)
+            ready = int(self.dp.group.all_reduce(flag, ReduceOp.SUM)[0])
+            if ready == 0:
+                return
+            if ready < world:
+                raise RuntimeError(
+                    f"DataParallel: the ranks' training loaders differ in length: {ready} of {world} ranks have a "
+                    f"batch {step} (rank {self.dp.rank} {'does' if flag[0] else 'does not'}). Give every rank "
+                    "the same number of batches, e.g. through an ember DataLoader, which shard_loader splits evenly")
+            yield batch
+
+
+class _SizedLockstep(_Lockstep):
+    def __len__(self):
+        return len(self.loader)
+
+
+_END = object()  # what next() gives for an exhausted loader (a batch may be None or any other value)
