@@ -2,11 +2,19 @@
 import json
 import os
 import pickle
+import re
+import signal
 import struct
+import subprocess
+import sys
+import time
+import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
 import safetensors.numpy
+from safetensors import safe_open
 
 import ember as em
 from ember import nn
@@ -178,3 +186,184 @@ def test_sidecar_is_readable_json_matching_the_file(tmp_path):
     assert side["tree"]["epoch"] == 3 and side["tree"]["w"]["shape"] == [2]
     assert side["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert sidecar_path(tmp_path / "c.ckpt").name == "c.ckpt.json"
+
+
+# -- temporaries ------------------------------------------------------------------------------
+
+
+def test_temporary_file_is_named_after_its_target(tmp_path, monkeypatch):
+    seen, replace = [], os.replace
+    monkeypatch.setattr(os, "replace", lambda src, dst: (seen.append(Path(src)), replace(src, dst)))
+    save({"v": np.ones(2)}, tmp_path / "ckpt.safetensors")
+    assert len(seen) == 1 and seen[0].parent == tmp_path
+    assert re.fullmatch(r"\.ckpt\.safetensors\.[0-9a-f]{8}-\d+\.\w+\.ember-tmp", seen[0].name), seen[0].name
+
+
+_KILLED_SAVE = """
+import os, signal, sys
+import numpy as np
+from ember.serialization import save
+os.fsync = lambda fd: os.kill(os.getpid(), signal.SIGKILL)  # die after the bytes are written, before the rename
+save({"v": np.ones(1000)}, sys.argv[1])
+"""
+
+
+def _killed_save(path):
+    """Run a save in another process that is killed midway; return the temporary it leaves behind."""
+    done = subprocess.run([sys.executable, "-c", _KILLED_SAVE, str(path)], capture_output=True, timeout=60)
+    assert done.returncode == -signal.SIGKILL, done.stderr.decode()
+    left = [p for p in path.parent.iterdir() if p.name.startswith(f".{path.name}.")]
+    assert len(left) == 1 and left[0].name.endswith(".ember-tmp"), left
+    return left[0]
+
+
+def test_next_save_removes_temporaries_of_killed_saves_of_the_same_target_only(tmp_path):
+    path = _save(tmp_path / "ckpt.safetensors", {"v": np.zeros(2)})
+    dead = _killed_save(path)
+    owner = re.search(r"-(\d+)\.\w+\.ember-tmp$", dead.name).group(1)
+    live = tmp_path / dead.name.replace(f"-{owner}.", f"-{os.getpid()}.")  # a concurrent save in progress
+    other = tmp_path / dead.name.replace(".ckpt.safetensors.", ".other.safetensors.")
+    prefix = tmp_path / dead.name.replace(".ckpt.safetensors.", ".ckpt.")  # target "ckpt", not "ckpt.safetensors"
+    stuck = tmp_path / live.name.replace(".ember-tmp", "x.ember-tmp")  # untouched for two hours
+    for p in (live, other, prefix, stuck):
+        p.write_bytes(b"partial")
+    os.utime(stuck, (time.time() - 7200, time.time() - 7200))
+    save({"v": np.ones(2)}, path)
+    assert not dead.exists() and not stuck.exists()
+    assert live.exists() and other.exists() and prefix.exists()
+    np.testing.assert_array_equal(load(path)["v"], [1.0, 1.0])
+
+
+# -- the file format: streamed, readable by any safetensors reader -----------------------------
+
+
+def test_save_streams_arrays_without_a_copy_of_the_payload(tmp_path):
+    state = {f"layer{i}": np.full((1024, 1024), i, dtype=np.float32) for i in range(16)}  # 64 MiB
+    payload = sum(a.nbytes for a in state.values())
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        save(state, tmp_path / "big.safetensors", sidecar=True)
+        extra = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    assert extra < 0.5 * payload, f"save needed {extra / payload:.2f}x the payload in extra memory"
+    with safe_open(str(tmp_path / "big.safetensors"), framework="np") as f:
+        assert f.get_tensor("layer7")[3, 5] == 7.0
+
+
+def test_file_reads_back_in_safetensors_and_torch(tmp_path):
+    import safetensors.torch
+
+    arrays = {
+        "f32": np.arange(12, dtype=np.float32).reshape(3, 4), "f64": np.linspace(0, 1, 5),
+        "f16": np.array([0.5, -2.0], dtype=np.float16), "i64": np.arange(-2, 3), "i32": np.arange(3, dtype=np.int32),
+        "i8": np.array([-7, 7], dtype=np.int8), "u8": np.array([0, 255], dtype=np.uint8),
+        "bool": np.array([True, False]), "scalar": np.array(2.5), "empty": np.zeros((0, 3), np.float32),
+        "strided": np.arange(20.0).reshape(4, 5)[:, ::2], "big_endian": np.arange(4, dtype=">f4"),
+    }
+    path = _save(tmp_path / "all.safetensors", arrays)
+    raw = path.read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    assert n % 8 == 0 and raw[8:9] == b"{"
+    with safe_open(str(path), framework="np") as f:
+        assert set(f.keys()) == set(arrays) and json.loads(f.metadata()["ember"])["format"] == "ember"
+        for key, a in arrays.items():
+            np.testing.assert_array_equal(f.get_tensor(key), a, err_msg=key)
+    for key, t in safetensors.torch.load_file(str(path)).items():
+        assert tuple(t.shape) == arrays[key].shape, key
+        np.testing.assert_array_equal(t.numpy(), arrays[key], err_msg=key)
+    back = load(path)
+    assert back["big_endian"].dtype == np.float32 and back["strided"].shape == (4, 3)
+
+
+def test_deeply_nested_trees_are_refused_on_save(tmp_path):
+    deep = [1.0]
+    for _ in range(200):
+        deep = [deep]
+    with pytest.raises(ValueError, match="nested more than"):
+        save({"deep": deep}, tmp_path / "deep.safetensors")
+    assert not (tmp_path / "deep.safetensors").exists()
+
+
+# -- crafted metadata: clear errors naming the file and the field ------------------------------
+
+
+def _crafted(tmp_path, document):
+    """A valid safetensors file (one tensor, 'w') whose ember metadata is ``document`` (JSON text or a tree)."""
+    text = document if isinstance(document, str) else json.dumps(document)
+    path = tmp_path / "crafted.safetensors"
+    safetensors.numpy.save_file({"w": np.ones(2, np.float32)}, str(path), metadata={"ember": text})
+    return path
+
+
+def _tree(node):
+    return {"format": "ember", "version": 1, "tree": {"model": {"fc": {"weight": node}}}}
+
+
+_FIELD = "metadata field 'model.fc.weight'"
+_NESTED = "[" * 100_000 + "]" * 100_000
+_CRAFTED = {
+    "not-json": ("{", "metadata field 'ember' is not valid JSON"),
+    "json-too-deep": ('{"format": "ember", "version": 1, "tree": ' + _NESTED + "}", "nested too deeply"),
+    "tree-too-deep": (_tree(json.loads("[" * 500 + "]" * 500)),
+                      r"'model\.fc\.weight(\.0)+' is nested more than \d+ levels"),
+    "not-an-object": ("[1, 2]", "metadata field 'ember' is not a JSON object"),
+    "version-a-string": ({"format": "ember", "version": "1", "tree": {}}, "unsupported format 'ember' version '1'"),
+    "future-version": ({"format": "ember", "version": 99, "tree": {}}, "unsupported format 'ember' version 99"),
+    "unknown-format": ({"format": "other", "version": 1, "tree": {}}, "unsupported format 'other'"),
+    "no-tree": ({"format": "ember", "version": 1}, "metadata field 'tree' is missing"),
+    "missing-tensor": (_tree({"__array__": "nope", "kind": "tensor"}),
+                       _FIELD + " refers to a missing tensor 'nope'"),
+    "key-not-a-string": (_tree({"__array__": ["w"], "kind": "tensor"}),
+                         _FIELD + " refers to a missing tensor \\['w'\\]"),
+    "no-kind": (_tree({"__array__": "w"}), _FIELD + " has an unknown kind None"),
+    "unknown-kind": (_tree({"__array__": "w", "kind": "blob"}), _FIELD + " has an unknown kind"),
+    "tuple-not-a-list": (_tree({"__tuple__": 5}), _FIELD + " holds a __tuple__ that is not a list"),
+    "dict-not-pairs": (_tree({"__dict__": 5}), _FIELD + " holds a __dict__ that is not a list"),
+    "dict-short-pair": (_tree({"__dict__": [[1]]}), _FIELD + " holds a __dict__ that is not"),
+    "dict-list-key": (_tree({"__dict__": [[[1], 2]]}), _FIELD + " has a key of type list"),
+    "float-not-a-number": (_tree({"__float__": "abc"}), _FIELD + " holds a bad __float__ 'abc'"),
+    "float-not-a-string": (_tree({"__float__": 5}), _FIELD + " holds a bad __float__ 5"),
+}
+
+
+@pytest.mark.parametrize("document, message", _CRAFTED.values(), ids=_CRAFTED.keys())
+def test_crafted_metadata_gives_an_error_naming_the_file_and_the_field(tmp_path, document, message):
+    path = _crafted(tmp_path, document)
+    with pytest.raises(ValueError, match=message) as info:
+        load(path)
+    assert str(path) in str(info.value)
+
+
+# -- files written by PyTorch ------------------------------------------------------------------
+
+
+def test_bfloat16_and_float8_from_torch_load_as_float32_with_a_warning(tmp_path):
+    import safetensors.torch
+    import torch
+
+    values = torch.tensor([[1.5, -3.25, 1e-3], [65504.0, -0.0, 3e38]])
+    tensors = {"bf16": values.to(torch.bfloat16), "e4m3": values[:, :2].clamp(-448, 448).to(torch.float8_e4m3fn),
+               "e5m2": values[:, :2].to(torch.float8_e5m2), "f16": values[:, :2].to(torch.float16)}
+    path = tmp_path / "torch.safetensors"
+    safetensors.torch.save_file(tensors, str(path))
+    with pytest.warns(UserWarning, match="bfloat16.*float32") as record:
+        back = load(path)
+    messages = sorted(str(w.message) for w in record)
+    assert [m.split(" (")[0] for m in messages] == [f"load: {str(path)!r}: 1 tensor(s) in {name}"
+                                                    for name in ("bfloat16", "float8_e4m3fn", "float8_e5m2")]
+    for key, t in tensors.items():
+        expected = t.float().numpy() if key != "f16" else t.numpy()
+        assert back[key].dtype == expected.dtype, key
+        np.testing.assert_array_equal(back[key], expected, err_msg=key)
+
+
+def test_dtypes_numpy_cannot_hold_give_a_clear_error(tmp_path):
+    import safetensors.torch
+    import torch
+
+    path = tmp_path / "fnuz.safetensors"
+    safetensors.torch.save_file({"q": torch.zeros(2).to(torch.float8_e4m3fnuz)}, str(path))
+    with pytest.raises(ValueError, match="tensor 'q' has dtype F8_E4M3FNUZ, which ember cannot load"):
+        load(path)

@@ -1,4 +1,5 @@
 """Checkpoints: full state round trip, clear errors, and bit-exact resumption of training."""
+import copy
 import json
 
 import numpy as np
@@ -9,7 +10,7 @@ from conftest import make_blobs, make_model
 from ember import nn, optim
 from ember.data import DataLoader, TensorDataset
 from ember.optim import lr_scheduler
-from ember.serialization import save
+from ember.serialization import load, save
 from ember.train import EarlyStopping, LRSchedulerCallback, ModelCheckpoint, Trainer, load_checkpoint, save_checkpoint
 
 
@@ -72,6 +73,91 @@ def test_checkpoint_has_sidecar_and_clear_errors(tmp_path):
     em.randn(3)
     load_checkpoint(path, model, restore_rng=False)
     assert em.get_rng_state() != state
+
+
+def _state(model, opt, sched):
+    """Everything load_checkpoint may change, as plain copies."""
+    opt_state = opt.state_dict()
+    arrays = {i: {k: np.array(v.numpy() if isinstance(v, em.Tensor) else v) for k, v in s.items()}
+              for i, s in opt_state["state"].items()}
+    return _params(model), arrays, copy.deepcopy(opt_state["param_groups"]), sched.state_dict(), em.get_rng_state()
+
+
+def _corrupt_rng(state):
+    state["rng"]["state"]["state"] = "not a number"
+
+
+def _corrupt_rng_kind(state):
+    state["rng"]["bit_generator"] = "MT19937"
+
+
+def _corrupt_model_shape(state):
+    state["model"]["3.weight"] = np.zeros((4, 16), np.float32)
+
+
+def _corrupt_model_key(state):
+    state["model"]["3.scale"] = state["model"].pop("3.bias")
+
+
+def _corrupt_optimizer_index(state):
+    state["optimizer"]["state"][7] = state["optimizer"]["state"].pop(0)
+
+
+def _corrupt_optimizer_moment(state):
+    state["optimizer"]["state"][1]["exp_avg"] = np.zeros(3, np.float32)
+
+
+def _corrupt_optimizer_groups(state):
+    state["optimizer"]["param_groups"].append(state["optimizer"]["param_groups"][0])
+
+
+def _corrupt_optimizer_option(state):
+    state["optimizer"]["param_groups"][0]["lr"] = "fast"
+
+
+def _corrupt_scheduler(state):
+    state["scheduler"]["T_max"] = 10  # a CosineAnnealingLR's state in a StepLR's place
+
+
+def _corrupt_extra(state):
+    state["extra"] = [3]
+
+
+_CORRUPTIONS = {f.__name__.removeprefix("_corrupt_"): f for f in (
+    _corrupt_rng, _corrupt_rng_kind, _corrupt_model_shape, _corrupt_model_key, _corrupt_optimizer_index,
+    _corrupt_optimizer_moment, _corrupt_optimizer_groups, _corrupt_optimizer_option, _corrupt_scheduler,
+    _corrupt_extra)}
+
+
+@pytest.mark.parametrize("corrupt", _CORRUPTIONS.values(), ids=_CORRUPTIONS.keys())
+def test_a_bad_entry_fails_before_anything_is_restored(tmp_path, corrupt):
+    model = make_model(seed=1)
+    opt = optim.Adam(model.parameters(), lr=0.01)
+    sched = lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    _one_adam_step(model, opt)
+    path = tmp_path / "ckpt.safetensors"
+    save_checkpoint(path, model, opt, sched, epoch=1)
+    state = load(path)
+    corrupt(state)
+    save(state, path)
+
+    fresh = make_model(seed=2)
+    fresh_opt = optim.Adam(fresh.parameters(), lr=0.5)
+    fresh_sched = lr_scheduler.StepLR(fresh_opt, step_size=3, gamma=0.1)
+    _one_adam_step(fresh, fresh_opt)
+    em.randn(3)
+    before = _state(fresh, fresh_opt, fresh_sched)
+    with pytest.raises(Exception) as info:  # noqa: B017 - the state is checked first, the error's type below
+        load_checkpoint(path, fresh, fresh_opt, fresh_sched)
+    after = _state(fresh, fresh_opt, fresh_sched)
+    for k, v in before[0].items():
+        np.testing.assert_array_equal(after[0][k], v, err_msg=k)
+    assert after[1].keys() == before[1].keys()
+    for i, moments in before[1].items():
+        for k, v in moments.items():
+            np.testing.assert_array_equal(after[1][i][k], v, err_msg=f"{i}.{k}")
+    assert after[2:] == before[2:]  # param groups, scheduler, RNG
+    assert info.type is ValueError and f"load_checkpoint: {str(path)!r}" in str(info.value), info.value
 
 
 def _run(epochs, loader_seed, tmp_path=None, resume_from=None, seed=0):
