@@ -13,7 +13,7 @@ def test_cross_entropy_target_shape_and_range():
         em.cross_entropy(x, em.tensor([0, 1, 2, 0, 1]))
     with pytest.raises(IndexError, match=r"cross_entropy: target 3 is out of bounds for 3 classes"):
         em.cross_entropy(x, em.tensor([0, 1, 3, 0]))
-    with pytest.raises(ValueError, match=r"probability targets of its own shape, got float32 targets of shape \(4, 2\)"):
+    with pytest.raises(ValueError, match=r"probability targets of its own shape, got float32 targets of shape"):
         em.cross_entropy(x, em.rand(4, 2))
     with pytest.raises(ValueError, match="reduction.*'avg'"):
         em.cross_entropy(x, em.tensor([0, 1, 2, 0]), reduction="avg")

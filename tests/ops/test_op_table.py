@@ -178,6 +178,8 @@ REDUCTIONS = [
     ("mean", em.mean, lambda x, a, k: torch.mean(x, dim=torch_dims(a, x.ndim), keepdim=k)),
     ("max", em.max, lambda x, a, k: torch.amax(x, dim=torch_dims(a, x.ndim), keepdim=k)),
     ("min", em.min, lambda x, a, k: torch.amin(x, dim=torch_dims(a, x.ndim), keepdim=k)),
+    ("amax", em.amax, lambda x, a, k: torch.amax(x, dim=torch_dims(a, x.ndim), keepdim=k)),
+    ("amin", em.amin, lambda x, a, k: torch.amin(x, dim=torch_dims(a, x.ndim), keepdim=k)),
     ("var", em.var, lambda x, a, k: torch.var(x, dim=torch_dims(a, x.ndim), keepdim=k)),
     ("std", em.std, lambda x, a, k: torch.std(x, dim=torch_dims(a, x.ndim), keepdim=k)),
     ("var_biased", lambda x, a, k: em.var(x, a, k, unbiased=False),
@@ -196,7 +198,9 @@ CASES += [
     case("method_sum_dim", lambda x: x.sum(dim=1, keepdim=True), None, randn(3, 4)),
     case("method_mean_dim", lambda x: x.mean(dim=(0, 1)), None, randn(3, 4, 2)),
     case("method_var_dim", lambda x: x.var(dim=0), None, randn(5, 3)),
-    case("max_ties", lambda x: em.max(x, 1), lambda x: torch.amax(x, 1),
+    case("max_ties", lambda x: em.max(x, 1), lambda x: torch.max(x, 1).values,  # the gradient to one index
+         fixed(np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])), finite_diff=False),
+    case("amax_ties", lambda x: em.amax(x, 1), lambda x: torch.amax(x, 1),  # ties share the gradient
          fixed(np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])), finite_diff=False),
     case("min_ties_all", em.min, torch.amin, fixed(np.array([[1.0, 3.0], [1.0, 2.0]])), finite_diff=False),
 ]

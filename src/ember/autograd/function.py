@@ -84,8 +84,8 @@ class Function:
     def _saved_versions(self, tensors):
         """(counter, version, shape) of each tensor whose memory backward reads: saved as is, or
         through a view (a saved ``x.T`` is ``x``'s memory too)."""
-        saved_roots = {id(memory_owner(a)) for a in self.saved if hasattr(a, "shape")}
-        return [(t._version_box, t._version_box[0], t.shape) for t in tensors if id(memory_owner(t.data)) in saved_roots]
+        saved = {id(memory_owner(a)) for a in self.saved if hasattr(a, "shape")}
+        return [(t._version_box, t._version_box[0], t.shape) for t in tensors if id(memory_owner(t.data)) in saved]
 
     def check_saved_unchanged(self):
         """Raise if a tensor saved for backward was modified in place after forward."""
