@@ -152,3 +152,113 @@ def test_bench_rows_cover_cases_and_conv_layers():
     assert rows[1]["ember"] == 500.0 and rows[1]["other"] == 1000.0 and rows[1]["reference"] == "torch"
     gensim = {"cases": {"skip-gram": {"unit": "words/s", "throughput": {"ember": 3.0, "gensim": 4.0}, "ratio": 0.75}}}
     assert rows_of("word2vec", gensim)[0]["reference"] == "gensim" and rows_of("word2vec", gensim)[0]["other"] == 4.0
+
+
+# -- bad arguments: every subcommand stops while parsing, exit 2, one line naming the option -----------
+MISSING = "/nonexistent/ember-tests/missing.txt"
+BAD_ARGUMENTS = [
+    (["demo", "--epochs", "0"], "--epochs"),
+    (["demo", "--epochs", "-3"], "--epochs"),
+    (["demo", "--epochs", "two"], "--epochs"),
+    (["demo", "--batch-size", "0"], "--batch-size"),
+    (["demo", "--lr", "0"], "--lr"),
+    (["demo", "--lr", "nan"], "--lr"),
+    (["demo", "--label-smoothing", "1.5"], "--label-smoothing"),
+    (["demo", "--seed", "-1"], "--seed"),
+    (["train", "mlp", "--hidden", "64", "0"], "--hidden"),
+    (["train", "mlp", "--dropout", "1.5"], "--dropout"),
+    (["train", "mlp", "--dropout", "-0.1"], "--dropout"),
+    (["train", "mlp", "--batch-size", "-8"], "--batch-size"),
+    (["train", "mlp", "--lr", "inf"], "--lr"),
+    (["train", "lenet5", "--resize", "0"], "--resize"),
+    (["train", "charlm", "--text", MISSING], "--text"),
+    (["train", "charlm", "--seq-len", "0"], "--seq-len"),
+    (["train", "charlm", "--max-chars", "-5"], "--max-chars"),
+    (["summary", "lenet5", "--input-shape", "1", "0", "32", "32"], "--input-shape"),
+    (["summary", "lenet5", "--input-shape", "1", "1", "x", "32"], "--input-shape"),
+    (["translate-dates", "--epochs", "0"], "--epochs"),
+    (["translate-dates", "--epochs", "-1"], "--epochs"),
+    (["translate-dates", "--batch-size", "0"], "--batch-size"),
+    (["translate-dates", "--lr", "-0.1"], "--lr"),
+    (["translate-dates", "--train-size", "0"], "--train-size"),
+    (["translate-dates", "--test-size", "-5"], "--test-size"),
+    (["translate-dates", "--hidden-size", "0"], "--hidden-size"),
+    (["translate-dates", "--beam-width", "0"], "--beam-width"),
+    (["translate-dates", "--seed", "-1"], "--seed"),
+    (["translate-dates", "--translate", "   "], "--translate"),
+    (["translate-dates", "--min-confidence", "1.5"], "--min-confidence"),
+    (["search", "--trials", "0"], "--trials"),
+    (["search", "--zoom-rounds", "-1"], "--zoom-rounds"),
+    (["search", "--zoom-top", "0"], "--zoom-top"),
+    (["search", "--epochs", "0"], "--epochs"),
+    (["search", "--jobs", "0"], "--jobs"),
+    (["search", "--seed", "-2"], "--seed"),
+    (["word2vec", MISSING], "corpus"),
+    (["word2vec", "--vector-size", "0"], "--vector-size"),
+    (["word2vec", "--window", "0"], "--window"),
+    (["word2vec", "--negative", "-1"], "--negative"),
+    (["word2vec", "--min-count", "-1"], "--min-count"),
+    (["word2vec", "--sample", "-0.5"], "--sample"),
+    (["word2vec", "--epochs", "0"], "--epochs"),
+    (["word2vec", "--alpha", "0"], "--alpha"),
+    (["word2vec", "--workers", "0"], "--workers"),
+    (["word2vec", "--analogies", MISSING], "--analogies"),
+    (["detect-shapes", "--epochs", "0"], "--epochs"),
+    (["detect-shapes", "--train-size", "0"], "--train-size"),
+    (["detect-shapes", "--anchors", "0"], "--anchors"),
+    (["detect-shapes", "--width", "-4"], "--width"),
+    (["detect-shapes", "--batch-size", "abc"], "--batch-size"),
+    (["bench", "--rounds", "0"], "--rounds"),
+    (["playground", "--port", "70000"], "--port"),
+    (["playground", "--port", "-1"], "--port"),
+    (["playground", "--max-sessions", "0"], "--max-sessions"),
+    (["playground", "--lenet", MISSING], "--lenet"),
+    (["playground", "--vectors", MISSING], "--vectors"),
+    (["playground", "--dates-model", MISSING], "--dates-model"),
+]
+
+
+@pytest.fixture
+def parse_only(monkeypatch):
+    """Every subcommand's entry point replaced by a stub that returns 0: arguments that pass parsing run nothing."""
+    import importlib
+
+    from ember import cli
+
+    def stub(args):
+        return 0
+
+    for name in ("cmd_demo", "cmd_train", "cmd_summary", "cmd_translate_dates"):
+        monkeypatch.setattr(cli, name, stub)
+    for module, *_ in cli._APPS.values():
+        monkeypatch.setattr(importlib.import_module(module), "run", stub)
+
+
+def test_bad_arguments_walk_covers_every_subcommand():
+    assert {argv[0] for argv, _ in BAD_ARGUMENTS} == set(SUBCOMMANDS)
+
+
+@pytest.mark.parametrize(("argv", "option"), BAD_ARGUMENTS, ids=[" ".join(a) for a, _ in BAD_ARGUMENTS])
+def test_bad_arguments_stop_while_parsing_with_one_line_naming_the_option(argv, option, parse_only, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    captured = capsys.readouterr()
+    assert exit_info.value.code == 2, f"{argv} passed the argument checks"
+    last = captured.err.strip().splitlines()[-1]
+    assert last.startswith(f"ember {argv[0]}: error: argument {option}"), captured.err
+    assert "Traceback" not in captured.out + captured.err
+
+
+def test_bad_epochs_of_translate_dates_exit_2_without_a_traceback():
+    done = subprocess.run([sys.executable, "-m", "ember", "translate-dates", "--epochs", "0"], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2
+    assert "argument --epochs: expected a positive integer, got '0'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_summary_refuses_constructor_arguments_and_shapes_the_model_rejects(capsys):
+    assert main(["summary", "lenet5", "--kwargs", "num_classes=-1"]) == 2
+    assert main(["summary", "lenet5", "--input-shape", "1", "3", "32", "32"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("ember summary: lenet5") == 2 and "Traceback" not in err

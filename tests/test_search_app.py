@@ -73,5 +73,7 @@ def test_command_runs_trials_in_processes_with_the_same_results(tiny, tmp_path, 
 
 
 def test_command_reports_bad_options(tmp_path, capsys):
-    assert run(parse(["--trials", "0", "--out", str(tmp_path)])) == 2
-    assert "ember search: RandomSearch: need trials >= 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        parse(["--trials", "0", "--out", str(tmp_path)])
+    assert stop.value.code == 2
+    assert "argument --trials: expected a positive integer" in capsys.readouterr().err

@@ -19,6 +19,16 @@ import sys
 import time
 from pathlib import Path
 
+from ember.apps.arguments import (
+    existing_dir,
+    existing_file,
+    non_negative_int,
+    port_number,
+    positive_float,
+    positive_int,
+    probability,
+)
+
 __all__ = ["build_parser", "main"]
 
 # Subcommands that run an app of ember.apps: name → (module, one-line help, example). Each module
@@ -34,6 +44,12 @@ _APPS = {
               "ember bench --only mlp cnn --rounds 3"),
     "playground": ("ember.playground", "interactive pages in the browser: playground, convolutions, embeddings",
                    "ember playground --port 8000"),
+}
+# The argument types of options that an app outside ember.apps declares without one: the CLI sets
+# them, so that a bad value stops at parsing like everywhere else (rather than starting a server).
+_OPTION_TYPES = {
+    "playground": {"--port": port_number, "--max-sessions": positive_int, "--lenet": existing_file,
+                   "--vectors": existing_file, "--dates-model": existing_dir},
 }
 
 
@@ -57,12 +73,14 @@ def _subparser(subparsers, name: str, help_text: str, example: str) -> argparse.
 
 def _add_training_options(p: argparse.ArgumentParser, epochs: int, out: str, batch_size: int = 64,
                           label_smoothing: float = 0.0) -> None:
-    p.add_argument("--epochs", type=int, default=epochs, help=f"training epochs (default {epochs})")
-    p.add_argument("--batch-size", type=int, default=batch_size, help=f"mini-batch size (default {batch_size})")
-    p.add_argument("--label-smoothing", type=float, default=label_smoothing,
+    p.add_argument("--epochs", type=positive_int, default=epochs, help=f"training epochs (default {epochs})")
+    p.add_argument("--batch-size", type=positive_int, default=batch_size,
+                   help=f"mini-batch size (default {batch_size})")
+    p.add_argument("--label-smoothing", type=probability, default=label_smoothing,
                    help=f"cross-entropy label smoothing (default {label_smoothing})")
-    p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (default 2e-3)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the split, initialisation, shuffling, dropout")
+    p.add_argument("--lr", type=positive_float, default=2e-3, help="Adam learning rate (default 2e-3)")
+    p.add_argument("--seed", type=non_negative_int, default=0,
+                   help="seed of the split, initialisation, shuffling, dropout")
     p.add_argument("--out", default=out, help=f"output directory for curves, logs, checkpoints (default {out})")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (still prints per-epoch metrics)")
 
@@ -86,19 +104,23 @@ def build_parser() -> argparse.ArgumentParser:
                        "ember train mlp --data mnist1d --hidden 256 128 --dropout 0.1 --epochs 30")
     train.add_argument("model", help="a name from ember.models.available(), e.g. mlp")
     train.add_argument("--data", default="digits", choices=("digits", "mnist1d"), help="dataset (default digits)")
-    train.add_argument("--hidden", type=int, nargs="+", default=[256], help="hidden layer sizes (default 256)")
-    train.add_argument("--dropout", type=float, default=0.2, help="dropout probability (default 0.2)")
-    train.add_argument("--resize", type=int, default=None, help="digits only: resize the 8x8 images to SxS")
-    train.add_argument("--text", default=None, help="charlm: a text file (default: the KJV Bible when installed)")
-    train.add_argument("--seq-len", type=int, default=100, help="charlm: truncated-BPTT length (default 100)")
-    train.add_argument("--max-chars", type=int, default=None, help="charlm: use only the first N characters")
+    train.add_argument("--hidden", type=positive_int, nargs="+", default=[256],
+                       help="hidden layer sizes (default 256)")
+    train.add_argument("--dropout", type=probability, default=0.2, help="dropout probability (default 0.2)")
+    train.add_argument("--resize", type=positive_int, default=None, help="digits only: resize the 8x8 images to SxS")
+    train.add_argument("--text", type=existing_file, default=None,
+                       help="charlm: a text file (default: the KJV Bible when installed)")
+    train.add_argument("--seq-len", type=positive_int, default=100,
+                       help="charlm: truncated-BPTT length (default 100)")
+    train.add_argument("--max-chars", type=positive_int, default=None,
+                       help="charlm: use only the first N characters")
     _add_training_options(train, epochs=20, out="runs/train")
     train.set_defaults(func=cmd_train)
 
     summary = _subparser(sub, "summary", "layer shapes, parameters, receptive fields",
                          "ember summary resnet18 --input-shape 1 3 32 32 --kwargs num_classes=10 cifar_stem=True")
     summary.add_argument("model", help="a name from ember.models.available(), e.g. lenet5")
-    summary.add_argument("--input-shape", type=int, nargs="+", default=[1, 1, 32, 32],
+    summary.add_argument("--input-shape", type=positive_int, nargs="+", default=[1, 1, 32, 32],
                          help="input shape with the batch dimension (default 1 1 32 32)")
     summary.add_argument("--kwargs", nargs="*", default=[], metavar="KEY=VALUE",
                          help="constructor arguments, values read as Python literals")
@@ -115,8 +137,17 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (module, help_text, example) in _APPS.items():
         app = importlib.import_module(module)
         app.add_arguments(command := _subparser(sub, name, help_text, example))
+        _set_types(command, _OPTION_TYPES.get(name, {}))
         command.set_defaults(func=app.run)
     return parser
+
+
+def _set_types(parser: argparse.ArgumentParser, types: dict) -> None:
+    """Give the options of ``parser`` named in ``types`` (option string → argparse type) their type."""
+    for action in parser._actions:
+        for option in action.option_strings:
+            if option in types:
+                action.type = types[option]
 
 
 def main(argv=None) -> int:
@@ -161,7 +192,12 @@ def cmd_summary(args) -> int:
     except (ValueError, SyntaxError) as err:
         print(f"ember summary: --kwargs expects KEY=VALUE pairs with Python literal values ({err})", file=sys.stderr)
         return 2
-    models.get(args.model, **kwargs).summary(tuple(args.input_shape))
+    try:
+        models.get(args.model, **kwargs).summary(tuple(args.input_shape))
+    except (TypeError, ValueError) as err:  # a constructor argument or an input shape the model refuses
+        print(f"ember summary: {args.model} with --kwargs {' '.join(args.kwargs) or '(none)'} and --input-shape "
+              f"{' '.join(map(str, args.input_shape))}: {err}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -166,3 +166,16 @@ def test_history_access():
     assert h[0] == {"epoch": 1, "loss": 2.0} and h.last["epoch"] == 2
     assert h.keys() == ["epoch", "loss", "dev_loss"] and len(list(h)) == 2
     assert History().last == {}
+
+
+def test_fit_checks_epochs(model, sgd, loaders):
+    train, dev = loaders
+    trainer = Trainer(model, sgd, nn.CrossEntropyLoss())
+    for bad in (-1, 2.5, "3", True):
+        with pytest.raises(ValueError, match=r"Trainer.fit: epochs should be a non-negative integer, got"):
+            trainer.fit(train, dev, epochs=bad)
+    before = [p.detach().numpy().copy() for p in model.parameters()]
+    assert len(trainer.fit(train, dev, epochs=0)) == 0  # zero epochs: a valid run that trains nothing
+    for a, p in zip(before, model.parameters(), strict=True):
+        np.testing.assert_array_equal(a, p.detach().numpy())
+    assert len(trainer.fit(train, dev, epochs=np.int64(1))) == 1

@@ -17,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ember.apps.arguments import positive_int
 from ember.viz.tables import format_table
 
 BENCHMARKS = ("mlp", "cnn", "rnn")  # the default set: ember against PyTorch
@@ -29,10 +30,11 @@ def benchmarks_dir() -> Path:
 
 
 def add_arguments(parser) -> None:
+    """The options of ``ember bench`` on an argparse parser."""
     parser.add_argument("--only", nargs="+", choices=BENCHMARKS + OPTIONAL, default=list(BENCHMARKS),
                         help="which benchmarks to run (default: " + ", ".join(BENCHMARKS) + "; also "
                         + ", ".join(OPTIONAL) + ")")
-    parser.add_argument("--rounds", type=int, default=3, help="A B B A rounds per case (default 3)")
+    parser.add_argument("--rounds", type=positive_int, default=3, help="A B B A rounds per case (default 3)")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON instead of a table")
 
 

@@ -1,4 +1,4 @@
-"""The date translator: written dates ("3rd of March 2021", "Mittwoch, 3. März 2021") → ISO "2021-03-03".
+"""The date translator: written dates ("3rd of March 2021", "2021年3月3日 星期三") → ISO "2021-03-03".
 
 A character-level attention seq2seq (``ember.text.seq2seq``): a bidirectional GRU reads the
 characters of the written date, a GRU decoder with Luong "general" attention writes the ten
@@ -15,22 +15,33 @@ Evaluation: exact match (the whole ISO string right) and character BLEU (``corpu
 characters) for greedy and beam search; the attention of a few examples is drawn as heatmaps
 (input characters × output characters).
 
+The model writes ten characters whatever it is given, so an answer may be no date at all
+("3-Mar-2021" → "2021-03-33" from an undertrained model). ``translate_checked`` returns a
+``Translation``: the answer, whether it is a real calendar date, and the model's confidence in it.
+
 >>> result = run(out="runs/translate-dates")                       # doctest: +SKIP
 >>> translator = DateTranslator.load("runs/translate-dates")       # doctest: +SKIP
 >>> translator.translate("3rd of March 2021")                      # doctest: +SKIP
 '2021-03-03'
+>>> translator.translate_checked("3-Mar-2021")                     # doctest: +SKIP
+Translation(text='2021-03-03', valid=True, confidence=0.998)
 """
 from __future__ import annotations
 
+import datetime
 import json
 import math
+import re
+import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 import ember as em
 from ember.apps import add_recipe_arguments
+from ember.apps.arguments import non_empty_text, positive_int, probability
 from ember.autograd.grad_mode import no_grad
 from ember.autograd.tensor import Tensor
 from ember.nn.utils import clip_grad_norm_
@@ -45,8 +56,8 @@ from ember.text.seq2seq import Decoder, Encoder, Seq2Seq
 from ember.text.vocab import Vocab
 from ember.viz.attention import plot_attention
 
-__all__ = ["RECIPE", "DateTranslator", "add_arguments", "evaluate", "main_translate_dates", "plot_attention", "run",
-           "train"]
+__all__ = ["MIN_CONFIDENCE", "RECIPE", "DateTranslator", "Translation", "add_arguments", "evaluate", "is_iso_date",
+           "main_translate_dates", "plot_attention", "run", "train"]
 
 ISO_LENGTH = 10
 MAX_LEN = ISO_LENGTH + 1  # the ten characters and <eos>
@@ -54,6 +65,41 @@ RECIPE = {"train_size": 30000, "test_size": 2000, "embed_dim": 32, "hidden_size"
           "epochs": 5, "batch_size": 64, "lr": 3e-3, "clip": 1.0, "beam_width": 3, "seed": 0}
 _MODEL_KEYS = ("embed_dim", "hidden_size", "attention")
 _WEIGHTS, _CONFIG, _SRC_VOCAB, _TGT_VOCAB = "model.safetensors", "config.json", "src_vocab.json", "tgt_vocab.json"
+MIN_CONFIDENCE = 0.5  # below it, the model finds its own answer less likely than not: --translate warns
+
+
+# -- checked answers -------------------------------------------------------------------------------
+class Translation(NamedTuple):
+    """A translated date and what to judge it by.
+
+    Fields:
+        text: the model's answer, e.g. ``'2021-03-03'``.
+        valid: whether ``text`` is a real calendar date written YYYY-MM-DD (``'2021-02-30'`` is not).
+        confidence: the model's probability of its whole answer, Π_t p(y_t | y_<t, x) over the
+            characters and the final <eos>, in [0, 1]; one hesitant digit is enough to lower it.
+
+    >>> Translation("2021-03-33", valid=False, confidence=0.41).valid
+    False
+    """
+
+    text: str
+    valid: bool
+    confidence: float
+
+
+def is_iso_date(text: str) -> bool:
+    """Whether ``text`` is a real calendar date written YYYY-MM-DD.
+
+    >>> is_iso_date("2020-02-29"), is_iso_date("2021-02-29"), is_iso_date("2021-03-33"), is_iso_date("20210303")
+    (True, False, False, False)
+    """
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return False
+    try:
+        datetime.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 # -- the model with its vocabularies -----------------------------------------------------------
@@ -84,7 +130,11 @@ class DateTranslator:
 
     # -- tensors -------------------------------------------------------------------------------
     def encode_sources(self, texts) -> tuple[Tensor, Tensor]:
-        """Texts → (src (N, S) int64 right-padded with <pad>, lengths (N,) int64); S = the longest text."""
+        """Texts → (src (N, S) int64 right-padded with <pad>, lengths (N,) int64); S = the longest text.
+
+        Surrounding whitespace is removed first (the training dates have none).
+        """
+        texts = [t.strip() for t in texts]
         ids = [self.src_vocab.encode(list(t)) for t in texts]
         lengths = np.array([len(i) for i in ids], dtype=np.int64)
         if lengths.size == 0 or lengths.min() == 0:
@@ -108,14 +158,19 @@ class DateTranslator:
     def decode(self, texts, beam_width: int = 1, batch_size: int = 500):
         """Translate texts by greedy (width 1) or beam search: (ISO strings, attention arrays).
 
-        ``attention[i]`` is (output steps incl. <eos>, len(texts[i])): row t is where the decoder
-        looked while writing character t.
+        ``attention[i]`` is (output steps incl. <eos>, len(texts[i].strip())): row t is where the
+        decoder looked while writing character t.
         """
+        outputs, attention, _ = self._search(texts, beam_width, batch_size)
+        return outputs, attention
+
+    def _search(self, texts, beam_width: int, batch_size: int = 500):
+        """(ISO strings, attention arrays, summed log-probabilities of each answer and its <eos>)."""
         self.model.eval()
-        outputs, attention = [], []
+        outputs, attention, scores = [], [], []
         with no_grad():
             for start in range(0, len(texts), batch_size):
-                chunk = list(texts[start:start + batch_size])
+                chunk = [t.strip() for t in texts[start:start + batch_size]]
                 src, lengths = self.encode_sources(chunk)
                 step, state = self.model.step_fn(src, lengths)
                 bos, eos = self.model.bos, self.model.eos
@@ -126,10 +181,12 @@ class DateTranslator:
                 outputs += ["".join(self.tgt_vocab.decode(tokens)) for tokens in result.tokens]
                 attention += [None if e is None else np.asarray(e)[:, :len(t)] for e, t in zip(result.extras, chunk,
                                                                                              strict=True)]
-        return outputs, attention
+                scores += result.scores.tolist()
+        return outputs, attention, scores
 
     def translate(self, text, beam_width: int = 1):
-        """One written date → its ISO string (a list of texts → a list of strings).
+        """One written date → its ISO string (a list of texts → a list of strings), unchecked:
+        ``translate_checked`` also says whether to trust it.
 
         >>> DateTranslator.load("runs/translate-dates").translate("3rd of March 2021")  # doctest: +SKIP
         '2021-03-03'
@@ -137,6 +194,18 @@ class DateTranslator:
         if isinstance(text, str):
             return self.decode([text], beam_width)[0][0]
         return self.decode(list(text), beam_width)[0]
+
+    def translate_checked(self, text, beam_width: int = 1):
+        """One written date → a ``Translation`` (text, valid, confidence); a list of texts → a list of them.
+
+        >>> DateTranslator.load("runs/translate-dates").translate_checked(" 3rd of March 2021 ")  # doctest: +SKIP
+        Translation(text='2021-03-03', valid=True, confidence=0.9987)
+        """
+        texts = [text] if isinstance(text, str) else list(text)
+        outputs, _, scores = self._search(texts, beam_width)
+        checked = [Translation(out, is_iso_date(out), math.exp(score)) for out, score in zip(outputs, scores,
+                                                                                              strict=True)]
+        return checked[0] if isinstance(text, str) else checked
 
     # -- saving --------------------------------------------------------------------------------
     def save(self, directory) -> Path:
@@ -288,25 +357,43 @@ def run(out="runs/translate-dates", log=print, **overrides) -> dict:
 def add_arguments(parser) -> None:
     """The options of ``ember translate-dates`` on an argparse parser."""
     add_recipe_arguments(parser, RECIPE, "pairs")
-    parser.add_argument("--hidden-size", type=int, default=RECIPE["hidden_size"],
+    parser.add_argument("--hidden-size", type=positive_int, default=RECIPE["hidden_size"],
                         help=f"GRU width per direction (default {RECIPE['hidden_size']})")
     parser.add_argument("--attention", default=RECIPE["attention"], choices=("luong_general", "bahdanau"),
                         help=f"attention of the decoder (default {RECIPE['attention']})")
-    parser.add_argument("--beam-width", type=int, default=RECIPE["beam_width"],
+    parser.add_argument("--beam-width", type=positive_int, default=RECIPE["beam_width"],
                         help=f"beam width compared with greedy (default {RECIPE['beam_width']})")
     parser.add_argument("--out", default="runs/translate-dates", help="directory of the saved model, heatmaps, report")
-    parser.add_argument("--translate", metavar="TEXT", default=None,
-                        help="translate TEXT with the model saved in --out instead of training")
+    parser.add_argument("--translate", metavar="TEXT", default=None, type=non_empty_text,
+                        help="translate TEXT with the model saved in --out instead of training; prints the ISO date, "
+                             "and a warning on stderr when it is no real date or the model is unsure")
+    parser.add_argument("--min-confidence", type=probability, default=MIN_CONFIDENCE,
+                        help=f"--translate warns below this confidence of the model (default {MIN_CONFIDENCE})")
+
+
+def _doubt(translation: Translation, min_confidence: float) -> str | None:
+    """Why ``translation`` should not be trusted, or None."""
+    if not translation.valid:
+        return f"{translation.text!r} is not a real calendar date (confidence {translation.confidence:.2f})"
+    if translation.confidence < min_confidence:
+        return (f"the model is unsure of {translation.text!r}: confidence {translation.confidence:.2f} "
+                f"< --min-confidence {min_confidence}")
+    return None
 
 
 def main_translate_dates(args) -> int:
-    """``ember translate-dates``: train and evaluate the recipe, or ``--translate TEXT`` with a saved model."""
-    import sys
+    """``ember translate-dates``: train and evaluate the recipe, or ``--translate TEXT`` with a saved model.
 
+    ``--translate`` prints the ISO answer on stdout and, when it is no real date or its confidence
+    is below ``--min-confidence``, a warning on stderr (the exit status stays 0).
+    """
     try:
         if args.translate is not None:
-            translator = DateTranslator.load(args.out)
-            print(translator.translate(args.translate, beam_width=args.beam_width))
+            translation = DateTranslator.load(args.out).translate_checked(args.translate, beam_width=args.beam_width)
+            print(translation.text)
+            doubt = _doubt(translation, getattr(args, "min_confidence", MIN_CONFIDENCE))
+            if doubt:
+                print(f"ember translate-dates: warning: {doubt}", file=sys.stderr)
             return 0
         run(out=args.out, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, train_size=args.train_size,
             test_size=args.test_size, hidden_size=args.hidden_size, attention=args.attention,

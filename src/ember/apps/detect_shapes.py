@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 import ember as em
 from ember.apps import add_recipe_arguments
+from ember.apps.arguments import positive_int
 from ember.autograd.tensor import Tensor
 from ember.optim.adam import Adam
 from ember.optim.lr_scheduler import CosineAnnealingLR
@@ -202,9 +203,9 @@ def detect_shapes(out="runs/detect-shapes", log=print, progress: bool = True, **
 def add_arguments(parser) -> None:
     """The options of ``ember detect-shapes`` on an argparse parser."""
     add_recipe_arguments(parser, RECIPE, "images")
-    parser.add_argument("--anchors", type=int, default=RECIPE["num_anchors"],
+    parser.add_argument("--anchors", type=positive_int, default=RECIPE["num_anchors"],
                         help=f"anchor boxes per grid cell (default {RECIPE['num_anchors']})")
-    parser.add_argument("--width", type=int, default=RECIPE["width"],
+    parser.add_argument("--width", type=positive_int, default=RECIPE["width"],
                         help=f"channels of the first convolution (default {RECIPE['width']})")
     parser.add_argument("--out", default="runs/detect-shapes", help="directory of the checkpoint, PNG and report")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (still prints per-epoch loss)")

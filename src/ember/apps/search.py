@@ -22,6 +22,7 @@ import functools
 import sys
 from pathlib import Path
 
+from ember.apps.arguments import non_negative_int, positive_int
 from ember.train.search import Choice, LogUniform, OneMinusLogUniform, RandomSearch, SearchResults, Uniform
 
 __all__ = ["DigitsObjective", "add_arguments", "default_space", "load_digits_splits", "run", "search"]
@@ -103,13 +104,16 @@ def search(trials: int = 10, epochs: int = 3, seed: int = 0, zoom_rounds: int = 
 
 def add_arguments(parser) -> None:
     """The options of ``ember search`` on an argparse parser."""
-    parser.add_argument("--trials", type=int, default=10, help="trials per round (default 10)")
-    parser.add_argument("--zoom-rounds", type=int, default=1,
+    parser.add_argument("--trials", type=positive_int, default=10, help="trials per round (default 10)")
+    parser.add_argument("--zoom-rounds", type=non_negative_int, default=1,
                         help="rounds zoomed around the best trials after the coarse one (default 1)")
-    parser.add_argument("--zoom-top", type=int, default=3, help="best trials that define the zoomed region (default 3)")
-    parser.add_argument("--epochs", type=int, default=3, help="training epochs per trial (default 3)")
-    parser.add_argument("--jobs", type=int, default=1, help="trials trained at once in local processes (default 1)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the sampling, split, initialisation, shuffling")
+    parser.add_argument("--zoom-top", type=positive_int, default=3,
+                        help="best trials that define the zoomed region (default 3)")
+    parser.add_argument("--epochs", type=positive_int, default=3, help="training epochs per trial (default 3)")
+    parser.add_argument("--jobs", type=positive_int, default=1,
+                        help="trials trained at once in local processes (default 1)")
+    parser.add_argument("--seed", type=non_negative_int, default=0,
+                        help="seed of the sampling, split, initialisation, shuffling")
     parser.add_argument("--out", default="runs/search", help="output directory for results.csv and search.png")
 
 

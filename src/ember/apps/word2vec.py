@@ -17,6 +17,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from ember.apps.arguments import existing_file, non_negative_float, non_negative_int, positive_float, positive_int
+
 DEFAULT_QUERIES = ("king", "water", "good")
 
 
@@ -26,24 +28,29 @@ def sentences_of(text: str) -> list[list[str]]:
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("corpus", nargs="?", default=None,
+    """The options of ``ember word2vec`` on an argparse parser."""
+    parser.add_argument("corpus", nargs="?", default=None, type=existing_file,
                         help="a text file, one sentence per line (default: the KJV Bible when installed)")
     parser.add_argument("--out", default="runs/word2vec", help="output directory (default runs/word2vec)")
     parser.add_argument("--cbow", action="store_true", help="CBOW instead of skip-gram")
-    parser.add_argument("--vector-size", type=int, default=100, help="dimensions (default 100)")
-    parser.add_argument("--window", type=int, default=5, help="largest context window (default 5)")
-    parser.add_argument("--negative", type=int, default=5, help="negatives per pair; 0 = full softmax (default 5)")
-    parser.add_argument("--min-count", type=int, default=5, help="drop rarer words (default 5)")
-    parser.add_argument("--sample", type=float, default=1e-3, help="subsampling threshold (default 1e-3)")
-    parser.add_argument("--epochs", type=int, default=5, help="passes over the corpus (default 5)")
-    parser.add_argument("--alpha", type=float, default=0.025, help="initial learning rate (default 0.025)")
-    parser.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 4),
+    parser.add_argument("--vector-size", type=positive_int, default=100, help="dimensions (default 100)")
+    parser.add_argument("--window", type=positive_int, default=5, help="largest context window (default 5)")
+    parser.add_argument("--negative", type=non_negative_int, default=5,
+                        help="negatives per pair; 0 = full softmax (default 5)")
+    parser.add_argument("--min-count", type=non_negative_int, default=5, help="drop rarer words (default 5)")
+    parser.add_argument("--sample", type=non_negative_float, default=1e-3,
+                        help="subsampling threshold; 0 = no subsampling (default 1e-3)")
+    parser.add_argument("--epochs", type=positive_int, default=5, help="passes over the corpus (default 5)")
+    parser.add_argument("--alpha", type=positive_float, default=0.025, help="initial learning rate (default 0.025)")
+    parser.add_argument("--workers", type=positive_int, default=min(os.cpu_count() or 1, 4),
                         help="training processes (default: the cores, at most 4; 1 is reproducible)")
-    parser.add_argument("--seed", type=int, default=1, help="seed of initialisation and sampling (default 1)")
+    parser.add_argument("--seed", type=non_negative_int, default=1,
+                        help="seed of initialisation and sampling (default 1)")
     parser.add_argument("--binary", action="store_true", help="write the vectors in the binary word2vec format")
     parser.add_argument("--query", nargs="*", default=None, metavar="WORD",
                         help="print the nearest neighbours of these words (default: a few in the vocabulary)")
-    parser.add_argument("--analogies", default=None, help="a questions-words file to report analogy accuracy")
+    parser.add_argument("--analogies", type=existing_file, default=None,
+                        help="a questions-words file to report analogy accuracy")
     parser.add_argument("--plot", nargs="*", default=None, metavar="WORD",
                         help="words for the PCA plot (default: the 40 most frequent words of 3+ letters)")
 

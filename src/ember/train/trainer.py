@@ -8,6 +8,7 @@ schedules, clipping, logs, plots — is a ``Callback``.
 """
 from __future__ import annotations
 
+import numbers
 import time
 from contextlib import contextmanager
 
@@ -132,8 +133,11 @@ class Trainer:
 
         ``resume_from`` (a checkpoint written by ``save_checkpoint`` or ``ModelCheckpoint``)
         restores the model, optimizer, scheduler, RNG, history and callback states, and the
-        run continues from the epoch after the saved one as if it had never stopped.
+        run continues from the epoch after the saved one as if it had never stopped. ``epochs=0``
+        trains nothing; a negative or non-integer ``epochs`` raises ValueError.
         """
+        if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
+            raise ValueError(f"Trainer.fit: epochs should be a non-negative integer, got {epochs!r}")
         self.epochs, self.stop_training, self.start_epoch = int(epochs), False, 0
         if resume_from is not None:
             self.load_checkpoint(resume_from)

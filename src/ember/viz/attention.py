@@ -2,7 +2,24 @@
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
+
+import numpy as np
+
+# Fonts with Chinese characters, as the common systems name them, tried after the default font.
+CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
+             "Droid Sans Fallback", "SimHei", "Microsoft YaHei", "PingFang SC", "Heiti SC")
+
+
+def _fit_labels(tokens: list, count: int) -> list[str]:
+    """``count`` tick labels: the tokens cut to ``count``, or padded with blanks up to it.
+
+    Matplotlib refuses a number of labels other than the number of ticks, and a decoder may take
+    a step whose token is not in the text (a special, or the steps of an untrained model).
+    """
+    labels = [str(t) for t in tokens[:count]]
+    return labels + [""] * (count - len(labels))
 
 
 def plot_attention(inputs, outputs, attention, path=None, columns: int = 2, dpi: int = 100, eos: str = "<eos>"):
@@ -11,6 +28,9 @@ def plot_attention(inputs, outputs, attention, path=None, columns: int = 2, dpi:
     ``inputs[i]`` and ``outputs[i]`` are token sequences (a string is a sequence of characters);
     ``attention[i]`` is an array (rows, len(inputs[i])) of weights in [0, 1], one row per output
     step. A last row beyond ``outputs[i]`` is labelled ``eos`` (the step that ended decoding).
+    Labels are fitted to the weights, as the playground's page does: cut when there are more
+    tokens than rows or columns, padded with blanks when fewer (e.g. a step that wrote a special
+    token, dropped from the output text); an empty array gives a panel saying so.
     Returns the matplotlib ``Figure``; saves a PNG at ``path`` (parents created) when given.
 
     >>> plot_attention(["3 May 2021"], ["2021-05-03"], [weights], "runs/attention.png")
@@ -24,17 +44,41 @@ def plot_attention(inputs, outputs, attention, path=None, columns: int = 2, dpi:
     rows = math.ceil(n / columns)
     fig = Figure(figsize=(6.0 * min(columns, n), 3.2 * rows), layout="constrained")
     axes = fig.subplots(rows, min(columns, n), squeeze=False).reshape(-1)
+    fonts = _font_families()
     for ax, source, target, weights in zip(axes, inputs, outputs, attention, strict=False):
-        ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
-        ax.set_xticks(range(len(source)), [str(t) for t in source], fontsize=7)
-        labels = [str(t) for t in target] + [eos]
-        ax.set_yticks(range(len(weights)), labels[:len(weights)], fontsize=7)
-        title = (f"{source!r} → {target}" if isinstance(source, str) else
-                 f"{' '.join(map(str, source))} → {' '.join(map(str, target))}")
-        ax.set_title(title, fontsize=8)
+        _draw_panel(ax, source, target, np.asarray(weights, dtype=np.float64), eos, fonts)
     for ax in axes[n:]:
         ax.set_axis_off()
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=dpi)
+        with warnings.catch_warnings():
+            # without a font that has them, matplotlib draws Chinese characters as boxes and warns once per glyph
+            warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+            fig.savefig(path, dpi=dpi)
     return fig
+
+
+def _draw_panel(ax, source, target, weights: np.ndarray, eos: str, fonts: list[str]) -> None:
+    """One heatmap: input tokens along x, output tokens (then ``eos``) along y, labels fitted to the weights."""
+    if weights.ndim != 2:
+        raise ValueError(f"plot_attention: expected 2-D arrays (output steps, input tokens), got shape {weights.shape}")
+    title = (f"{source!r} → {target}" if isinstance(source, str) else
+             f"{' '.join(map(str, source))} → {' '.join(map(str, target))}")
+    ax.set_title(title, fontsize=8, fontfamily=fonts)
+    if weights.size == 0:
+        ax.text(0.5, 0.5, f"no attention weights (shape {weights.shape})", ha="center", va="center", fontsize=8)
+        ax.set_axis_off()
+        return
+    ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+    ax.set_xticks(range(weights.shape[1]), _fit_labels(list(source), weights.shape[1]), fontsize=7, fontfamily=fonts)
+    ax.set_yticks(range(weights.shape[0]), _fit_labels([*target, eos], weights.shape[0]), fontsize=7,
+                  fontfamily=fonts)
+
+
+def _font_families() -> list[str]:
+    """The default sans-serif font, then the installed ones of ``CJK_FONTS``: matplotlib takes each glyph
+    from the first font of the list that has it, so Chinese dates are drawn where such a font exists."""
+    from matplotlib import font_manager
+
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    return ["sans-serif", *(name for name in CJK_FONTS if name in installed)]
