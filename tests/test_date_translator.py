@@ -66,6 +66,66 @@ def test_translate_one_string(trained):
     assert translator.translate("March 3, 1999", beam_width=3) == "1999-03-03"
 
 
+def test_is_iso_date_accepts_only_real_calendar_dates():
+    assert dt.is_iso_date("2021-03-03") and dt.is_iso_date("2020-02-29")
+    for bad in ("2021-03-33", "2021-02-29", "2021-13-01", "2021-00-10", "20210303", "2021-3-3", "", "2021-03-03-"):
+        assert not dt.is_iso_date(bad), bad
+
+
+def test_translate_checked_gives_validity_and_the_answer_probability(trained):
+    out, _ = trained
+    translator = DateTranslator.load(out)
+    checked = translator.translate_checked("21.03.2021")
+    assert isinstance(checked, dt.Translation) and checked.text == "2021-03-21" and checked.valid
+    text, valid, confidence = checked  # a NamedTuple: unpacks like PyTorch's (values, indices)
+    # the confidence is the product of the per-token probabilities of the answer and its <eos>
+    src, lengths = translator.encode_sources(["21.03.2021"])
+    tgt_in, tgt_out = translator.encode_targets([text])
+    with em.no_grad():
+        log_probs = em.nn.functional.log_softmax(translator.model(src, lengths, tgt_in), dim=-1).numpy()
+    expected = np.exp(np.take_along_axis(log_probs[0], tgt_out.numpy()[0, :, None], axis=1).sum())
+    assert 0.5 < confidence <= 1.0 and confidence == pytest.approx(expected, rel=1e-4)
+    texts = ["March 3, 1999", "2001.12.24"]
+    assert [c.text for c in translator.translate_checked(texts, beam_width=3)] == translator.translate(texts, 3)
+    assert all(c.valid for c in translator.translate_checked(texts))
+
+
+def test_surrounding_whitespace_is_ignored(trained):
+    out, _ = trained
+    translator = DateTranslator.load(out)
+    outputs, attention = translator.decode(["  21.03.2021 \n", "21.03.2021"])
+    assert outputs[0] == outputs[1] == "2021-03-21"
+    assert attention[0].shape == attention[1].shape == (11, 10)
+    assert translator.translate_checked("\t21.03.2021 ") == translator.translate_checked("21.03.2021")
+
+
+def test_cli_translate_warns_on_an_impossible_or_unsure_answer(trained, capsys, monkeypatch):
+    import argparse
+
+    out, _ = trained
+    parser = argparse.ArgumentParser()
+    dt.add_arguments(parser)
+    args = parser.parse_args(["--out", str(out), "--translate", "  2001.12.24 "])
+    assert dt.main_translate_dates(args) == 0
+    assert capsys.readouterr() == ("2001-12-24\n", "")  # a confident, real date: no warning
+    doubts = [(dt.Translation("2021-03-33", False, 0.93), "'2021-03-33' is not a real calendar date"),
+              (dt.Translation("2021-03-03", True, 0.3), "confidence 0.30 < --min-confidence 0.5")]
+    for answer, message in doubts:
+        monkeypatch.setattr(DateTranslator, "translate_checked", lambda self, text, beam_width=1, a=answer: a)
+        assert dt.main_translate_dates(args) == 0
+        captured = capsys.readouterr()
+        assert captured.out == answer.text + "\n"
+        assert captured.err.startswith("ember translate-dates: warning: ") and message in captured.err
+    args.min_confidence = 0.2
+    assert dt.main_translate_dates(args) == 0 and capsys.readouterr().err == ""
+
+
+def test_zero_epochs_run_draws_its_heatmaps(tmp_path):
+    # an untrained model writes specials and stops early: the heatmap labels must still fit
+    report = run(out=tmp_path, log=None, **{**SMALL, "epochs": 0, "train_size": 64, "test_size": 16})
+    assert report["history"] == [] and (tmp_path / "attention.png").read_bytes()[:4] == b"\x89PNG"
+
+
 def test_untrained_model_does_not_pass_the_bound():
     # the bound of test_learns_a_small_set is not met by chance: an untrained model scores ~0
     em.manual_seed(0)
@@ -102,3 +162,6 @@ def test_default_recipe_reaches_99_percent(tmp_path):
     assert report["test_size"] == 2000
     assert report["greedy"]["exact_match"] >= 0.99, report["greedy_errors"]
     assert report["train_seconds"] < 600
+    # Chinese dates too, in Arabic and in Chinese numerals ('二〇二一年三月三日星期三')
+    chinese = evaluate(DateTranslator.load(tmp_path), generate_dates(300, seed=123, families=["chinese"]))
+    assert chinese["exact_match"] >= 0.99

@@ -9,11 +9,14 @@
 - ``numeric_eu``: day first with dots or dashes — ``21.03.2021``, ``21.3.2021``, ``21-03-2021``.
 - ``numeric_ymd``: year first — ``2021/03/21``, ``2021.03.21``, ``20210321``.
 - ``long_month``: ``March 21, 2021``, ``21 March 2021``, ``march 21 2021``, ``MARCH 21, 2021``.
-- ``short_month``: ``Mar 21, 2021``, ``21 Mar 2021``, ``21-Mar-2021``, ``Mar. 21, 2021`` (``May 21, 2021``),
-  ``21 SEP 2021`` (September is also spelt ``Sept``/``Sept.``).
+- ``short_month``: ``Mar 21, 2021``, ``21 Mar 2021``, ``21-Mar-2021`` (``03-Mar-2021``, ``3-Mar-2021``),
+  ``Mar. 21, 2021`` (``May 21, 2021``), ``21 SEP 2021`` (September is also spelt ``Sept``/``Sept.``).
 - ``weekday``: ``Sunday, March 21, 2021``, ``Sun 21 Mar 2021``, ``Sunday 21 March 2021``, ``sun, 21 mar 2021``.
 - ``ordinal``: ``3rd of March 2021``, ``March 3rd, 2021``, ``the 3rd of March, 2021``,
   ``Wednesday the 3rd of March 2021``, ``3rd Mar 2021``.
+- ``chinese``: Arabic or Chinese numerals, with or without the weekday (星期), e.g. ``2021年3月3日``,
+  ``2021年03月03日``, ``2021年3月3日 星期三``, ``二〇二一年三月三日``, ``二〇二一年三月三日星期三``; the year
+  is written digit by digit (二〇二一), month and day as numbers (十二, 二十一, 三十).
 - ``locale``: babel's ``format_date`` in its ``medium``, ``long`` and ``full`` styles for
   ``LOCALES`` = fr_FR, de_DE, es_ES, it_IT, pt_BR, nl_NL (``3 mars 2021``, ``Mittwoch, 3. März 2021``,
   ``miércoles, 3 de marzo de 2021``, …).
@@ -36,7 +39,8 @@ import numpy as np
 
 from ember.text.vocab import SPECIALS, Vocab
 
-__all__ = ["FORMAT_FAMILIES", "LOCALES", "build_char_vocabs", "format_date", "generate_dates"]
+__all__ = ["CHINESE_CHARS", "FORMAT_FAMILIES", "LOCALES", "build_char_vocabs", "chinese_number", "format_date",
+           "generate_dates"]
 
 LOCALES = ("fr_FR", "de_DE", "es_ES", "it_IT", "pt_BR", "nl_NL")
 START, END = _dt.date(1950, 1, 1), _dt.date(2049, 12, 31)
@@ -45,6 +49,8 @@ ISO_CHARS = "0123456789-"
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
            "November", "December")
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_CHINESE_DIGITS = "〇一二三四五六七八九"
+CHINESE_CHARS = _CHINESE_DIGITS + "十年月日星期天"  # every character the chinese family writes
 
 
 def _ordinal(day: int) -> str:
@@ -64,6 +70,29 @@ def _short_dotted(month: int, rng) -> str:
     """'Mar.', 'Sept.', but 'May' (a full name takes no abbreviation point)."""
     name = _short(month, rng)
     return name if name == _MONTHS[month - 1] else name + "."
+
+
+def chinese_number(n: int) -> str:
+    """1–99 in Chinese numerals: 3 → '三', 10 → '十', 12 → '十二', 20 → '二十', 31 → '三十一'."""
+    tens, units = divmod(n, 10)
+    head = "" if tens == 0 else "十" if tens == 1 else _CHINESE_DIGITS[tens] + "十"
+    return head + (_CHINESE_DIGITS[units] if units or not head else "")
+
+
+def _chinese_year(year: int) -> str:
+    """2021 → '二〇二一': years are read digit by digit."""
+    return "".join(_CHINESE_DIGITS[int(c)] for c in str(year))
+
+
+def _chinese_weekday(date: _dt.date, rng) -> str:
+    """'星期一' … '星期六', and Sunday as '星期日' or, less formally, '星期天'."""
+    if date.weekday() == 6:
+        return "星期天" if rng.random() < 0.3 else "星期日"
+    return "星期" + _CHINESE_DIGITS[date.weekday() + 1]
+
+
+def _chinese_numerals(d: _dt.date) -> str:
+    return f"{_chinese_year(d.year)}年{chinese_number(d.month)}月{chinese_number(d.day)}日"
 
 
 # Each template takes (date, rng) and returns the written date; rng picks spelling variants.
@@ -93,6 +122,7 @@ _FAMILIES = {
         lambda d, r: f"{_short(d.month, r)} {d.day}, {d.year}",
         lambda d, r: f"{d.day} {_short(d.month, r)} {d.year}",
         lambda d, r: f"{d.day:02d}-{_short(d.month, r)}-{d.year}",
+        lambda d, r: f"{d.day}-{_short(d.month, r)}-{d.year}",
         lambda d, r: f"{_short_dotted(d.month, r)} {d.day}, {d.year}",
         lambda d, r: f"{d.day} {_short(d.month, r).upper()} {d.year}",
     ),
@@ -108,6 +138,15 @@ _FAMILIES = {
         lambda d, r: f"the {_ordinal(d.day)} of {_MONTHS[d.month - 1]}, {d.year}",
         lambda d, r: f"{_WEEKDAYS[d.weekday()]} the {_ordinal(d.day)} of {_MONTHS[d.month - 1]} {d.year}",
         lambda d, r: f"{_ordinal(d.day)} {_short(d.month, r)} {d.year}",
+    ),
+    "chinese": (
+        lambda d, r: f"{d.year}年{d.month}月{d.day}日",
+        lambda d, r: f"{d.year}年{d.month:02d}月{d.day:02d}日",
+        lambda d, r: f"{d.year}年{d.month}月{d.day}日 {_chinese_weekday(d, r)}",
+        lambda d, r: f"{d.year}年{d.month}月{d.day}日{_chinese_weekday(d, r)}",
+        lambda d, r: _chinese_numerals(d),
+        lambda d, r: f"{_chinese_numerals(d)}{_chinese_weekday(d, r)}",
+        lambda d, r: f"{_chinese_numerals(d)} {_chinese_weekday(d, r)}",
     ),
 }
 _LOCALE_STYLES = ("medium", "long", "full")
@@ -179,12 +218,13 @@ def build_char_vocabs(pairs) -> tuple[Vocab, Vocab]:
     """(source vocabulary of the human strings' characters, target vocabulary of ``0-9`` and ``-``).
 
     Both have the specials ``<pad>`` 0, ``<unk>`` 1, ``<bos>`` 2, ``<eos>`` 3; an unseen source
-    character maps to ``<unk>``. The target vocabulary is fixed, so it does not depend on ``pairs``.
+    character maps to ``<unk>``. The source vocabulary always holds ``CHINESE_CHARS`` (a small
+    sample may lack some, such as 〇); the target one is fixed, so it does not depend on ``pairs``.
 
     >>> src, tgt = build_char_vocabs([("3rd of March 2021", "2021-03-03")])
     >>> len(tgt), src.encode("3rd").tolist()            # doctest: +SKIP
     (15, [...])
     """
-    src = Vocab([list(human) for human, *_ in pairs], specials=SPECIALS)
+    src = Vocab([*(list(human) for human, *_ in pairs), list(CHINESE_CHARS)], specials=SPECIALS)
     tgt = Vocab({c: 1 for c in ISO_CHARS}, specials=SPECIALS)
     return src, tgt
