@@ -14,10 +14,11 @@ from ember.playground.server import make_server
 
 
 class Client:
-    """requests against one server: ``call(method, path, body)`` → (status, parsed JSON or raw bytes)."""
+    """requests against one server: ``call(method, path, body)`` → (status, parsed JSON or raw bytes);
+    ``headers`` holds the last answer's headers."""
 
     def __init__(self, url):
-        self.url = url.rstrip("/")
+        self.url, self.headers = url.rstrip("/"), None
 
     def call(self, method, path, body=None, raw=None, headers=None, timeout=60):
         data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
@@ -26,16 +27,21 @@ class Client:
         request = urllib.request.Request(self.url + path, data=data, method=method, headers=hdrs)
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
-                status, payload, kind = response.status, response.read(), response.headers.get("Content-Type", "")
+                status, payload, self.headers = response.status, response.read(), response.headers
         except urllib.error.HTTPError as error:
-            status, payload, kind = error.code, error.read(), error.headers.get("Content-Type", "")
-        return status, (json.loads(payload) if kind.startswith("application/json") else payload)
+            status, payload, self.headers = error.code, error.read(), error.headers
+        kind = self.headers.get("Content-Type", "")
+        return status, (json.loads(payload) if payload and kind.startswith("application/json") else payload)
 
 
 def start_server(**options):
-    server = make_server(port=0, **options)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    """A server on a free port, serving in a daemon thread; ``options`` go to ``make_server``."""
+    return serve(make_server(port=0, **options))
+
+
+def serve(server):
+    """Start answering on a server made (and already listening) but not yet serving."""
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
 

@@ -7,14 +7,18 @@ import http.client
 import io
 import json
 import socket
+import struct
 import time
+import zlib
 
 import numpy as np
 import pytest
-from playground_helpers import Client, shared_cache_dir, start_server, stop_server, tiny_dates_model
+from playground_helpers import Client, serve, shared_cache_dir, start_server, stop_server, tiny_dates_model
 
 from ember.playground.encoding import decode_map
 from ember.playground.explorers import generated_corpus, prepare_digit
+from ember.playground.server import make_server
+from ember.playground.validation import Fields, RequestError
 from ember.text.word2vec import KeyedVectors
 from ember.vision import filters
 
@@ -107,7 +111,7 @@ def test_unknown_path_and_wrong_method(client, server):
     connection = http.client.HTTPConnection(host, port, timeout=10)
     connection.request("DELETE", "/api/info")
     response = connection.getresponse()
-    assert response.status == 405 and response.getheader("Allow") == "GET"
+    assert response.status == 405 and response.getheader("Allow") == "GET, HEAD"
     connection.close()
 
 
@@ -138,18 +142,158 @@ def test_oversized_body_is_refused_unread(server):
     assert status == 413 and "limit" in body["error"]
 
 
-def test_slow_client_times_out_instead_of_hanging(server, client, monkeypatch):
-    from ember.playground import server as server_module
+@pytest.fixture(scope="module")
+def strict_server(cache_dir):
+    """A server with short limits: a 0.5 s socket timeout and one heavy request at a time, waited for 0.05 s."""
+    server = start_server(cache_dir=cache_dir, request_timeout=0.5, max_heavy=1, heavy_wait=0.05)
+    yield server
+    stop_server(server)
 
-    monkeypatch.setattr(server_module.Handler, "timeout", 0.5)
-    host, port = server.server_address[:2]
+
+def test_slow_client_times_out_instead_of_hanging(strict_server):
+    host, port = strict_server.server_address[:2]
     with socket.create_connection((host, port), timeout=10) as sock:
         sock.sendall(b"POST /api/convolve HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                      b"Content-Length: 100\r\n\r\n{")  # promises 100 bytes, sends 1
         started = time.monotonic()
         assert sock.recv(100) == b""  # the server hangs up after its socket timeout
         assert time.monotonic() - started < 5
-    assert client.call("GET", "/api/info")[0] == 200
+    assert Client(strict_server.url).call("GET", "/api/info")[0] == 200
+
+
+def test_idle_connection_is_closed_after_the_timeout(strict_server):
+    host, port = strict_server.server_address[:2]
+    with socket.create_connection((host, port), timeout=5) as sock:  # connects and never sends a byte
+        started = time.monotonic()
+        assert sock.recv(100) == b""
+        assert 0.3 < time.monotonic() - started < 3
+
+
+# -- under load ------------------------------------------------------------------------------------------
+
+
+def test_heavy_requests_beyond_the_bound_get_503(strict_server):
+    client = Client(strict_server.url)
+    body = {"image": "checkerboard", "kernel": "sobel_x"}
+    assert strict_server.app.heavy.acquire(timeout=5)  # the one slot is busy
+    try:
+        status, answer = client.call("POST", "/api/convolve", body)
+        assert status == 503 and "busy" in answer["error"], answer
+        assert int(client.headers["Retry-After"]) >= 1
+        assert client.call("GET", "/api/info")[0] == 200  # light requests do not wait for a slot
+    finally:
+        strict_server.app.heavy.release()
+    assert client.call("POST", "/api/convolve", body)[0] == 200
+
+
+def test_a_burst_of_30_connections_waits_in_the_listen_queue(cache_dir):
+    server = make_server(port=0, cache_dir=cache_dir)  # listening, not yet accepting: the queue alone holds them
+    socks = []
+    try:
+        try:
+            for _ in range(30):
+                sock = socket.create_connection(server.server_address[:2], timeout=0.5)
+                socks.append(sock)
+                sock.sendall(b"GET /api/info HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        finally:
+            serve(server)  # also after a failed connect, so that stop_server can shut it down
+        for sock in socks:
+            sock.settimeout(10)
+            assert sock.makefile("rb").readline().split()[1] == b"200"
+    finally:
+        for sock in socks:
+            sock.close()
+        stop_server(server)
+
+
+def _huge_png() -> bytes:
+    """A 6000 × 6000 (36-megapixel) single-colour PNG: a small file that would decode to a large bitmap."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("1", (6000, 6000), 1).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that is only a signature and a header claiming width × height grey pixels."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
+def test_huge_pixel_uploads_are_refused_before_decoding(client, monkeypatch):
+    from PIL import ImageFile
+
+    decoded, original_load = [], ImageFile.ImageFile.load
+
+    def load(image):  # records the size of every image whose pixels are actually decoded
+        if image.tile:
+            decoded.append(image.size)
+        return original_load(image)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+    for data, size in ((_huge_png(), "6000×6000"), (_png_header(50_000, 50_000), "2500000000 pixels")):
+        started = time.monotonic()
+        status, answer = client.call("POST", "/api/images", {"data": base64.b64encode(data).decode()})
+        assert status == 413 and size in answer["error"] and "16777216" in answer["error"], answer
+        assert time.monotonic() - started < 2
+    assert decoded == []
+    picture = np.zeros((1500, 3000, 3), dtype=np.uint8)  # a large photo within the cap is shrunk
+    picture[:, 1500:] = 200
+    status, uploaded = client.call("POST", "/api/images", {"data": _png(picture)})
+    assert status == 200 and uploaded["shape"] == [128, 256] and decoded == [(3000, 1500)]
+
+
+@pytest.mark.parametrize(("method", "path", "raw", "message"), [
+    ("GET", "/api/embeddings?count=" + "9" * 5000, None, "5000 digits"),
+    ("POST", "/api/embeddings/neighbours", b'{"word": "king", "topn": ' + b"9" * 5000 + b"}", "5000 digits"),
+    ("POST", "/api/sessions", b'{"lr": 1' + b"0" * 400 + b"}", "401 digits"),
+    ("GET", "/api/info?" + "&".join(f"p{i}=1" for i in range(21)), None, "at most 20 query parameters"),
+])
+def test_overlong_numbers_and_too_many_parameters_get_400(client, method, path, raw, message):
+    status, answer = client.call(method, path, raw=raw)
+    assert status == 400 and message in answer["error"], answer
+
+
+def test_overlong_numbers_in_fields_and_headers(server):
+    with pytest.raises(RequestError, match="'lr' must be a number"):
+        Fields({"lr": 10 ** 400}).number("lr", 0.0, 10.0)
+    with pytest.raises(RequestError, match="'pixels' must be a matrix"):
+        Fields({"pixels": [[10 ** 400]]}).matrix("pixels", 4)
+    status, body = _raw(server, b"POST /api/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                                b"Content-Length: " + b"9" * 5000 + b"\r\n\r\n{}")
+    assert status == 413 and "limit" in body["error"]
+
+
+def _head(server, path: str) -> tuple[int, dict, bytes]:
+    """HEAD a path on a plain socket: the status, the headers and whatever came after them (nothing, rightly)."""
+    with socket.create_connection(server.server_address[:2], timeout=10) as sock:
+        sock.sendall(f"HEAD {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, rest = answer.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    return int(lines[0].split()[1]), dict(line.split(": ", 1) for line in lines[1:]), rest
+
+
+def test_head_gets_the_headers_of_get_without_a_body(client, server):
+    status, headers, rest = _head(server, "/api/info")
+    assert status == 200 and headers["Content-Type"] == "application/json" and rest == b""
+    assert int(headers["Content-Length"]) == len(json.dumps(client.call("GET", "/api/info")[1]).encode())
+    status, headers, rest = _head(server, "/api/nothing")
+    assert status == 404 and rest == b""
+    session_id = client.call("POST", "/api/sessions", {})[1]["id"]
+    try:
+        status, headers, rest = _head(server, f"/api/sessions/{session_id}/events")
+        assert status == 200 and headers["Content-Type"] == "text/event-stream" and rest == b""
+    finally:
+        client.call("DELETE", f"/api/sessions/{session_id}")
+    status, headers, rest = _head(server, "/api/sessions")
+    assert status == 405 and headers["Allow"] == "POST" and rest == b""
 
 
 # -- training sessions ----------------------------------------------------------------------------------

@@ -39,6 +39,10 @@ __all__ = ["KERNELS", "DateModel", "DigitModel", "ImageStore", "WordVectors", "c
            "kernel_receptive_field", "prepare_digit"]
 
 MAX_SIDE, MAX_KERNEL, MAX_UPLOAD_BYTES = 256, 15, 2 * 1024 * 1024
+# NOTE: decoding costs up to 4 bytes a pixel before the image is shrunk to MAX_SIDE; 4096 × 4096 keeps
+# that near 64 MB a request (JPEGs count after the decoder's own 1/8 scaling, so larger photos pass).
+MAX_PIXELS = 4096 * 4096
+_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")  # Pillow tries only these parsers on an upload
 
 # -- convolution ------------------------------------------------------------------------------------
 
@@ -102,23 +106,40 @@ def _sample_files() -> dict[str, Path]:
 
 
 def decode_image(data: bytes) -> np.ndarray:
-    """PNG/JPEG/GIF/BMP/WebP bytes → a grey float64 image in [0, 1], shrunk to at most 256 px a side."""
+    """PNG/JPEG/GIF/BMP/WebP bytes → a grey float64 image in [0, 1], shrunk to at most 256 px a side.
+
+    The size is read from the header first: an image that would decode to more than ``MAX_PIXELS``
+    pixels is refused (413) before any pixel is decoded — a 100 KB PNG can claim 36 megapixels.
+    """
     from PIL import Image, UnidentifiedImageError
 
     if len(data) > MAX_UPLOAD_BYTES:
         raise RequestError(f"image: {len(data)} bytes is over the {MAX_UPLOAD_BYTES} byte limit", 413)
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            if image.format not in ("PNG", "JPEG", "GIF", "BMP", "WEBP"):
-                raise RequestError(f"image: {image.format} is not supported; send a PNG, JPEG, GIF, BMP or WebP")
-            if image.width * image.height > 40_000_000:
-                raise RequestError(f"image: {image.width}×{image.height} pixels is too many (at most 40 megapixels)")
-            image.draft("L", (MAX_SIDE, MAX_SIDE))  # JPEG: decode at a reduced scale
-            grey = image.convert("L")
-            grey.thumbnail((MAX_SIDE, MAX_SIDE))
-            return np.asarray(grey, dtype=np.float64) / 255.0
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        raise RequestError(f"image: not a readable image ({type(error).__name__})") from None
+        with Image.open(io.BytesIO(data), formats=_FORMATS) as image:
+            return _shrink(image)
+    except Image.DecompressionBombError as error:  # Pillow's own refusal, far above MAX_PIXELS
+        raise RequestError(f"image: {error}; at most {MAX_PIXELS} pixels are decoded here", 413) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise RequestError(f"image: not a readable image ({type(error).__name__}); send a PNG, JPEG, GIF, BMP "
+                           "or WebP") from None
+
+
+def _shrink(image) -> np.ndarray:
+    """An opened (not yet decoded) image as grey float64 at most MAX_SIDE a side, or 413 over MAX_PIXELS."""
+    width, height = image.size
+    image.draft("L", (MAX_SIDE, MAX_SIDE))  # JPEG: the decoder itself scales by 1/2, 1/4 or 1/8
+    if image.width * image.height > MAX_PIXELS:
+        raise RequestError(f"image: {width}×{height} is {width * height} pixels, over the limit of {MAX_PIXELS} "
+                           f"({MAX_PIXELS / 1e6:.1f} megapixels); the page shows at most {MAX_SIDE} px a side", 413)
+    if image.mode not in ("L", "RGB"):
+        # palette and 1-bit images would be resampled by nearest neighbour, and alpha would be premultiplied
+        # in a full-size copy; grey first costs one byte a pixel and drops the alpha the page ignores anyway
+        image = image.convert("L")
+    # NOTE: an RGB image is shrunk before its grey conversion, so no full-size grey copy exists; thumbnail
+    # reduces by whole-pixel box averages first, then resamples the small result.
+    image.thumbnail((MAX_SIDE, MAX_SIDE))
+    return np.asarray(image.convert("L"), dtype=np.float64) / 255.0
 
 
 class ImageStore:
@@ -537,6 +558,7 @@ class DateModel:
         translator = self.translator()
         if translator is None:
             raise RequestError(self.message if self.training else self.HOW_TO, 409)
+        text = text.strip()  # as the translator reads it: the attention columns are its characters
         with self._lock:  # one decode at a time: the model is shared
             outputs, attention = translator.decode([text])
         weights = np.asarray(attention[0], dtype=np.float64)

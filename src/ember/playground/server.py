@@ -20,18 +20,26 @@ these endpoints; every answer is JSON, every refusal a 4xx with {"error": "..."}
     POST   /api/dates/train                   {"train_size", "epochs"}: a bounded quick training
     POST   /api/dates/translate               {"text"} → output and attention weights
 
+HEAD answers any GET path with GET's headers and no body.
+
 Robustness: bound to 127.0.0.1 by default and answering only to a loopback Host name there;
 bodies must be JSON (``Content-Type: application/json``, which also keeps other web sites from
-posting here) under a per-endpoint size limit (413 beyond it, never read); sockets time out, so a
-slow or silent client cannot hold a thread; at most ``max_sessions`` training sessions, each
-stopped when its event stream disconnects.
+posting here) under a per-endpoint size limit (413 beyond it, never read); at most 20 query
+parameters and 18-digit integers (400 beyond); uploads of more than ``explorers.MAX_PIXELS`` pixels
+are refused from their header, before decoding (413); at most ``max_heavy`` heavy requests (image
+decoding, convolution, the models) run at once, and one that finds no free slot within ``heavy_wait``
+seconds gets 503 with Retry-After; a listen queue of 128 takes bursts of connections; sockets time
+out (``request_timeout``), so a slow or silent client cannot hold a thread; at most ``max_sessions``
+training sessions, each stopped when its event stream disconnects.
 
 >>> server = make_server(port=0)                 # doctest: +SKIP
 >>> threading.Thread(target=server.serve_forever, daemon=True).start(); print(server.url)  # doctest: +SKIP
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import re
 import socket
@@ -41,12 +49,12 @@ import traceback
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 from ember.playground import explorers
 from ember.playground.datasets2d import DATASETS, FEATURES
 from ember.playground.sessions import ACTIVATIONS, LIMITS, OPTIMIZERS, REGULARIZATION, SessionManager, parse_config
-from ember.playground.validation import Fields, RequestError
+from ember.playground.validation import MAX_DIGITS, Fields, RequestError, parse_json, parse_query
 
 __all__ = ["App", "PlaygroundServer", "add_arguments", "default_cache_dir", "make_server", "run"]
 
@@ -74,10 +82,18 @@ class App:
         max_sessions: live training sessions at most; keepalive: seconds between SSE comments on a
             quiet stream (how soon a vanished page is noticed); idle_timeout: a session with no stream
             stops after this many seconds; frame_interval: seconds between frames while training.
+        max_heavy: heavy requests (image decoding, convolution, the models) running at once; heavy_wait:
+            seconds a heavy request waits for a free slot before it is answered 503.
     """
 
     def __init__(self, lenet=None, vectors=None, dates_model=None, cache_dir=None, max_sessions: int = 4,
-                 keepalive: float = 5.0, idle_timeout: float = 60.0, frame_interval: float = 0.1):
+                 keepalive: float = 5.0, idle_timeout: float = 60.0, frame_interval: float = 0.1,
+                 max_heavy: int = 4, heavy_wait: float = 1.0):
+        if max_heavy < 1 or not heavy_wait >= 0:
+            raise ValueError(f"max_heavy must be at least 1 and heavy_wait at least 0, got {max_heavy}, {heavy_wait}")
+        # NOTE: each heavy request holds a full NumPy working set; bounding them bounds the memory a burst
+        # of uploads can take, where a thread per connection alone would decode them all at once.
+        self.heavy, self.max_heavy, self.heavy_wait = threading.BoundedSemaphore(max_heavy), max_heavy, heavy_wait
         self.sessions = SessionManager(max_sessions, idle_timeout=idle_timeout, frame_interval=frame_interval)
         self.images = explorers.ImageStore()
         self.digit = explorers.DigitModel(lenet, cache_dir)
@@ -102,6 +118,23 @@ class App:
             ("POST", r"/api/dates/translate", _translate, JSON_LIMIT),
         ]
         self.routes = [(m, re.compile(p), f, limit) for m, p, f, limit in self.routes]
+        self.heavy_endpoints = {_upload, _convolve, _receptive_field, _digit, _projection, _neighbours, _analogy,
+                                _translate, _dates_train}
+
+    @contextlib.contextmanager
+    def heavy_slot(self, function):
+        """Hold one of the ``max_heavy`` slots while a heavy endpoint runs (others pass straight through);
+        ``RequestError`` 503 with Retry-After when none frees within ``heavy_wait`` seconds."""
+        if function not in self.heavy_endpoints:
+            yield
+            return
+        if not self.heavy.acquire(timeout=self.heavy_wait):
+            raise RequestError(f"the server is busy with {self.max_heavy} heavy requests; try again in a moment",
+                               503, {"Retry-After": str(max(1, math.ceil(self.heavy_wait)))})
+        try:
+            yield
+        finally:
+            self.heavy.release()
 
     def close(self) -> None:
         """Stop every training session (wakes their event streams)."""
@@ -245,17 +278,17 @@ def _translate(app, match, query, body, handler):
 # -- HTTP ----------------------------------------------------------------------------------------------
 
 
-def _query(raw: str) -> dict:
-    """Query parameters as a dict; integer-looking values become ints (ranges are checked by ``Fields``)."""
-    pairs = parse_qsl(raw, keep_blank_values=True, max_num_fields=20)
-    return {k: int(v) if re.fullmatch(r"-?\d{1,9}", v) else v for k, v in pairs}
-
-
 class Handler(BaseHTTPRequestHandler):
     """Routes a request to its endpoint; turns every refusal into JSON {"error": ...}."""
 
     server_version = "ember-playground/1"
-    timeout = 15  # seconds a socket read or write may block: a stalled client cannot hold a thread
+    timeout = 10  # seconds a socket read or write may block (the server's request_timeout overrides it)
+
+    def setup(self):
+        # NOTE: set before the base class applies it to the socket, so that a client that connects and
+        # sends nothing (or stalls mid-request) lets go of its thread after request_timeout seconds.
+        self.timeout = self.server.request_timeout
+        super().setup()
 
     def do_GET(self):  # noqa: N802 - http.server's names
         self.dispatch("GET")
@@ -306,37 +339,46 @@ class Handler(BaseHTTPRequestHandler):
         try:
             url = urlsplit(self.path)
             self._check_host()
-            allowed = [m for m, pattern, _, _ in app.routes if pattern.fullmatch(url.path)]
-            route = next((r for r in app.routes if r[0] == method and r[1].fullmatch(url.path)), None)
-            if route is None and allowed:
-                self._allow = ", ".join(allowed)
-                raise RequestError(f"{method} is not allowed on {url.path}; use {' or '.join(allowed)}", 405)
-            if route is None:
-                raise RequestError(f"no endpoint {url.path[:80]!r}", 404)
-            _, pattern, function, limit = route
+            function, match, limit = self._route(method, url.path)
+            query = parse_query(url.query)
             body = self._body(limit) if method == "POST" else None
-            result = function(app, pattern.fullmatch(url.path), _query(url.query), body, self)
+            with app.heavy_slot(function):  # after the body is read: a slow upload holds no slot
+                result = function(app, match, query, body, self)
             if result is not None:
                 self.send_json(200, result)
         except RequestError as error:
-            self._refuse(error.status, error.message)
+            self._refuse(error.status, error.message, error.headers)
         except (BrokenPipeError, ConnectionResetError, TimeoutError):
             self.close_connection = True
         except Exception as error:  # noqa: BLE001 - the server answers 500 and keeps serving
             traceback.print_exc()
             self._refuse(500, f"internal error: {type(error).__name__}: {error}")
 
-    def _refuse(self, status: int, message: str) -> None:
+    def _route(self, method: str, path: str):
+        """(endpoint function, path match, body limit) of a request; 404, or 405 with Allow."""
+        routes = self.server.app.routes
+        wanted = "GET" if method == "HEAD" else method  # HEAD: GET's answer without its body
+        for m, pattern, function, limit in routes:
+            if m == wanted and (match := pattern.fullmatch(path)):
+                return function, match, limit
+        allowed = [m for m, pattern, _, _ in routes if pattern.fullmatch(path)]
+        if not allowed:
+            raise RequestError(f"no endpoint {path[:80]!r}", 404)
+        allow = ", ".join(allowed + ["HEAD"] * ("GET" in allowed))
+        raise RequestError(f"{method} is not allowed on {path}; use {' or '.join(allowed)}", 405, {"Allow": allow})
+
+    def _refuse(self, status: int, message: str, headers: dict | None = None) -> None:
         try:
             self.close_connection = True
             self.send_response(status)
             data = json.dumps({"error": message}).encode()
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
-            if status == 405:
-                self.send_header("Allow", getattr(self, "_allow", ""))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(data)
+            if self.command != "HEAD":
+                self.wfile.write(data)
         except OSError:
             pass
 
@@ -356,35 +398,40 @@ class Handler(BaseHTTPRequestHandler):
         length = self.headers.get("Content-Length")
         if length is None:
             raise RequestError("a POST needs a Content-Length header and a JSON body", 411)
-        if not length.strip().isdigit():
+        length = length.strip()
+        if not re.fullmatch(r"[0-9]+", length):
             raise RequestError(f"Content-Length {length[:30]!r} is not a number")
-        if int(length) > limit:
-            raise RequestError(f"request body of {int(length)} bytes is over this endpoint's limit of {limit}", 413)
+        if len(length) > MAX_DIGITS or int(length) > limit:  # the length check keeps int() off huge digit strings
+            size = int(length) if len(length) <= MAX_DIGITS else f"a {len(length)}-digit number of"
+            raise RequestError(f"request body of {size} bytes is over this endpoint's limit of {limit}", 413)
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if content_type != "application/json":
             raise RequestError(f"Content-Type must be application/json, got {content_type or 'none'!r}", 415)
         raw = self.rfile.read(int(length))
         if len(raw) < int(length):
             raise RequestError("the request body ended early")
-        try:
-            return json.loads(raw.decode("utf-8")) if raw else {}
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
-            raise RequestError(f"the body is not valid JSON: {error}") from None
+        return parse_json(raw)
 
     # -- Server-Sent Events --------------------------------------------------------------------------
     def _event(self, name: str, data) -> None:
         self.wfile.write(f"event: {name}\ndata: {json.dumps(data, allow_nan=False)}\n\n".encode())
         self.wfile.flush()
 
+    def _stream_headers(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+
     def stream(self, session, keepalive: float) -> None:
         """Send a session's frames until it stops or the client goes away (which stops the session)."""
         self.close_connection = True
+        if self.command == "HEAD":  # the headers only: no watcher attaches to the session
+            self._stream_headers()
+            return
         session.attach()
         try:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
+            self._stream_headers()
             self._event("session", session.describe())
             seen, sent, run = -1, 0, None
             while True:
@@ -407,16 +454,24 @@ class Handler(BaseHTTPRequestHandler):
 
 
 class PlaygroundServer(ThreadingHTTPServer):
-    """A ``ThreadingHTTPServer`` carrying the ``App``; ``url`` is where the page is."""
+    """A ``ThreadingHTTPServer`` carrying the ``App``; ``url`` is where the page is.
+
+    ``request_timeout``: seconds a socket read or write of a request may block before the server hangs up.
+    """
 
     daemon_threads = True
     allow_reuse_address = True
+    # NOTE: the listen backlog; socketserver's default of 5 drops a few per cent of the connections when
+    # some 30 clients connect at once (a page loading its scripts while several uploads run).
+    request_queue_size = 128
 
-    def __init__(self, address, app: App, verbose: bool = False):
+    def __init__(self, address, app: App, verbose: bool = False, request_timeout: float = Handler.timeout):
+        if not request_timeout > 0:
+            raise ValueError(f"request_timeout must be positive, got {request_timeout}")
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
+        self.app, self.verbose, self.request_timeout = app, verbose, request_timeout
         super().__init__(address, Handler)
-        self.app, self.verbose = app, verbose
 
     @property
     def url(self) -> str:
@@ -428,9 +483,11 @@ class PlaygroundServer(ThreadingHTTPServer):
         super().server_close()
 
 
-def make_server(host: str = "127.0.0.1", port: int = 8000, verbose: bool = False, **app_options) -> PlaygroundServer:
-    """A playground server bound to (host, port) — port 0 picks a free one; ``app_options`` go to ``App``."""
-    return PlaygroundServer((host, port), App(**app_options), verbose)
+def make_server(host: str = "127.0.0.1", port: int = 8000, verbose: bool = False,
+                request_timeout: float = Handler.timeout, **app_options) -> PlaygroundServer:
+    """A playground server bound to (host, port) — port 0 picks a free one — whose sockets time out after
+    ``request_timeout`` seconds; ``app_options`` (max_sessions, max_heavy, heavy_wait, ...) go to ``App``."""
+    return PlaygroundServer((host, port), App(**app_options), verbose, request_timeout)
 
 
 # -- command line ------------------------------------------------------------------------------------
