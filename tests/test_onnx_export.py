@@ -23,12 +23,12 @@ def _randomise_batch_norm(model, rng):
     for m in model.modules():
         if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
             C = m.num_features
-            m.running_mean.data[...] = rng.standard_normal(C).astype(np.float32) * 0.1
-            m.running_var.data[...] = rng.uniform(0.5, 1.5, C).astype(np.float32)
+            m.running_mean.array[...] = rng.standard_normal(C).astype(np.float32) * 0.1
+            m.running_var.array[...] = rng.uniform(0.5, 1.5, C).astype(np.float32)
             if m.weight is not None:
-                m.weight.data[...] = rng.uniform(0.5, 1.5, C).astype(np.float32)
+                m.weight.array[...] = rng.uniform(0.5, 1.5, C).astype(np.float32)
             if m.bias is not None:
-                m.bias.data[...] = rng.standard_normal(C).astype(np.float32) * 0.1
+                m.bias.array[...] = rng.standard_normal(C).astype(np.float32) * 0.1
     return model
 
 

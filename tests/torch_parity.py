@@ -34,7 +34,7 @@ class Const:
 def to_numpy(x):
     """A NumPy array from an ember tensor, a PyTorch tensor, an array or a number."""
     if isinstance(x, Tensor):
-        return _backend_to_numpy(x.data)
+        return _backend_to_numpy(x.array)
     if type(x).__module__.startswith("torch"):
         return x.detach().cpu().numpy()
     return np.asarray(x)

@@ -27,10 +27,10 @@ def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
     dtype('int64')
     """
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     t = Tensor(data, dtype=dtype, device=device)
-    if t.data is data:
-        t.data = t.data.copy()
+    if t.array is data:
+        t.array = t.array.copy()
     return t.requires_grad_(requires_grad) if requires_grad else t
 
 

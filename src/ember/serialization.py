@@ -76,7 +76,7 @@ class _Flattener:
         if depth > _MAX_DEPTH:
             raise ValueError(f"save: {path!r} is nested more than {_MAX_DEPTH} levels deep")
         if isinstance(obj, Tensor):
-            return self._array(backend.to_numpy(obj.data), path, "tensor")
+            return self._array(backend.to_numpy(obj.array), path, "tensor")
         if isinstance(obj, np.ndarray) or _is_cupy_array(obj):
             return self._array(backend.to_numpy(obj), path, "ndarray")
         if isinstance(obj, np.generic):

@@ -90,8 +90,8 @@ def test_grads_are_fresh_writable_arrays():
     a, b = leaf(3), leaf(3, seed=1)
     g = em.ones(3, dtype=em.float64)
     (a + b).backward(g)
-    assert a.grad.data is not b.grad.data and a.grad.data is not g.data
-    a.grad.data += 1  # must not change b.grad or the caller's gradient
+    assert a.grad.array is not b.grad.array and a.grad.array is not g.array
+    a.grad.array += 1  # must not change b.grad or the caller's gradient
     np.testing.assert_array_equal(b.grad.numpy(), np.ones(3))
     np.testing.assert_array_equal(g.numpy(), np.ones(3))
     s = leaf(3, 4)
@@ -172,7 +172,7 @@ def test_detach_shares_data_and_cuts_the_graph():
     x = leaf(3)
     y = x * 2
     d = y.detach()
-    assert d.data is y.data
+    assert d.array is y.array
     (d * x).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), y.detach().numpy())  # no path through d
 
@@ -370,7 +370,7 @@ def test_version_counter_can_be_bumped_by_optimisers():
     w = leaf(3)
     y = w * w
     with em.no_grad():
-        w.data -= 0.1  # a raw update, flagged the way optimisers do
+        w.array -= 0.1  # a raw update, flagged the way optimisers do
         w._version += 1
     with pytest.raises(RuntimeError, match="modified in place"):
         y.sum().backward()

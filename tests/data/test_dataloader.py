@@ -167,7 +167,7 @@ def test_fast_path_makes_no_per_sample_calls(monkeypatch):
 def test_fast_path_batches_are_copies():
     ds = _dataset(4)
     x, _ = next(iter(DataLoader(ds, batch_size=4)))
-    x.data[...] = -1
+    x.array[...] = -1
     assert ds.tensors[0].numpy().min() == 0
 
 

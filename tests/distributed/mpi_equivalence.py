@@ -68,7 +68,7 @@ def make_optimizer(case: str, params):
 
 
 def state_arrays(model) -> dict:
-    return {k: em.backend.to_numpy(v.data).copy() for k, v in model.state_dict().items()}
+    return {k: em.backend.to_numpy(v.array).copy() for k, v in model.state_dict().items()}
 
 
 # -- the distributed run -----------------------------------------------------------------------
@@ -129,12 +129,12 @@ def reference_replicas(case: str, world: int) -> dict:
             for name, p in replicas[0].named_parameters():
                 grads = [dict(m.named_parameters())[name].grad for m in replicas]
                 if all(g is not None for g in grads):
-                    p.grad = em.tensor(sum(g.data for g in grads) / world)
+                    p.grad = em.tensor(sum(g.array for g in grads) / world)
             opt.step()
-            weights = {k: v.data for k, v in replicas[0].named_parameters()}
+            weights = {k: v.array for k, v in replicas[0].named_parameters()}
             for replica in replicas[1:]:
                 for k, v in replica.named_parameters():
-                    v.data[...] = weights[k]
+                    v.array[...] = weights[k]
         _average_running_stats(replicas)
     return state_arrays(replicas[0])
 
@@ -143,9 +143,9 @@ def _average_running_stats(replicas) -> None:
     buffers = [dict(m.named_buffers()) for m in replicas]
     for name in buffers[0]:
         if name.endswith(("running_mean", "running_var")):
-            mean = sum(b[name].data for b in buffers) / len(buffers)
+            mean = sum(b[name].array for b in buffers) / len(buffers)
             for b in buffers:
-                b[name].data[...] = mean
+                b[name].array[...] = mean
 
 
 def collectives() -> dict:

@@ -26,7 +26,7 @@ def test_mlp_learns_two_moons_with_plain_gradient_descent():
         loss.backward()
         with em.no_grad():
             for p in model.parameters():
-                p.data -= lr * p.grad.data
+                p.array -= lr * p.grad.array
         losses.append(loss.item())
     model.eval()
     accuracy = (model(x).detach().numpy().argmax(axis=1) == y.numpy()).mean()

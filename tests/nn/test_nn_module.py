@@ -105,7 +105,7 @@ def test_state_dict_values_are_detached_and_share_storage():
     state = layer.state_dict()
     assert not state["weight"].requires_grad
     with em.no_grad():
-        layer.weight.data[0, 0] = 42.0
+        layer.weight.array[0, 0] = 42.0
     assert state["weight"].numpy()[0, 0] == 42.0
     assert layer.state_dict(keep_vars=True)["weight"] is layer.weight
 

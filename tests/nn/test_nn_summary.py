@@ -191,7 +191,7 @@ def test_frozen_parameters_are_non_trainable():
     assert s.trainable_params == sum(p.numel() for p in net.parameters() if p.requires_grad)
     assert [row.trainable_params for row in s.layers] == [0, 8, 10]
     assert "Trainable" in str(s).splitlines()[1]
-    buffers = sum(b.data.nbytes for b in net.buffers())
+    buffers = sum(b.array.nbytes for b in net.buffers())
     assert s.params_bytes == 4 * s.total_params + buffers
 
 

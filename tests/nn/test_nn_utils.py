@@ -77,7 +77,7 @@ def test_clip_grad_norm_nonfinite():
 
 def test_clipping_does_not_leak_through_a_shared_gradient_array():
     a, b = nn.Parameter(em.ones(3)), nn.Parameter(em.ones(3))
-    shared = em.full((3,), 4.0).data
+    shared = em.full((3,), 4.0).array
     a.grad, b.grad = em.Tensor(shared), em.Tensor(shared)  # one array, as an engine may hand out
     utils.clip_grad_norm_([a, b], 1.0)
     np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy())
@@ -159,9 +159,9 @@ def test_penalties_work_in_a_loss_and_reject_empty_input():
 
 def test_clip_grad_norm_below_the_limit_leaves_gradients_alone():
     ours, _ = _twins(1e-3)
-    arrays = [p.grad.data for p in ours if p.grad is not None]
+    arrays = [p.grad.array for p in ours if p.grad is not None]
     utils.clip_grad_norm_(ours, 1.0)
-    assert all(p.grad.data is a for p, a in zip([p for p in ours if p.grad is not None], arrays, strict=True))
+    assert all(p.grad.array is a for p, a in zip([p for p in ours if p.grad is not None], arrays, strict=True))
 
 
 def test_get_total_norm_handles_empty_tensors():

@@ -143,7 +143,7 @@ def test_conv_transpose_is_the_adjoint_of_conv():
 def test_conv_keeps_float32_and_is_contiguous():
     x, W = em.randn(2, 3, 8, 8), em.randn(4, 3, 3, 3)
     y = conv2d(x, W, padding=1)
-    assert y.dtype == em.float32 and y.data.flags.c_contiguous
+    assert y.dtype == em.float32 and y.array.flags.c_contiguous
 
 
 @pytest.mark.parametrize("call,message", [

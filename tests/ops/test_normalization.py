@@ -236,7 +236,7 @@ def test_normalize_keeps_only_xhat_of_full_size():
     y = batch_norm(x, None, None, em.ones(3, requires_grad=True), em.zeros(3, requires_grad=True), True)
     fn = y.creator
     assert isinstance(fn, Normalize)
-    full = [a for a in fn.saved if a is not None and a.size == x.data.size]
+    full = [a for a in fn.saved if a is not None and a.size == x.array.size]
     assert len(full) == 1 and full[0].dtype == np.float32
 
 

@@ -70,6 +70,13 @@ def torch_dims(axis, ndim):
     return tuple(range(ndim)) if axis is None else axis
 
 
+def torch_extreme(along_dim, over_dims, x, axis, keepdim):
+    """torch.max(x, dim) — (values, indices) — along one int dim; amax over all or several dims."""
+    if isinstance(axis, int):
+        return along_dim(x, axis, keepdim)
+    return over_dims(x, dim=torch_dims(axis, x.ndim), keepdim=keepdim)
+
+
 # -- arithmetic ----------------------------------------------------------------------------------
 BINARY_SHAPES = [((3, 4), (3, 4)), ((3, 4), (4,)), ((3, 1), (1, 4)), ((), (3, 4)), ((3, 4), ()), ((2, 1, 4), (3, 1))]
 BINARY = [
@@ -176,8 +183,8 @@ CASES += [
 REDUCTIONS = [
     ("sum", em.sum, lambda x, a, k: torch.sum(x, dim=torch_dims(a, x.ndim), keepdim=k)),
     ("mean", em.mean, lambda x, a, k: torch.mean(x, dim=torch_dims(a, x.ndim), keepdim=k)),
-    ("max", em.max, lambda x, a, k: torch.amax(x, dim=torch_dims(a, x.ndim), keepdim=k)),
-    ("min", em.min, lambda x, a, k: torch.amin(x, dim=torch_dims(a, x.ndim), keepdim=k)),
+    ("max", em.max, lambda x, a, k: torch_extreme(torch.max, torch.amax, x, a, k)),
+    ("min", em.min, lambda x, a, k: torch_extreme(torch.min, torch.amin, x, a, k)),
     ("amax", em.amax, lambda x, a, k: torch.amax(x, dim=torch_dims(a, x.ndim), keepdim=k)),
     ("amin", em.amin, lambda x, a, k: torch.amin(x, dim=torch_dims(a, x.ndim), keepdim=k)),
     ("var", em.var, lambda x, a, k: torch.var(x, dim=torch_dims(a, x.ndim), keepdim=k)),
@@ -198,7 +205,7 @@ CASES += [
     case("method_sum_dim", lambda x: x.sum(dim=1, keepdim=True), None, randn(3, 4)),
     case("method_mean_dim", lambda x: x.mean(dim=(0, 1)), None, randn(3, 4, 2)),
     case("method_var_dim", lambda x: x.var(dim=0), None, randn(5, 3)),
-    case("max_ties", lambda x: em.max(x, 1), lambda x: torch.max(x, 1).values,  # the gradient to one index
+    case("max_ties", lambda x: em.max(x, 1), lambda x: torch.max(x, 1),  # (values, indices); the gradient to one index
          fixed(np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])), finite_diff=False),
     case("amax_ties", lambda x: em.amax(x, 1), lambda x: torch.amax(x, 1),  # ties share the gradient
          fixed(np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])), finite_diff=False),

@@ -47,14 +47,14 @@ def test_fused_op_matches_torch_layer(kind, dtype):
     """One layer-direction equals torch.nn's single layer: outputs, final states, every gradient."""
     inputs = _tensors(kind, True, seed=3)
     for t in inputs:
-        t.data = t.data.astype(dtype)
+        t.array = t.array.astype(dtype)
     net = _TORCH[kind]().to(torch.float64 if dtype == np.float64 else torch.float32)
     states = inputs[1:3] if kind == "lstm" else inputs[1:2]
     with torch.no_grad():
         for p, ours in zip(net.parameters(), inputs[len(states) + 1:], strict=True):
-            p.copy_(torch.from_numpy(ours.data))
-    tx = torch.from_numpy(inputs[0].data.copy()).requires_grad_()
-    tstates = [torch.from_numpy(s.data.copy()[None]).requires_grad_() for s in states]
+            p.copy_(torch.from_numpy(ours.array))
+    tx = torch.from_numpy(inputs[0].array.copy()).requires_grad_()
+    tstates = [torch.from_numpy(s.array.copy()[None]).requires_grad_() for s in states]
     ty, tfinal = net(tx, tuple(tstates) if kind == "lstm" else tstates[0])
     tfinal = list(tfinal) if kind == "lstm" else [tfinal]
     ours = _op(kind)(*inputs)
@@ -83,7 +83,7 @@ def test_lengths_equal_running_each_sequence_alone(kind, reverse):
         alone = [inputs[0][:length, n:n + 1]] + [s[n:n + 1] for s in inputs[1:1 + nstates]] + inputs[1 + nstates:]
         single = _op(kind, reverse=reverse)(*alone)
         assert_close(batch[0][:length, n], single[0][:, 0], name="real steps")
-        assert np.all(batch[0].data[length:, n] == 0), "padded steps must output 0"
+        assert np.all(batch[0].array[length:, n] == 0), "padded steps must output 0"
         for k in range(1, 1 + nstates):
             assert_close(batch[k][n], single[k][0], name="final state")
 

@@ -67,15 +67,15 @@ def test_weight_averaging(bias_correction):
         with em.no_grad():
             model.weight += float(step + 1)
             model.bias -= 0.5
-        history.append([p.data.copy() for p in model.parameters()])
+        history.append([p.array.copy() for p in model.parameters()])
         ema.update()
     for i in range(2):
         expected = _reference([h[i] for h in history], 0.8, bias_correction)[-1]
         np.testing.assert_allclose(ema.averages()[i], expected, rtol=1e-12)
     target = _model(seed=1)
     ema.copy_to(target)
-    np.testing.assert_allclose(target.weight.data, ema.averages()[0], rtol=0)
-    np.testing.assert_allclose(model.weight.data, history[-1][0], rtol=0)  # the source is untouched
+    np.testing.assert_allclose(target.weight.array, ema.averages()[0], rtol=0)
+    np.testing.assert_allclose(model.weight.array, history[-1][0], rtol=0)  # the source is untouched
 
 
 def test_average_parameters_swaps_and_restores():
@@ -84,10 +84,10 @@ def test_average_parameters_swaps_and_restores():
     ema.update()
     with em.no_grad():
         model.weight += 1.0
-    current = model.weight.data.copy()
+    current = model.weight.array.copy()
     with ema.average_parameters():
-        np.testing.assert_allclose(model.weight.data, current - 1.0, rtol=1e-12)
-    np.testing.assert_array_equal(model.weight.data, current)
+        np.testing.assert_allclose(model.weight.array, current - 1.0, rtol=1e-12)
+    np.testing.assert_array_equal(model.weight.array, current)
 
 
 def test_state_dict_round_trip_through_json_and_arrays():

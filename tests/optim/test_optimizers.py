@@ -97,10 +97,10 @@ def test_matches_torch(case, grouped, dtype, rtol, atol):
     theirs, _ = run_torch(cls, kwargs, dtype, grouped)
     for k in SHAPES:
         assert ours[k].dtype == dtype
-        np.testing.assert_allclose(ours[k].data, theirs[k].detach().numpy(), rtol=rtol, atol=atol, err_msg=k)
+        np.testing.assert_allclose(ours[k].array, theirs[k].detach().numpy(), rtol=rtol, atol=atol, err_msg=k)
     weights, _ = _init(dtype)
-    assert np.array_equal(ours["unused"].data, weights["unused"])  # no grad: left alone
-    assert not np.allclose(ours["W1"].data, weights["W1"])  # the run really moved the weights
+    assert np.array_equal(ours["unused"].array, weights["unused"])  # no grad: left alone
+    assert not np.allclose(ours["W1"].array, weights["W1"])  # the run really moved the weights
 
 
 @pytest.mark.parametrize("case", CASES, ids=_case_id)
@@ -114,7 +114,7 @@ def test_step_leaves_the_gradients_alone(case):
         g = rng.normal(size=(4, 3))
         w.grad = em.tensor(g.copy())
         opt.step()
-        np.testing.assert_array_equal(w.grad.data, g)
+        np.testing.assert_array_equal(w.grad.array, g)
 
 
 def test_course_momentum_is_dampened_average():
@@ -122,13 +122,13 @@ def test_course_momentum_is_dampened_average():
     w = nn.Parameter(em.tensor([1.0, -2.0], dtype=np.float64))
     opt = optim.SGD([w], lr=0.1, momentum=0.9, dampening=0.9)
     grads = [np.array([1.0, 2.0]), np.array([3.0, -1.0]), np.array([0.5, 0.5])]
-    v, expected = None, w.data.copy()
+    v, expected = None, w.array.copy()
     for g in grads:
         w.grad = em.tensor(g)
         opt.step()
         v = g.copy() if v is None else 0.9 * v + 0.1 * g
         expected -= 0.1 * v
-    np.testing.assert_allclose(w.data, expected, rtol=1e-14)
+    np.testing.assert_allclose(w.array, expected, rtol=1e-14)
     np.testing.assert_allclose(opt.state[w]["momentum_buffer"], v, rtol=1e-14)
 
 
@@ -137,7 +137,7 @@ def test_adam_first_step_is_lr_times_sign():
     w = nn.Parameter(em.tensor([1.0, 1.0, 1.0], dtype=np.float64))
     w.grad = em.tensor(np.array([1e-3, -5.0, 20.0]))
     optim.Adam([w], lr=0.1, eps=0.0).step()
-    np.testing.assert_allclose(w.data, [0.9, 1.1, 0.9], rtol=1e-12)
+    np.testing.assert_allclose(w.array, [0.9, 1.1, 0.9], rtol=1e-12)
 
 
 # -- state dict -------------------------------------------------------------------------------
@@ -174,14 +174,14 @@ def test_state_dict_round_trip(case):
     full, _ = run_ember(cls, kwargs, np.float32, grouped=True)
     first, opt = run_ember(cls, kwargs, np.float32, grouped=True, steps=range(3))
     arrays, text = _to_checkpoint(opt.state_dict())
-    resumed = {k: nn.Parameter(em.tensor(first[k].data.copy())) for k in SHAPES}
+    resumed = {k: nn.Parameter(em.tensor(first[k].array.copy())) for k in SHAPES}
     opt.step()  # the saved dict is a copy: later steps must not change it
     fresh = getattr(optim, cls)(_groups(resumed, grouped=True), lr=123.0)  # options come from the checkpoint
     fresh.load_state_dict(_from_checkpoint(arrays, text))
     assert fresh.param_groups[1]["lr"] == 0.03
     run_ember(cls, kwargs, np.float32, params=resumed, opt=fresh, steps=range(3, STEPS))
     for k in SHAPES:
-        np.testing.assert_array_equal(resumed[k].data, full[k].data, err_msg=k)
+        np.testing.assert_array_equal(resumed[k].array, full[k].array, err_msg=k)
 
 
 def test_state_dict_layout():
@@ -205,7 +205,7 @@ def test_loads_torch_state_dict():
     opt.load_state_dict(sd)
     run_ember("Adam", kwargs, np.float64, params=P, opt=opt, steps=range(3, STEPS))
     for k in SHAPES:
-        np.testing.assert_allclose(P[k].data, full[k].detach().numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(P[k].array, full[k].detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
 def test_load_state_dict_rejects_mismatch():
@@ -221,7 +221,7 @@ def test_zero_grad():
     opt = optim.SGD([w], lr=0.1)
     (w * w).sum().backward()
     opt.zero_grad(set_to_none=False)
-    np.testing.assert_array_equal(w.grad.data, np.zeros(3))
+    np.testing.assert_array_equal(w.grad.array, np.zeros(3))
     opt.zero_grad()
     assert w.grad is None
 
@@ -238,7 +238,7 @@ def test_step_with_closure_returns_loss():
 
     loss = opt.step(closure)
     assert float(loss) == 4.0
-    np.testing.assert_allclose(w.data, [1.0])  # 2 − 0.25·4
+    np.testing.assert_allclose(w.array, [1.0])  # 2 − 0.25·4
 
 
 def test_add_param_group_uses_defaults():
@@ -248,8 +248,8 @@ def test_add_param_group_uses_defaults():
     assert opt.param_groups[1]["momentum"] == 0.9 and opt.param_groups[1]["lr"] == 0.5
     b.grad = em.ones(2)
     opt.step()
-    np.testing.assert_allclose(b.data, [0.5, 0.5])
-    np.testing.assert_array_equal(a.data, [1.0, 1.0])
+    np.testing.assert_allclose(b.array, [0.5, 0.5])
+    np.testing.assert_array_equal(a.array, [1.0, 1.0])
 
 
 def test_named_parameters_are_accepted():
@@ -305,5 +305,5 @@ def test_cuda_matches_cpu(case):
             w.grad = em.tensor(g, device=device)
             opt.step()
         assert w.device == device
-        results.append(em.backend.to_numpy(w.data))
+        results.append(em.backend.to_numpy(w.array))
     np.testing.assert_allclose(results[1], results[0], rtol=1e-10, atol=1e-12)

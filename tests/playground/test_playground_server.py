@@ -667,9 +667,9 @@ def test_build_model_layout_and_seeded_init():
     kinds = [type(m).__name__ for m in model]
     assert kinds == ["Linear", "ReLU", "Dropout", "Linear", "ReLU", "Dropout", "Linear"]
     assert model[0].weight.shape == (5, 3) and model[-1].weight.shape == (1, 3)
-    assert np.abs(model[0].weight.data).max() <= 1 / np.sqrt(3)
+    assert np.abs(model[0].weight.array).max() <= 1 / np.sqrt(3)
     again = build_model(SessionConfig(features=("x1", "x2", "x1x2"), hidden=(5, 3), activation="relu", dropout=0.5))
-    np.testing.assert_array_equal(model[3].weight.data, again[3].weight.data)
+    np.testing.assert_array_equal(model[3].weight.array, again[3].weight.array)
     assert isinstance(build_model(SessionConfig(hidden=(), activation="linear"))[0], nn.Linear)
 
 

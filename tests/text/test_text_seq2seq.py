@@ -115,7 +115,7 @@ def test_ratio_one_feeds_ground_truth(attention):
     before = {r: model(src, lengths, tgt, r).detach().numpy() for r in (1.0, 0.0)}
     shift = np.zeros(V_TGT, np.float32)
     shift[7] = 100.0
-    model.decoder.out.bias.data += shift
+    model.decoder.out.bias.array += shift
     after = {r: model(src, lengths, tgt, r).detach().numpy() for r in (1.0, 0.0)}
     assert np.all(after[1.0].argmax(-1) == 7) and not np.all(before[1.0].argmax(-1) == 7)
     np.testing.assert_allclose(after[1.0] - before[1.0], np.broadcast_to(shift, before[1.0].shape), atol=1e-4)

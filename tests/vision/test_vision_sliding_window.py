@@ -57,7 +57,7 @@ def test_linears_become_a_whole_map_conv_then_1x1_convs_with_the_same_weights():
     assert_close(first.weight.detach().numpy().reshape(32, -1), model[7].weight.detach().numpy())
     assert_close(last.bias, model[9].bias)
     with em.no_grad():
-        model[0].weight.data[...] = 0  # the detector holds copies, not the classifier's own layers
+        model[0].weight.array[...] = 0  # the detector holds copies, not the classifier's own layers
     assert detector[0].weight.detach().numpy().any()
 
 

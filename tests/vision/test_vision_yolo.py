@@ -155,7 +155,7 @@ def test_tiny_yolo_shapes_buffers_and_errors():
     out = model(em.randn(2, 3, 64, 64))
     assert out.shape == (2, 8, 8, 3, 8)
     assert model.anchors.shape == (3, 2) and "anchors" in model.state_dict()
-    assert np.all(model.head.bias.data.reshape(3, 8)[:, 0] == -4.0)
+    assert np.all(model.head.bias.array.reshape(3, 8)[:, 0] == -4.0)
     assert TinyYOLO(2, grid_size=4, image_size=32, width=4)(em.randn(1, 3, 32, 32)).shape == (1, 4, 4, 2, 7)
     with pytest.raises(ValueError, match="power of two"):
         TinyYOLO(3, grid_size=7, image_size=64)

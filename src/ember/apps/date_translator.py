@@ -256,7 +256,7 @@ def train(translator: DateTranslator, pairs, epochs: int = 5, batch_size: int = 
     model = translator.model
     texts = [h for h, _ in pairs]
     src_all = [translator.src_vocab.encode(list(t)) for t in texts]
-    tgt_in_all, tgt_out_all = (t.data for t in translator.encode_targets([iso for _, iso in pairs]))
+    tgt_in_all, tgt_out_all = (t.array for t in translator.encode_targets([iso for _, iso in pairs]))
     lengths = np.array([len(s) for s in src_all], dtype=np.int64)
     rng = np.random.default_rng(seed)
     steps = epochs * math.ceil(len(pairs) / batch_size)

@@ -41,10 +41,10 @@ def _initial_grad(tensor, grad):
                 f"backward: grad can be implicitly created only for scalar outputs; "
                 f"got shape {tensor.shape}, pass grad= of that shape"
             )
-        return tensor.xp.ones_like(tensor.data), True
+        return tensor.xp.ones_like(tensor.array), True
     from ember.autograd.tensor import Tensor
 
-    grad = grad.data if isinstance(grad, Tensor) else tensor.xp.asarray(grad)
+    grad = grad.array if isinstance(grad, Tensor) else tensor.xp.asarray(grad)
     if grad.shape != tensor.shape:
         raise RuntimeError(f"backward: grad shape {grad.shape} does not match tensor shape {tensor.shape}")
     if grad.dtype != tensor.dtype:
@@ -104,7 +104,7 @@ def _run_node(fn, grads, handed, retain_graph):
     for x, gx, needed in zip(fn.inputs, gxs, fn.needs_input_grad, strict=False):
         if gx is None or not needed:
             continue
-        data = x.data
+        data = x.array
         if gx.shape != data.shape:
             raise RuntimeError(f"{fn.name}.backward returned grad of shape {gx.shape} for input of shape {data.shape}")
         if gx.dtype is not data.dtype and gx.dtype != data.dtype:

@@ -37,7 +37,7 @@ class Function:
             _check_same_device(self, tensors)
         self.saved = ()
         try:
-            outputs = self.forward(*[t.data for t in tensors])
+            outputs = self.forward(*[t.array for t in tensors])
         except ValueError as err:
             shapes = " and ".join(str(tuple(t.shape)) for t in tensors)
             raise ValueError(f"{self.name}: {err} (input shapes {shapes})") from err
@@ -85,7 +85,7 @@ class Function:
         """(counter, version, shape) of each tensor whose memory backward reads: saved as is, or
         through a view (a saved ``x.T`` is ``x``'s memory too)."""
         saved = {id(memory_owner(a)) for a in self.saved if hasattr(a, "shape")}
-        return [(t._version_box, t._version_box[0], t.shape) for t in tensors if id(memory_owner(t.data)) in saved]
+        return [(t._version_box, t._version_box[0], t.shape) for t in tensors if id(memory_owner(t.array)) in saved]
 
     def check_saved_unchanged(self):
         """Raise if a tensor saved for backward was modified in place after forward."""
@@ -116,10 +116,10 @@ def _share_versions_with_bases(inputs, outputs):
     checks for every tensor saved from that memory.
     """
     for y in outputs:
-        a = y.data
+        a = y.array
         owner = a if a.base is None else a.base  # NumPy and CuPy point a view of a view at the owner
         for x in inputs:
-            if x.data is owner or x.data.base is owner:
+            if x.array is owner or x.array.base is owner:
                 y._version_box = x._version_box
                 break
 

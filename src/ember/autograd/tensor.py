@@ -22,7 +22,7 @@ def _to_array(data, dtype=None, device=None):
     integers stay integer (int64) and booleans stay bool.
     """
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     xp = backend.xp_for(device) if device is not None else backend.get_array_module(data)
     if dtype is not None:
         array = xp.asarray(data, dtype=dtype)
@@ -67,30 +67,48 @@ class Tensor:
 
     def _set(self, array, requires_grad, creator):
         """Every field of a tensor, in one place (``__init__`` and the ops' fast ``_wrap``)."""
-        self.data, self.requires_grad, self.grad, self.creator = array, requires_grad, None, creator
+        self.array, self.requires_grad, self.grad, self.creator = array, requires_grad, None, creator
         self._version_box = [0]  # shared with detached aliases, which see the same memory
         self._retains_grad = False
 
     # -- properties ---------------------------------------------------------------------
     @property
+    def data(self) -> Tensor:
+        """This tensor's values as a new tensor cut from the graph, sharing the memory (PyTorch's ``.data``).
+
+        Writes through it (``p.data.add_(-lr * p.grad)``, ``w.data.uniform_(-a, a)``) change this
+        tensor without being recorded or version-checked, as in PyTorch; ``detach()`` is the
+        checked form. Assigning ``x.data = other`` swaps the values in. The backend array
+        itself is ``.array``.
+        """
+        return _wrap(self.array)
+
+    @data.setter
+    def data(self, value):
+        array = value.array if isinstance(value, Tensor) else _to_array(value)
+        if array.dtype.kind not in "fc" and self.requires_grad:
+            raise RuntimeError(f"data: a tensor that requires grad cannot take {array.dtype} values")
+        self.array = array
+
+    @property
     def shape(self) -> tuple:
-        return self.data.shape
+        return self.array.shape
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def device(self) -> str:
-        return backend.device_of(self.data)
+        return backend.device_of(self.array)
 
     @property
     def xp(self):
-        return backend.get_array_module(self.data)
+        return backend.get_array_module(self.array)
 
     @property
     def is_leaf(self) -> bool:
@@ -105,7 +123,7 @@ class Tensor:
         return self.shape if dim is None else self.shape[dim]
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self.array.size)
 
     def dim(self) -> int:
         return self.ndim
@@ -127,7 +145,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A tensor sharing this data (and its in-place version counter), cut from the graph."""
-        out = _wrap(self.data)
+        out = _wrap(self.array)
         out._version_box = self._version_box
         return out
 
@@ -162,25 +180,33 @@ class Tensor:
         if self.grad is None:
             self.grad = _wrap(g if fresh else g.copy())
         else:
-            self.grad = _wrap(self.grad.data + g)
+            self.grad = _wrap(self.grad.array + g)
 
     # -- conversion ---------------------------------------------------------------------
     def item(self):
         if self.numel() != 1:
             raise ValueError(f"item: only one-element tensors can be converted, got shape {self.shape}")
-        return self.data.item()
+        return self.array.item()
 
     def numpy(self) -> np.ndarray:
         if self.requires_grad:
             raise RuntimeError("numpy: call .detach().numpy() on a tensor that requires grad")
-        return backend.to_numpy(self.data)
+        return backend.to_numpy(self.array)
 
     def tolist(self):
-        return backend.to_numpy(self.data).tolist()
+        return backend.to_numpy(self.array).tolist()
 
     def __array__(self, dtype=None, copy=None):
-        array = backend.to_numpy(self.data)
+        array = backend.to_numpy(self.array)
         return array if dtype is None else array.astype(dtype)
+
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"`` formats a one-element tensor as its number, as PyTorch does."""
+        if self.numel() == 1:
+            return format(self.item(), spec)
+        if spec:
+            raise TypeError(f"unsupported format string {spec!r} for a tensor of shape {self.shape}")
+        return str(self)
 
     def __float__(self):
         return float(self.item())
@@ -257,7 +283,7 @@ class Tensor:
                 "do it under em.no_grad() or use the out-of-place op"
             )
         self._version += 1
-        return self.data
+        return self.array
 
     def copy_(self, src) -> Tensor:
         data = self._inplace_target("copy_")
@@ -423,11 +449,11 @@ class Tensor:
 
     def any(self):
         """True where any element is non-zero (no gradient)."""
-        return Tensor(self.data.any())
+        return Tensor(self.array.any())
 
     def all(self):
         """True where every element is non-zero (no gradient)."""
-        return Tensor(self.data.all())
+        return Tensor(self.array.all())
 
     def index_select(self, dim, index):
         return ops.index_select(self, dim, index)
@@ -557,7 +583,7 @@ class Tensor:
 
     # -- printing -------------------------------------------------------------------------
     def __repr__(self):
-        body = np.array2string(backend.to_numpy(self.data), separator=", ", prefix="tensor(")
+        body = np.array2string(backend.to_numpy(self.array), separator=", ", prefix="tensor(")
         extras = []
         if self.dtype not in (np.float32, np.int64, np.bool_):
             extras.append(f"dtype={self.dtype}")
@@ -595,11 +621,11 @@ def _shape_args(args):
 def _unwrap_index(index):
     """Replace tensors inside an index by their arrays."""
     if isinstance(index, Tensor):
-        return index.data
+        return index.array
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        return tuple(i.array if isinstance(i, Tensor) else i for i in index)
     if isinstance(index, list):
-        return [i.data if isinstance(i, Tensor) else i for i in index]
+        return [i.array if isinstance(i, Tensor) else i for i in index]
     return index
 
 
@@ -621,12 +647,12 @@ def as_tensor(x, like=None) -> Tensor:
     if isinstance(x, Tensor):
         return x
     if like is not None and isinstance(x, (int, float, bool, np.number)):
-        dtype = like.data.dtype
+        dtype = like.array.dtype
         if isinstance(x, (float, np.floating)) and dtype.kind not in "fc":
             dtype = DEFAULT_DTYPE
         elif dtype.kind == "b" and not isinstance(x, bool):
             dtype = np.asarray(x).dtype
-        xp = np if isinstance(like.data, np.ndarray) else like.xp
+        xp = np if isinstance(like.array, np.ndarray) else like.xp
         return _wrap(xp.asarray(x, dtype=dtype))
     return Tensor(x)
 

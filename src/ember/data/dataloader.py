@@ -23,7 +23,7 @@ __all__ = ["DataLoader", "default_collate"]
 # -- collation -------------------------------------------------------------------------
 def _stack(batch) -> Tensor:
     """Tensors or arrays (dtype kept) stacked on a new first axis."""
-    arrays = [b.data if isinstance(b, Tensor) else b for b in batch]
+    arrays = [b.array if isinstance(b, Tensor) else b for b in batch]
     shapes = {tuple(a.shape) for a in arrays}
     if len(shapes) > 1:
         raise RuntimeError(f"default_collate: cannot stack samples of different shapes {sorted(shapes)}; "

@@ -88,7 +88,7 @@ class TensorDataset(Dataset):
     def get_batch(self, indices):
         """The tuple ``(t[indices] for t in tensors)``: one gather per tensor, a fresh copy."""
         indices = np.asarray(indices, dtype=np.int64)
-        return tuple(Tensor(t.data[backend.to_device(indices, t.device)]) for t in self.tensors)
+        return tuple(Tensor(t.array[backend.to_device(indices, t.device)]) for t in self.tensors)
 
     def __repr__(self):
         return f"TensorDataset({', '.join(str(tuple(t.shape)) for t in self.tensors)})"

@@ -5,7 +5,7 @@ model; ``init_process_group()`` joins them through MPI (mpi4py). Outside ``mpiex
 returns a group of one process whose collectives do nothing, so the same script runs alone
 unchanged (and without mpi4py installed).
 
-Collectives act in place on NumPy arrays (or the ``.data`` of a ``Tensor``): ``all_reduce``
+Collectives act in place on NumPy arrays (or the ``.array`` of a ``Tensor``): ``all_reduce``
 (sum, average, max, min over ranks) and ``broadcast`` (rank ``src``'s values everywhere).
 CuPy arrays go through host memory with the ``'mpi'`` backend, or stay on the GPU with the
 ``'nccl'`` backend (NCCL through ``cupy.cuda.nccl``; MPI still starts the processes and hands
@@ -227,7 +227,7 @@ def _check_op(op: str, array) -> None:
 
 
 def _array_of(x):
-    return x.data if isinstance(x, Tensor) else x
+    return x.array if isinstance(x, Tensor) else x
 
 
 def _check_contiguous(array, who: str) -> None:

@@ -70,8 +70,8 @@ class _Bucket:
 
     def __init__(self, tensors: list, extra: int = 0):
         self.tensors = tensors
-        self.offsets = np.cumsum([0] + [t.data.size for t in tensors]).tolist()
-        first = tensors[0].data
+        self.offsets = np.cumsum([0] + [t.array.size for t in tensors]).tolist()
+        first = tensors[0].array
         self.size = self.offsets[-1]
         self.buffer = backend.get_array_module(first).empty(self.size + extra, dtype=first.dtype)
 
@@ -82,12 +82,12 @@ class _Bucket:
 
     def pack(self) -> None:
         for t, slot in self.spans():
-            slot[...] = t.data.reshape(-1)
+            slot[...] = t.array.reshape(-1)
 
     def unpack(self) -> None:
         """Write the buffer's values back into the tensors, in place (references to them stay valid)."""
         for t, slot in self.spans():
-            t.data[...] = slot.reshape(t.shape)
+            t.array[...] = slot.reshape(t.shape)
             t._version += 1
 
 
@@ -95,22 +95,22 @@ def _buckets(tensors: list, cap_bytes: float, extra_per_tensor: bool = False) ->
     """Group ``tensors`` by (device, dtype) in order, starting a new bucket past ``cap_bytes``."""
     groups: dict = {}
     for t in tensors:
-        groups.setdefault((backend.device_of(t.data), t.data.dtype.str), []).append(t)
+        groups.setdefault((backend.device_of(t.array), t.array.dtype.str), []).append(t)
     buckets = []
     for members in groups.values():
         current, nbytes = [], 0
         for t in members:
-            if current and nbytes + t.data.nbytes > cap_bytes:
+            if current and nbytes + t.array.nbytes > cap_bytes:
                 buckets.append(_Bucket(current, len(current) if extra_per_tensor else 0))
                 current, nbytes = [], 0
             current.append(t)
-            nbytes += t.data.nbytes
+            nbytes += t.array.nbytes
         buckets.append(_Bucket(current, len(current) if extra_per_tensor else 0))
     return buckets
 
 
 def _layout(tensors) -> tuple:
-    return tuple((id(t), t.data.dtype.str, backend.device_of(t.data), t.data.shape) for t in tensors)
+    return tuple((id(t), t.array.dtype.str, backend.device_of(t.array), t.array.shape) for t in tensors)
 
 
 class DataParallel:
@@ -208,7 +208,7 @@ class DataParallel:
     def _pack_grads(bucket: _Bucket) -> None:
         xp = backend.get_array_module(bucket.buffer)
         for p, slot in bucket.spans():
-            slot[...] = 0 if p.grad is None else p.grad.data.reshape(-1)
+            slot[...] = 0 if p.grad is None else p.grad.array.reshape(-1)
         bucket.buffer[bucket.size:] = xp.asarray([p.grad is not None for p in bucket.tensors])
 
     def _unpack_grads(self, bucket: _Bucket) -> None:
@@ -223,7 +223,7 @@ class DataParallel:
         if self.world_size == 1:
             return
         stats = [b for name, b in self.module.named_buffers()
-                 if name.rsplit(".", 1)[-1] in _RUNNING_STATS and b.data.dtype.kind == "f"]
+                 if name.rsplit(".", 1)[-1] in _RUNNING_STATS and b.array.dtype.kind == "f"]
         if not stats:
             return
         for bucket in self._plan("_stat_plan", stats):

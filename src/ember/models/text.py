@@ -119,7 +119,7 @@ class TextCNN(nn.Module):
         short = max(self.kernel_sizes) - x.shape[2]
         if short > 0:
             x = F.pad(x, (0, short))
-        pooled = [F.relu(conv(x)).max(dim=2) for conv in self.convs]  # max over time: (N, num_filters)
+        pooled = [F.relu(conv(x)).max(dim=2).values for conv in self.convs]  # max over time: (N, num_filters)
         return self.fc(self.dropout(cat(pooled, dim=1)))
 
 

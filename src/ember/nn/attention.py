@@ -69,8 +69,8 @@ def _mask_array(mask, like):
     """A mask as a backend array on ``like``'s device (bool kept, numbers cast to ``like``'s dtype)."""
     if mask is None:
         return None
-    data = mask.data if isinstance(mask, Tensor) else mask
-    xp = xp_of(like.data)
+    data = mask.array if isinstance(mask, Tensor) else mask
+    xp = xp_of(like.array)
     data = xp.asarray(data)
     return data if data.dtype == bool else data.astype(like.dtype)
 
@@ -85,7 +85,7 @@ def masked_softmax(scores, keep=None, bias=None):
         scores = scores + bias
     if keep is None:
         return softmax(scores, -1)
-    xp = xp_of(scores.data)
+    xp = xp_of(scores.array)
     keep = xp.broadcast_to(keep, scores.shape)
     alive = keep.any(axis=-1, keepdims=True)
     if bool(alive.all()):
@@ -277,7 +277,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if is_causal:
         if attn_mask is not None:
             raise ValueError("scaled_dot_product_attention: pass attn_mask or is_causal=True, not both")
-        keep = xp_of(scores.data).tri(L, S, dtype=bool)
+        keep = xp_of(scores.array).tri(L, S, dtype=bool)
     mask = _mask_array(attn_mask, scores)
     if mask is not None:
         keep, bias = (mask, None) if mask.dtype == bool else (None, mask)

@@ -53,7 +53,7 @@ class Embedding(Module):
                                     requires_grad=not _freeze)
             self.reset_parameters()
         else:
-            data = _weight.data if isinstance(_weight, Tensor) else _weight
+            data = _weight.array if isinstance(_weight, Tensor) else _weight
             if tuple(data.shape) != (num_embeddings, embedding_dim):
                 raise ValueError(f"Embedding: _weight of shape {tuple(data.shape)} does not match "
                                  f"({num_embeddings}, {embedding_dim})")
@@ -67,7 +67,7 @@ class Embedding(Module):
     def _fill_padding_idx_with_zero(self):
         if self.padding_idx is not None:
             with no_grad():
-                self.weight.data[self.padding_idx] = 0
+                self.weight.array[self.padding_idx] = 0
 
     def forward(self, input):
         """The rows of the table at the integer ids ``input`` (*) → (*, embedding_dim)."""
@@ -87,7 +87,7 @@ class Embedding(Module):
         if embeddings.ndim != 2:
             raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape {tuple(embeddings.shape)}")
         rows, cols = embeddings.shape
-        data = embeddings.data if isinstance(embeddings, Tensor) else embeddings
+        data = embeddings.array if isinstance(embeddings, Tensor) else embeddings
         return cls(rows, cols, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse,
                    _weight=data.copy(), _freeze=freeze)
 

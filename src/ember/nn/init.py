@@ -48,7 +48,7 @@ _LINEAR_GAINS = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "co
 def _fill(tensor, values):
     """Write ``values`` (a host array or scalar) into ``tensor`` in place, cast to its dtype and device."""
     with no_grad():
-        tensor.data[...] = to_device(np.asarray(values, dtype=tensor.dtype), tensor.device)  # setitem broadcasts
+        tensor.array[...] = to_device(np.asarray(values, dtype=tensor.dtype), tensor.device)  # setitem broadcasts
         tensor._version += 1
     return tensor
 

@@ -270,7 +270,7 @@ class Module:
             if set_to_none or p.grad is None:
                 p.grad = None
             else:
-                p.grad = Tensor(p.xp.zeros_like(p.data))
+                p.grad = Tensor(p.xp.zeros_like(p.array))
 
     # -- state -----------------------------------------------------------------------------------
     def state_dict(self, *, prefix="", keep_vars=False) -> OrderedDict:
@@ -316,7 +316,7 @@ class Module:
         with no_grad():
             for key, array in arrays.items():
                 target = own[key]
-                target.data[...] = backend.to_device(array, target.device)  # the assignment casts to its dtype
+                target.array[...] = backend.to_device(array, target.device)  # the assignment casts to its dtype
                 target._version += 1
         return IncompatibleKeys(missing, unexpected)
 
@@ -324,9 +324,9 @@ class Module:
     def _apply_to_tensors(self, convert) -> Module:
         """Replace every parameter's and buffer's array by ``convert(array)`` (same objects, each once)."""
         for t in chain(self.parameters(), self.buffers()):
-            t.data = convert(t.data)
+            t.array = convert(t.array)
             if t.grad is not None:
-                t.grad = Tensor(convert(t.grad.data))
+                t.grad = Tensor(convert(t.grad.array))
         return self
 
     def to(self, *args, dtype=None, device=None) -> Module:
@@ -429,5 +429,5 @@ def _array(value):
     Device arrays stay where they are, so loading GPU weights into a GPU model copies no data to the host.
     """
     if isinstance(value, Tensor):
-        return value.data
+        return value.array
     return value if backend.device_of(value) == "cuda" else np.asarray(value)

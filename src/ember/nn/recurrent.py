@@ -34,7 +34,7 @@ def _lengths_array(layer, lengths, N, T):
     """``lengths`` as a host int array, checked against the batch size N and the sequence length T."""
     if lengths is None:
         return None
-    lengths = np.asarray(to_numpy(lengths.data) if isinstance(lengths, Tensor) else lengths).reshape(-1)
+    lengths = np.asarray(to_numpy(lengths.array) if isinstance(lengths, Tensor) else lengths).reshape(-1)
     if lengths.shape != (N,):
         raise ValueError(f"{layer}: expected {N} lengths (one per sequence of the batch), got {lengths.shape[0]}")
     if lengths.dtype.kind not in "iu" or (N and (lengths.min() < 1 or lengths.max() > T)):

@@ -231,11 +231,11 @@ def _totals(model, tracer, inputs, output) -> ModelSummary:
     params = list(model.parameters())
     total = sum(p.numel() for p in params)
     trainable = sum(p.numel() for p in params if p.requires_grad)
-    state_bytes = sum(int(t.data.nbytes) for t in (*params, *model.buffers()))
+    state_bytes = sum(int(t.array.nbytes) for t in (*params, *model.buffers()))
     return ModelSummary(
         layers=tracer.rows, input_shape=_shape_of(inputs[0] if len(inputs) == 1 else inputs),
         output_shape=_shape_of(output), total_params=total, trainable_params=trainable,
-        non_trainable_params=total - trainable, input_bytes=sum(int(x.data.nbytes) for x in inputs),
+        non_trainable_params=total - trainable, input_bytes=sum(int(x.array.nbytes) for x in inputs),
         forward_bytes=sum(row.output_bytes for row in tracer.rows), params_bytes=state_bytes,
         show_receptive_field=tracer.saw_kernels)
 
@@ -333,7 +333,7 @@ class _Tracer:
             num_params=sum(p.numel() for p in own), trainable_params=sum(p.numel() for p in own if p.requires_grad),
             receptive_field=tuple(r for r, _ in fld) if isinstance(fld, tuple) else fld,
             jump=tuple(j for _, j in fld) if isinstance(fld, tuple) else fld,
-            output_bytes=sum(int(t.data.nbytes) for t in outs) if leaf else 0, shared=id(module) in self.listed))
+            output_bytes=sum(int(t.array.nbytes) for t in outs) if leaf else 0, shared=id(module) in self.listed))
         self.listed.add(id(module))
 
 

@@ -35,7 +35,7 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     tensor(5.)
     """
     norm_type = float(norm_type)
-    arrays = [t.data for t in _as_list(tensors)]
+    arrays = [t.array for t in _as_list(tensors)]
     if not arrays:
         return Tensor(0.0)
     xp = get_array_module(arrays[0])
@@ -58,7 +58,7 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
         return
     with no_grad():
         for g in _grads(parameters):
-            g.data = g.data * g.dtype.type(coef)  # a new array: a gradient array may be shared by two leaves
+            g.array = g.array * g.dtype.type(coef)  # a new array: a gradient array may be shared by two leaves
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
@@ -88,7 +88,7 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
     clip_value = float(clip_value)
     with no_grad():
         for g in _grads(parameters):
-            g.data = g.xp.clip(g.data, -clip_value, clip_value)
+            g.array = g.xp.clip(g.array, -clip_value, clip_value)
 
 
 # -- flat parameter vectors -------------------------------------------------------------------------
@@ -114,7 +114,7 @@ def vector_to_parameters(vec, parameters):
     start = 0
     with no_grad():
         for p in parameters:
-            p.data = vec.data[start:start + p.numel()].reshape(p.shape).astype(p.dtype)
+            p.array = vec.array[start:start + p.numel()].reshape(p.shape).astype(p.dtype)
             p._version += 1
             start += p.numel()
 

@@ -112,7 +112,7 @@ class ExportGraph:
     def param(self, tensor, name: str) -> str:
         """A parameter or buffer as an initializer, stored once however often it is used."""
         if id(tensor) not in self._params:
-            self._params[id(tensor)] = self.const(to_numpy(tensor.data), name)
+            self._params[id(tensor)] = self.const(to_numpy(tensor.array), name)
         return self._params[id(tensor)]
 
     def node(self, op_type: str, inputs, tensor, path: str, **attrs) -> Value:
@@ -192,7 +192,7 @@ def _linear(g, m, x, path):
     y, bias = m(x.tensor), m.bias is not None
     if len(x.shape) == 2:
         return g.node("Gemm", [x, *_weight_and_bias(g, m, path)], y, path, transB=1)
-    W_T = g.const(to_numpy(m.weight.data).T.copy(), _join(path, "weight.T"))
+    W_T = g.const(to_numpy(m.weight.array).T.copy(), _join(path, "weight.T"))
     out = g.node("MatMul", [x, W_T], y, path)
     return g.node("Add", [out, g.param(m.bias, _join(path, "bias"))], y, path) if bias else out
 
@@ -450,13 +450,13 @@ def _value_info(onnx, name, shape, dtype, batch):
 
 def _trace(g, model, example_input, input_name, output_name):
     """Convert the model on the example; check the trace against the model's own forward."""
-    x = Value(input_name, Tensor(example_input.data.copy()))
+    x = Value(input_name, Tensor(example_input.array.copy()))
     g.reserve(input_name)
     g.reserve(output_name)
     with no_grad():
-        expected = model(Tensor(example_input.data.copy()))  # the model's own input checks speak first
+        expected = model(Tensor(example_input.array.copy()))  # the model's own input checks speak first
         out = g.module(model, x, "")
-    if out.tensor is None or not np.allclose(to_numpy(out.tensor.data), to_numpy(expected.data), rtol=1e-5,
+    if out.tensor is None or not np.allclose(to_numpy(out.tensor.array), to_numpy(expected.array), rtol=1e-5,
                                              atol=1e-6, equal_nan=True):
         raise RuntimeError(f"ember.onnx.export: the converted graph of {type(model).__name__} does not compute its "
                            "forward on the example input; its converter does not match the module")

@@ -17,13 +17,13 @@ def promote(x, y, true_divide=False):
     if not (isinstance(x, Tensor) and isinstance(y, Tensor)):
         reference = x if isinstance(x, Tensor) else y if isinstance(y, Tensor) else None
         x, y = as_tensor(x, like=reference), as_tensor(y, like=reference)
-    x_float, y_float = x.data.dtype.kind in "fc", y.data.dtype.kind in "fc"
+    x_float, y_float = x.array.dtype.kind in "fc", y.array.dtype.kind in "fc"
     if x_float and not y_float:
-        y = Tensor(y.data.astype(x.dtype))  # integers carry no gradient: a plain conversion
+        y = Tensor(y.array.astype(x.dtype))  # integers carry no gradient: a plain conversion
     elif y_float and not x_float:
-        x = Tensor(x.data.astype(y.dtype))
+        x = Tensor(x.array.astype(y.dtype))
     elif true_divide and not x_float:
-        x, y = Tensor(x.data.astype(DEFAULT_DTYPE)), Tensor(y.data.astype(DEFAULT_DTYPE))
+        x, y = Tensor(x.array.astype(DEFAULT_DTYPE)), Tensor(y.array.astype(DEFAULT_DTYPE))
     return x, y
 
 

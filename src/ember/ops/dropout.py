@@ -20,7 +20,7 @@ def dropout(x, p=0.5, training=True):
     if not training or p == 0.0:
         return x
     if p == 1.0:
-        return x * x.xp.zeros_like(x.data)  # exact zeros even for inf/NaN inputs
+        return x * x.xp.zeros_like(x.array)  # exact zeros even for inf/NaN inputs
     return x * _keep_mask(x.shape, p, x.dtype, x.device)
 
 

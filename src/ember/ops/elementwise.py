@@ -243,9 +243,9 @@ def clone(x):
 def _no_grad_op(name, fn):
     def op(x, y=None):
         if y is None:
-            return Tensor(fn(as_tensor(x).data))
+            return Tensor(fn(as_tensor(x).array))
         x, y = promote(x, y)
-        return Tensor(fn(x.data, y.data))
+        return Tensor(fn(x.array, y.array))
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"Elementwise ``{name}`` (no gradient)."

@@ -70,7 +70,7 @@ def scatter_add_rows(target, index, rows):
 
 def _check_indices(indices, num_embeddings):
     """The integer index array of ``indices``; an error naming the bad value when out of range."""
-    data = indices.data if isinstance(indices, Tensor) else xp_of(indices).asarray(indices)
+    data = indices.array if isinstance(indices, Tensor) else xp_of(indices).asarray(indices)
     if data.dtype.kind not in "iu":
         raise TypeError(f"embedding: expected integer indices, got dtype {data.dtype}")
     if data.size and (int(data.min()) < 0 or int(data.max()) >= num_embeddings):
@@ -90,7 +90,7 @@ def _normalize_padding_idx(padding_idx, num_embeddings):
 def embedding_renorm_(weight, indices, max_norm, norm_type=2.0):
     """Rescale, in place and without gradient, the rows of ``weight`` read by ``indices`` whose
     ``norm_type``-norm exceeds ``max_norm`` to norm ``max_norm`` (PyTorch's ``max_norm`` rule)."""
-    data = weight.data
+    data = weight.array
     xp = xp_of(data)
     rows = xp.unique(indices.ravel())
     norms = (xp.abs(data[rows]) ** norm_type).sum(axis=1) ** (1.0 / norm_type)

@@ -184,7 +184,7 @@ def _check_classification(name, input, target, weight, ignore_index):
         raise ValueError(f"{name}: input of shape {input.shape} needs integer class-index targets of shape "
                          f"{expected} or probability targets of its own shape, got {target.dtype} targets of shape "
                          f"{target.shape}")
-    t = target.data
+    t = target.array
     out_of_bounds = (t != ignore_index) & ((t < 0) | (t >= C))
     if out_of_bounds.any():
         raise IndexError(f"{name}: target {t[out_of_bounds].ravel()[0]} is out of bounds for {C} classes "
@@ -208,7 +208,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
 
 def _log_likelihood(cls, name, input, target, weight, ignore_index, reduction, label_smoothing):
     target = as_tensor(target)
-    weight = None if weight is None else as_tensor(weight).data
+    weight = None if weight is None else as_tensor(weight).array
     _check_classification(name, input, target, weight, ignore_index)
     if reduction not in REDUCTIONS:
         raise ValueError(f"{name}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
@@ -251,7 +251,7 @@ def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
     if beta < 0:
         raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
     d = abs(input - target)
-    return _reduce(d if beta == 0 else where(d.data < beta, 0.5 * d * d / beta, d - 0.5 * beta), reduction,
+    return _reduce(d if beta == 0 else where(d.array < beta, 0.5 * d * d / beta, d - 0.5 * beta), reduction,
                    "smooth_l1_loss")
 
 
@@ -261,7 +261,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0):
     if delta <= 0:
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
     d = abs(input - target)
-    return _reduce(where(d.data < delta, 0.5 * d * d, delta * (d - 0.5 * delta)), reduction, "huber_loss")
+    return _reduce(where(d.array < delta, 0.5 * d * d, delta * (d - 0.5 * delta)), reduction, "huber_loss")
 
 
 def negative_sampling_loss(input, positive, negatives, reduction="mean"):
@@ -300,7 +300,7 @@ class _BinaryCrossEntropy(Function):
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """−[y log p + (1 − y) log(1 − p)] for probabilities p in [0, 1]."""
     _check_binary("binary_cross_entropy", input, target, weight=weight)
-    if bool(((input.data < 0) | (input.data > 1)).any()):
+    if bool(((input.array < 0) | (input.array > 1)).any()):
         raise ValueError("binary_cross_entropy: input probabilities must lie in [0, 1]; "
                          "use binary_cross_entropy_with_logits for raw scores")
     loss = _BinaryCrossEntropy()(input, target)

@@ -18,7 +18,7 @@ from ember.ops.reduction import amax, sum
 # -- distances -----------------------------------------------------------------------------
 def _sqrt0(s):
     """√s with gradient 0 where s = 0 (the norm's subgradient there, as PyTorch) instead of ∞·0 = NaN."""
-    nonzero = (s.data > 0).astype(s.dtype)
+    nonzero = (s.array > 0).astype(s.dtype)
     return sqrt(s + (1 - nonzero)) * nonzero  # √1 stands in at zeros, then is masked out
 
 
@@ -152,7 +152,7 @@ def contrastive_loss(x1, x2, target, margin=1.0, eps=1e-6, reduction="mean"):
         raise ValueError(f"contrastive_loss: expected x1 and x2 of one shape (N, D) and target (N,), got "
                          f"{x1.shape}, {x2.shape} and {tuple(target.shape)}")
     _check_options("contrastive_loss", margin, reduction)
-    y = target.data.astype(x1.dtype)
+    y = target.array.astype(x1.dtype)
     d2 = _squared_distance(x1, x2, 2, eps)
     push = clip(margin - _sqrt0(d2), min=0)
     return _reduce(y * d2 + (1 - y) * (push * push), reduction, "contrastive_loss")

@@ -146,10 +146,10 @@ def _channels(op, input, **per_channel):
 
 def _fixed_affine(input, mean, var, weight, bias, eps):
     """Normalise with given per-channel statistics: y = x·s + t, s = γ/√(σ² + ε), t = β − μ·s."""
-    scale = (1.0 / xp_of(var.data).sqrt(var.data + eps)).astype(input.dtype, copy=False)
+    scale = (1.0 / xp_of(var.array).sqrt(var.array + eps)).astype(input.dtype, copy=False)
     if weight is not None:
         scale = weight * scale
-    shift = -mean.data.astype(input.dtype, copy=False) * scale
+    shift = -mean.array.astype(input.dtype, copy=False) * scale
     if bias is not None:
         shift = shift + bias
     shape = (1, input.shape[1]) + (1,) * (input.ndim - 2)
@@ -165,8 +165,8 @@ def _update_running(running_mean, running_var, mean, var_unbiased, momentum):
     for buffer, value in ((running_mean, mean), (running_var, var_unbiased)):
         if buffer is not None:
             # on the array: a Python-float factor stays exact in float64 (a tensor op would make it float32)
-            buffer.data *= 1.0 - momentum
-            buffer.data += momentum * value
+            buffer.array *= 1.0 - momentum
+            buffer.array += momentum * value
             buffer._version += 1
 
 

@@ -344,7 +344,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     if divisor_override is not None and (not isinstance(divisor_override, int) or divisor_override == 0):
         raise ValueError(f"avg_pool2d: divisor_override must be a non-zero int, got {divisor_override!r}")
     window = pool_window("avg_pool2d", x.shape[2:], kernel, stride, padding, (1, 1), ceil_mode)
-    divisor = avg_divisor(window, x.shape[2:], padding, count_include_pad, divisor_override, xp_of(x.data))
+    divisor = avg_divisor(window, x.shape[2:], padding, count_include_pad, divisor_override, xp_of(x.array))
     if not isinstance(divisor, int):
         divisor = divisor.astype(x.dtype)
     return unbatched(AvgPool2d(window, divisor)(x), added)
@@ -407,7 +407,7 @@ def adaptive_avg_pool2d(input, output_size):
     (H, W), (Ho, Wo) = x.shape[2:], adaptive_size("adaptive_avg_pool2d", output_size, x.shape[2:])
     if H % Ho == 0 and W % Wo == 0:
         return unbatched(avg_pool2d(x, (H // Ho, W // Wo)), added)
-    xp = xp_of(x.data)
+    xp = xp_of(x.array)
     A_h, A_w = averaging_matrix(H, Ho, xp, x.dtype), averaging_matrix(W, Wo, xp, x.dtype)
     return unbatched(matmul(matmul(Tensor(A_h), x), Tensor(A_w.T)), added)
 
@@ -494,7 +494,7 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     (H, W), (Ho, Wo) = x.shape[2:], adaptive_size("adaptive_max_pool2d", output_size, x.shape[2:])
     if H % Ho == 0 and W % Wo == 0:
         return unbatched(max_pool2d(x, (H // Ho, W // Wo), return_indices=return_indices), added)
-    xp = xp_of(x.data)
+    xp = xp_of(x.array)
     fn = AdaptiveMaxPool2d(bin_members(H, Ho, xp), bin_members(W, Wo, xp))
     y = fn(x)
     return unbatched((y, Tensor(fn.indices)) if return_indices else y, added)

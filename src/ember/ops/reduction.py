@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 from ember.autograd.function import Function
 from ember.autograd.tensor import Tensor, as_tensor
 from ember.backend import get_array_module as xp_of
 from ember.ops.arithmetic import mul
 from ember.ops.broadcast import drop_reduced_axes, keep_reduced_axes, normalize_axis
-from ember.ops.elementwise import sqrt
+from ember.ops.elementwise import maximum, minimum, sqrt
 
 
 class Sum(Function):
@@ -90,6 +91,7 @@ class _ExtremeAlongDim(Function):
         index = xp.expand_dims(getattr(x, "arg" + self.reduce)(axis=self.axis), self.axis)
         self.save_for_backward(index)
         self.x_shape = x.shape
+        self.indices = index if self.keepdims else drop_reduced_axes(index, self.axis)
         y = xp.take_along_axis(x, index, axis=self.axis)
         return y if self.keepdims else drop_reduced_axes(y, self.axis)
 
@@ -116,32 +118,55 @@ class MinAlongDim(_ExtremeAlongDim):
     reduce = "min"
 
 
+class ValuesIndices(NamedTuple):
+    """What ``max``/``min``/``sort``-style ops return along a dim: PyTorch's ``torch.return_types``."""
+
+    values: Tensor
+    indices: Tensor
+
+
 def _extreme(x, axis, keepdims, split, along_dim):
-    """``split`` (Max or Min) over all elements or several axes; ``along_dim`` over one int axis."""
+    """Over all elements or several axes: the ``split`` Function's tensor. Along one int dim:
+    ``(values, indices)``, the values from ``along_dim`` (the gradient to the returned index)."""
     x = as_tensor(x)
     axis = normalize_axis(axis, x.ndim)
-    return (along_dim if isinstance(axis, int) else split)(axis, keepdims)(x)
+    if not isinstance(axis, int):
+        return split(axis, keepdims)(x)
+    fn = along_dim(axis, keepdims)
+    values = fn(x)
+    return ValuesIndices(values, Tensor(fn.indices.astype("int64", copy=False)))
 
 
 def max(x, axis=None, keepdims=False):  # noqa: A001
-    """The largest element over ``axis``. Along one dim the gradient goes to the first maximum,
-    as PyTorch's ``max(x, dim)``; over all elements, ties share it."""
+    """The largest element over ``axis``, as PyTorch's ``max``: over all elements (or a tuple of
+    axes) a tensor, tied maxima sharing the gradient; along one dim ``(values, indices)``, the
+    gradient going to the index returned (the first maximum). ``max(x, other)`` is ``maximum``.
+
+    >>> em.max(em.tensor([[1.0, 5.0], [7.0, 2.0]]), 1)
+    ValuesIndices(values=tensor([5., 7.]), indices=tensor([1, 0]))
+    """
+    if isinstance(axis, Tensor):
+        return maximum(x, axis)
     return _extreme(x, axis, keepdims, Max, MaxAlongDim)
 
 
 def min(x, axis=None, keepdims=False):  # noqa: A001
-    """The smallest element over ``axis``; the gradient goes as for ``max``."""
+    """The smallest element over ``axis``: a tensor, or ``(values, indices)`` along one dim (see ``max``)."""
+    if isinstance(axis, Tensor):
+        return minimum(x, axis)
     return _extreme(x, axis, keepdims, Min, MinAlongDim)
 
 
 def amax(x, axis=None, keepdims=False):
     """The largest element over ``axis`` (int or tuple), tied maxima sharing the gradient equally."""
-    return _extreme(x, axis, keepdims, Max, Max)
+    x = as_tensor(x)
+    return Max(normalize_axis(axis, x.ndim), keepdims)(x)
 
 
 def amin(x, axis=None, keepdims=False):
     """The smallest element over ``axis``, tied minima sharing the gradient equally."""
-    return _extreme(x, axis, keepdims, Min, Min)
+    x = as_tensor(x)
+    return Min(normalize_axis(axis, x.ndim), keepdims)(x)
 
 
 def var(x, axis=None, keepdims=False, unbiased=True, correction=None):
@@ -161,12 +186,12 @@ def std(x, axis=None, keepdims=False, unbiased=True, correction=None):
 
 def argmax(x, axis=None, keepdims=False):
     """Index of the largest element (no gradient); over the flattened tensor when axis is None."""
-    return Tensor(_arg(x.data, "argmax", axis, keepdims))
+    return Tensor(_arg(x.array, "argmax", axis, keepdims))
 
 
 def argmin(x, axis=None, keepdims=False):
     """Index of the smallest element (no gradient)."""
-    return Tensor(_arg(x.data, "argmin", axis, keepdims))
+    return Tensor(_arg(x.array, "argmin", axis, keepdims))
 
 
 def _arg(a, name, axis, keepdims):

@@ -33,7 +33,7 @@ FLT_MAX = 3.4028234663852886e38
 
 
 def _array(value):
-    return value.data if isinstance(value, Tensor) else value
+    return value.array if isinstance(value, Tensor) else value
 
 
 def as_rois(boxes, x, op: str):

@@ -180,7 +180,7 @@ def getitem(x, index):
     """x[index]: basic slicing, integer arrays and boolean masks (backward scatter-adds)."""
     index = _unwrap_index(index)
     if isinstance(index, list):
-        index = xp_of(x.data).asarray(index)
+        index = xp_of(x.array).asarray(index)
     return GetItem(index)(x)
 
 
@@ -220,13 +220,13 @@ def pad(x, pad, mode="constant", value=0.0):
     for axis, (lo, hi) in enumerate(widths):
         if lo or hi:  # gather along the axis: np.pad of 0..n−1 says which input feeds each output
             source = np.pad(np.arange(x.shape[axis]), (lo, hi), mode=numpy_mode)
-            x = index_select(x, axis, xp_of(x.data).asarray(source))
+            x = index_select(x, axis, xp_of(x.array).asarray(source))
     return x
 
 
 def one_hot(indices, num_classes=-1, dtype="int64"):
     """Class indices → one-hot vectors (last dimension ``num_classes``); no gradient."""
-    indices = as_tensor(indices).data
+    indices = as_tensor(indices).array
     if indices.dtype.kind not in "iu":
         raise TypeError(f"one_hot: expects integer class indices, got dtype {indices.dtype}")
     xp = xp_of(indices)

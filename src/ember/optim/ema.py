@@ -32,7 +32,7 @@ class ExponentialMovingAverage:
             raise ValueError(f"ExponentialMovingAverage: beta must lie in [0, 1), got {beta}")
         self.beta, self.bias_correction, self.num_updates = beta, bool(bias_correction), 0
         self.params = None if params is None else _tensors(params)
-        self.shadow = None if params is None else [p.xp.zeros_like(p.data) for p in self.params]
+        self.shadow = None if params is None else [p.xp.zeros_like(p.array) for p in self.params]
         self._value = 0.0
 
     # -- averaging ----------------------------------------------------------------------------
@@ -44,7 +44,7 @@ class ExponentialMovingAverage:
             if value is None:
                 raise ValueError("ExponentialMovingAverage.update: give a value to average (this average "
                                  "tracks no parameters)")
-            x = value.data if isinstance(value, Tensor) else value
+            x = value.array if isinstance(value, Tensor) else value
             x = x.item() if getattr(x, "size", None) == 1 else x
             self._value = b * self._value + (1 - b) * x
             return
@@ -52,7 +52,7 @@ class ExponentialMovingAverage:
             raise ValueError("ExponentialMovingAverage.update: this average tracks parameters; call update()")
         for v, p in zip(self.shadow, self.params, strict=True):
             v *= b
-            v += (1 - b) * p.data
+            v += (1 - b) * p.array
 
     @property
     def correction(self) -> float:
@@ -79,7 +79,7 @@ class ExponentialMovingAverage:
         """Write the averages into ``target`` (a Module or tensors; default: the tracked parameters)."""
         targets = self._targets(target, "copy_to")
         for p, v in zip(targets, self.averages(), strict=True):
-            p.data[...] = v
+            p.array[...] = v
             p._version += 1
 
     @contextlib.contextmanager
@@ -90,13 +90,13 @@ class ExponentialMovingAverage:
         ...     dev_accuracy = evaluate(model)
         """
         targets = self._targets(target, "average_parameters")
-        saved = [p.data.copy() for p in targets]
+        saved = [p.array.copy() for p in targets]
         self.copy_to(targets)
         try:
             yield
         finally:
             for p, data in zip(targets, saved, strict=True):
-                p.data[...] = data
+                p.array[...] = data
                 p._version += 1
 
     def _targets(self, target, where):
@@ -135,7 +135,7 @@ class ExponentialMovingAverage:
             raise ValueError(f"ExponentialMovingAverage.load_state_dict: {len(shadow)} saved averages, "
                              f"{len(self.shadow)} parameters")
         for i, v in enumerate(self.shadow):
-            saved = shadow[i].data if isinstance(shadow[i], Tensor) else shadow[i]
+            saved = shadow[i].array if isinstance(shadow[i], Tensor) else shadow[i]
             v[...] = backend.to_device(saved, backend.device_of(v))
 
 

@@ -3,7 +3,7 @@
 An optimiser holds ``param_groups`` (dicts of parameters plus their options, such as
 ``lr``) and a lazily created per-parameter ``state`` (momentum buffers, moment
 estimates, step counts). ``step()`` walks every parameter that has a gradient and hands
-its backend arrays to the subclass's ``_update``, which changes ``p.data`` in place.
+its backend arrays to the subclass's ``_update``, which changes ``p.array`` in place.
 
 ``state_dict()`` uses PyTorch's layout, with parameters replaced by their position::
 
@@ -120,7 +120,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 else:
-                    p.grad.data.fill(0)
+                    p.grad.array.fill(0)
 
     def step(self, closure=None):
         """Update every parameter that has a gradient; return ``closure()``'s loss if given.
@@ -138,8 +138,8 @@ class Optimizer:
                         continue
                     state = self.state.get(p)
                     if state is None:
-                        state = self.state[p] = self._init_state(p.data, group)
-                    self._update(p.data, p.grad.data, state, group)
+                        state = self.state[p] = self._init_state(p.array, group)
+                    self._update(p.array, p.grad.array, state, group)
                     p._version += 1  # a graph that saved p before the step must not reuse it silently
         return loss
 
@@ -219,7 +219,7 @@ def _save_value(value):
 def _load_value(key, value, p):
     """A state value from ``load_state_dict``: arrays land on ``p``'s device (floats in its dtype)."""
     if isinstance(value, Tensor):
-        value = value.data
+        value = value.array
     if not (hasattr(value, "shape") and hasattr(value, "dtype")):
         return copy.deepcopy(value)
     if key == "step" and value.size == 1:  # PyTorch keeps the step count as a 0-d float tensor

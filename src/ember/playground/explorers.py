@@ -222,7 +222,7 @@ def kernel_receptive_field(image: np.ndarray, kernel: np.ndarray, row: int, col:
     top, left = row - (kh - 1) // 2, col - (kw - 1) // 2  # the window, also where the kernel has zeros
     box = {"top": max(top, 0), "left": max(left, 0), "bottom": min(top + kh, H) - 1, "right": min(left + kw, W) - 1}
     with no_grad():
-        value = float(model(Tensor(x)).data[0, 0, row, col])
+        value = float(model(Tensor(x)).array[0, 0, row, col])
     return {"row": row, "col": col, "box": box, "value": value,
             "support": int(len(rows)), "window": [kh, kw]}
 
@@ -304,12 +304,12 @@ class DigitModel:
         x = prepare_digit(pixels)
         model = self.model()
         with no_grad():
-            logits = model(Tensor(x)).data[0].astype(np.float64)
+            logits = model(Tensor(x)).array[0].astype(np.float64)
         p = np.exp(logits - logits.max())
         p /= p.sum()
         layers = []
         for label, name in LENET_LAYERS:
-            a = feature_maps(model, name, x).data[0].astype(np.float64)
+            a = feature_maps(model, name, x).array[0].astype(np.float64)
             maps = [encode_map(m) for m in a] if a.ndim == 3 else [encode_map(a[None, :])]
             layers.append({"name": label, "shape": list(a.shape), "maps": maps})
         return {"prediction": int(p.argmax()), "probabilities": np.round(p, 5).tolist(),
@@ -326,16 +326,16 @@ def _train_lenet(model, epochs: int) -> float:
     optimizer, rng = Adam(model.parameters(), lr=3e-3), np.random.default_rng(0)
     model.train()
     for _ in range(epochs):
-        order = rng.permutation(len(y.data))
+        order = rng.permutation(len(y.array))
         for start in range(0, len(order), 64):
             index = order[start:start + 64]
-            loss = cross_entropy(model(Tensor(X.data[index])), Tensor(y.data[index]))
+            loss = cross_entropy(model(Tensor(X.array[index])), Tensor(y.array[index]))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
     model.eval()
     with no_grad():
-        return float((model(Xt).data.argmax(1) == yt.data).mean())
+        return float((model(Xt).array.argmax(1) == yt.array).mean())
 
 
 # -- word vectors --------------------------------------------------------------------------------------

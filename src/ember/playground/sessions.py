@@ -120,7 +120,7 @@ def build_model(config: SessionConfig) -> nn.Sequential:
         if isinstance(module, nn.Linear):
             bound = 1.0 / math.sqrt(module.in_features)
             for p in (module.weight, module.bias):
-                p.data[...] = rng.uniform(-bound, bound, p.shape)
+                p.array[...] = rng.uniform(-bound, bound, p.shape)
     return model
 
 
@@ -305,20 +305,20 @@ class TrainingSession:
         """The input features and each hidden layer's activations over the size × size grid, then the logit."""
         self.model.eval()
         x = Tensor(self._grid_inputs[size])
-        outputs = [x.data]
+        outputs = [x.array]
         with no_grad():
             for module in self.model:
                 x = module(x)
                 if isinstance(module, tuple(ACTIVATIONS.values())):
-                    outputs.append(x.data)
-        return outputs + [x.data]
+                    outputs.append(x.array)
+        return outputs + [x.array]
 
     def _make_frame(self) -> dict:
         logit = self._layer_outputs(BOUNDARY_SIZE)[-1].reshape(BOUNDARY_SIZE, BOUNDARY_SIZE)
         probability = 1.0 / (1.0 + np.exp(-np.clip(logit.astype(np.float64), -60, 60)))
         layers = self._layer_outputs(NEURON_SIZE)[:-1]
         neurons = [[encode_map(a[:, j].reshape(NEURON_SIZE, NEURON_SIZE)) for j in range(a.shape[1])] for a in layers]
-        weights = [np.round(m.weight.data.astype(np.float64), 4).tolist() for m in self.model.modules()
+        weights = [np.round(m.weight.array.astype(np.float64), 4).tolist() for m in self.model.modules()
                    if isinstance(m, nn.Linear)]
         train_loss, test_loss = self.history[-1][1:]
         return {"epoch": self.epoch, "run": self.resets, "train_loss": train_loss, "test_loss": test_loss,

@@ -18,12 +18,12 @@ def _outputs(fn, inputs):
 
 
 def _loss(outputs, upstream):
-    return sum(float((o.data * u).sum()) for o, u in zip(outputs, upstream, strict=True) if u is not None)
+    return sum(float((o.array * u).sum()) for o, u in zip(outputs, upstream, strict=True) if u is not None)
 
 
 def numerical_grad(fn, inputs, upstream, index, eps):
     """Central-difference gradient of Σ u ⊙ fn(inputs) w.r.t. ``inputs[index]``."""
-    x = inputs[index].data
+    x = inputs[index].array
     grad = np.zeros_like(x)
     with no_grad():
         for i in np.ndindex(*x.shape):
@@ -64,7 +64,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exceptio
     for index, x in enumerate(inputs):
         if not (isinstance(x, Tensor) and x.requires_grad):
             continue
-        analytic = np.zeros(x.shape) if x.grad is None else np.asarray(x.grad.data, dtype=np.float64)
+        analytic = np.zeros(x.shape) if x.grad is None else np.asarray(x.grad.array, dtype=np.float64)
         numeric = numerical_grad(fn, inputs, upstream, index, eps)
         if not np.allclose(analytic, numeric, atol=atol, rtol=rtol):
             worst = np.unravel_index(np.argmax(np.abs(analytic - numeric)), x.shape)
@@ -78,5 +78,5 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exceptio
 
 def _as_float64(x):
     if isinstance(x, Tensor) and x.dtype.kind == "f" and x.dtype != np.float64:
-        return Tensor(x.data.astype(np.float64), requires_grad=x.requires_grad)
+        return Tensor(x.array.astype(np.float64), requires_grad=x.requires_grad)
     return x

@@ -68,7 +68,7 @@ def sequence_mask(lengths, max_len: int | None = None) -> Tensor:
     >>> sequence_mask([2, 0, 3]).tolist()
     [[True, True, False], [False, False, False], [True, True, True]]
     """
-    lengths = lengths.data if isinstance(lengths, Tensor) else np.asarray(lengths, dtype=np.int64)
+    lengths = lengths.array if isinstance(lengths, Tensor) else np.asarray(lengths, dtype=np.int64)
     xp = backend.get_array_module(lengths)
     T = int(lengths.max()) if max_len is None and lengths.size else int(max_len or 0)
     return Tensor(xp.arange(T)[None, :] < lengths[:, None])
@@ -158,7 +158,7 @@ class BPTTBatcher:
         for name, value in (("batch_size", batch_size), ("seq_len", seq_len)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"BPTTBatcher: {name} should be a positive integer, got {value!r}")
-        ids = backend.to_numpy(token_ids.data) if isinstance(token_ids, Tensor) else np.asarray(token_ids)
+        ids = backend.to_numpy(token_ids.array) if isinstance(token_ids, Tensor) else np.asarray(token_ids)
         if ids.ndim != 1 or ids.dtype.kind not in "iu":
             raise ValueError(f"BPTTBatcher: token_ids should be a 1-D integer sequence, got shape {ids.shape} "
                              f"and dtype {ids.dtype}")

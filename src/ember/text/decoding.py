@@ -109,7 +109,7 @@ def reorder_state(state, indices):
 
 def _host(array) -> np.ndarray:
     if isinstance(array, Tensor):
-        array = array.data
+        array = array.array
     return backend.to_numpy(array) if hasattr(array, "shape") else np.asarray(array)
 
 
@@ -143,7 +143,7 @@ def _step(name, step_fn, tokens, state, device, rows):
         raise TypeError(f"{name}: step_fn should return (log_probs, state) or (log_probs, state, extra), "
                         f"got {type(out).__name__}")
     log_probs, state = out[0], out[1]
-    log_probs = log_probs.data if isinstance(log_probs, Tensor) else log_probs
+    log_probs = log_probs.array if isinstance(log_probs, Tensor) else log_probs
     if getattr(log_probs, "ndim", None) != 2 or log_probs.shape[0] != rows:
         raise ValueError(f"{name}: step_fn's log_probs should have shape ({rows}, V), "
                          f"got {getattr(log_probs, 'shape', type(log_probs).__name__)}")

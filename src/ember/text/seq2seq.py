@@ -77,7 +77,7 @@ def _padding_mask(src_mask):
     """The attention's key_padding_mask (True = excluded) from ``src_mask`` (True = real token)."""
     if src_mask is None:
         return None
-    data = src_mask.data if isinstance(src_mask, Tensor) else np.asarray(src_mask)
+    data = src_mask.array if isinstance(src_mask, Tensor) else np.asarray(src_mask)
     return ~data.astype(bool)
 
 
@@ -239,10 +239,10 @@ class Decoder(Module):
         logits, weights, tokens = [], [], tgt_in[:, 0]
         for t in range(T):
             if t > 0 and teacher_forcing_ratio < 1.0:
-                predicted = logits[-1].data[:, 0].argmax(-1)
+                predicted = logits[-1].array[:, 0].argmax(-1)
                 truth = xp.asarray(_random.generator().random(N) < teacher_forcing_ratio) \
                     if teacher_forcing_ratio > 0.0 else xp.zeros(N, dtype=bool)
-                tokens = Tensor(xp.where(truth, tgt_in.data[:, t], predicted).astype(tgt_in.dtype))
+                tokens = Tensor(xp.where(truth, tgt_in.array[:, t], predicted).astype(tgt_in.dtype))
             elif t > 0:
                 tokens = tgt_in[:, t]
             step_logits, state, step_weights = self._step(tokens, state, encoder_outputs, padding_mask)
@@ -306,7 +306,7 @@ class Seq2Seq(Module):
         """(step_fn, initial_state) with every state tensor batch-first; see the class docstring."""
         outputs, state, mask = self.encode(src, src_lengths)
         if mask is None:
-            mask = Tensor(xp_of(src.data).ones(src.shape, dtype=bool))
+            mask = Tensor(xp_of(src.array).ones(src.shape, dtype=bool))
         lstm = isinstance(state, tuple)
         hidden = state if lstm else (state,)
         k = len(hidden)
@@ -326,13 +326,13 @@ class Seq2Seq(Module):
         self.eval()
         with no_grad():
             step, state = self.step_fn(src, src_lengths)
-            xp = xp_of(src.data)
+            xp = xp_of(src.array)
             done = xp.zeros(src.shape[0], dtype=bool)
             tokens = xp.full(src.shape[0], self.bos, dtype=np.int64)
             out, attention = [], []
             for _ in range(max_len):
                 log_probs, state, weights = step(Tensor(tokens), state)
-                tokens = xp.where(done, self.decoder.padding_idx, log_probs.data.argmax(-1)).astype(np.int64)
+                tokens = xp.where(done, self.decoder.padding_idx, log_probs.array.argmax(-1)).astype(np.int64)
                 out.append(tokens)
                 attention.append(weights)
                 done = done | (tokens == self.eos)
@@ -342,4 +342,4 @@ class Seq2Seq(Module):
         result = Tensor(xp.stack(out, axis=1))
         if not return_attention:
             return result
-        return result, (None if attention[0] is None else Tensor(xp.stack([w.data for w in attention], axis=1)))
+        return result, (None if attention[0] is None else Tensor(xp.stack([w.array for w in attention], axis=1)))

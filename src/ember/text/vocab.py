@@ -168,7 +168,7 @@ class Vocab:
         Join them yourself: ``"".join(...)`` for characters, ``" ".join(...)`` for words.
         """
         if isinstance(indices, Tensor):
-            indices = indices.data
+            indices = indices.array
         flat = np.asarray(backend.to_numpy(indices) if not isinstance(indices, (list, tuple)) else indices)
         flat = flat.reshape(-1).astype(np.int64)
         if flat.size and (flat.min() < 0 or flat.max() >= len(self.itos)):

@@ -31,7 +31,7 @@ def _label_mask(target, mask, name):
     xp = xp_of(target)
     if mask is None:
         return ~xp.isnan(target) if target.dtype.kind == "f" else xp.ones(target.shape, dtype=bool)
-    mask = as_tensor(mask).data
+    mask = as_tensor(mask).array
     if mask.shape != target.shape:
         raise ValueError(f"{name}: mask shape {mask.shape} must equal target shape {target.shape}")
     return mask.astype(bool)
@@ -53,7 +53,7 @@ def masked_bce_with_logits(input, target, mask=None, pos_weight=None, reduction=
     """
     if reduction not in REDUCTIONS:
         raise ValueError(f"masked_bce_with_logits: reduction must be one of {REDUCTIONS}, got {reduction!r}")
-    target = as_tensor(target).data
+    target = as_tensor(target).array
     if target.shape != input.shape:
         raise ValueError(f"masked_bce_with_logits: input shape {input.shape} and target shape {target.shape} differ")
     xp = xp_of(target)

@@ -53,7 +53,7 @@ def _split_indices(n: int, fractions, rng, shuffle: bool, stratify) -> list[np.n
 
 def _take(x, idx):
     if isinstance(x, Tensor):
-        return Tensor(x.data[backend.to_device(idx, x.device)])
+        return Tensor(x.array[backend.to_device(idx, x.device)])
     return x[idx]
 
 
@@ -139,7 +139,7 @@ class Normalizer:
         mean, std = self._fitted(x)
         if isinstance(x, Tensor):
             xp = x.xp
-            out = (x.data - xp.asarray(mean, dtype=x.dtype)) / xp.asarray(std, dtype=x.dtype)
+            out = (x.array - xp.asarray(mean, dtype=x.dtype)) / xp.asarray(std, dtype=x.dtype)
             return Tensor(out)
         x = np.asarray(x)
         dtype = x.dtype if x.dtype.kind == "f" else np.float32
@@ -155,7 +155,7 @@ class Normalizer:
         """x = x̂ · σ + μ."""
         mean, std = self._fitted(x)
         if isinstance(x, Tensor):
-            return Tensor(x.data * x.xp.asarray(std, dtype=x.dtype) + x.xp.asarray(mean, dtype=x.dtype))
+            return Tensor(x.array * x.xp.asarray(std, dtype=x.dtype) + x.xp.asarray(mean, dtype=x.dtype))
         x = np.asarray(x)
         return (x * std + mean).astype(x.dtype)
 

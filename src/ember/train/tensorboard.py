@@ -102,7 +102,7 @@ def _writer_for(target, who: str):
 
 def _array(x) -> np.ndarray:
     """A Tensor, CuPy or NumPy array, or anything array-like, as a NumPy array (device arrays are copied over)."""
-    return backend.to_numpy(x.data if isinstance(x, Tensor) else x) if hasattr(x, "shape") else np.asarray(x)
+    return backend.to_numpy(x.array if isinstance(x, Tensor) else x) if hasattr(x, "shape") else np.asarray(x)
 
 
 # -- images as arrays ----------------------------------------------------------------------------
@@ -192,7 +192,7 @@ def feature_map_grid(model, layer, input, index: int = 0, max_maps: int = 64, nr
     if not isinstance(maps, Tensor) or maps.ndim not in (3, 4):
         shape = tuple(maps.shape) if isinstance(maps, Tensor) else type(maps).__name__
         raise ValueError(f"feature_map_grid: layer {layer!r} outputs {shape}, not (N, C, H, W) or (N, C, L) maps")
-    m = _array(maps.data[index])[:max_maps].astype(np.float64)
+    m = _array(maps.array[index])[:max_maps].astype(np.float64)
     m = m[:, None] if m.ndim == 3 else m[:, None, None, :]
     return make_grid(_upscale(m, scale), nrow, padding, normalize=True, scale_each=True, pad_value=pad_value)
 
@@ -413,7 +413,7 @@ class TensorBoardLogger(Callback):
     def on_before_step(self, trainer):
         last = trainer.num_batches is None or self._batch == trainer.num_batches - 1
         if self._histograms_due(trainer.epoch) and last:
-            self._grads = {name: _array(p.grad.data).copy() for name, p in trainer.model.named_parameters()
+            self._grads = {name: _array(p.grad.array).copy() for name, p in trainer.model.named_parameters()
                            if p.grad is not None}
 
     def on_batch_end(self, trainer, batch, logs):
@@ -442,7 +442,7 @@ class TensorBoardLogger(Callback):
 
     def _log_histograms(self, model, step: int) -> None:
         for name, p in model.named_parameters():
-            _add_histogram(self.writer, f"parameters/{name}", _array(p.data), step)
+            _add_histogram(self.writer, f"parameters/{name}", _array(p.array), step)
             if name in self._grads:
                 _add_histogram(self.writer, f"gradients/{name}", self._grads[name], step)
         self._grads = {}

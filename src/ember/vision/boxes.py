@@ -28,7 +28,7 @@ BOX_FORMATS = ("xyxy", "xywh", "cxcywh")
 # -- helpers ------------------------------------------------------------------------------------
 def _array(x):
     """The backend array of ``x`` (a Tensor's data, or ``x`` itself as an array)."""
-    return x.data if isinstance(x, Tensor) else x if hasattr(x, "shape") else np.asarray(x)
+    return x.array if isinstance(x, Tensor) else x if hasattr(x, "shape") else np.asarray(x)
 
 
 def _like(array, template):

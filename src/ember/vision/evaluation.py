@@ -28,7 +28,7 @@ __all__ = ["average_precision", "match_detections", "mean_average_precision"]
 
 def _np(x, dtype=None):
     """``x`` (a Tensor, a NumPy/CuPy array or a list) as a NumPy array."""
-    x = x.data if isinstance(x, Tensor) else x
+    x = x.array if isinstance(x, Tensor) else x
     x = to_numpy(x) if hasattr(x, "shape") else np.asarray(x)
     return x if dtype is None else x.astype(dtype, copy=False)
 

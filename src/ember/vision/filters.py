@@ -234,7 +234,7 @@ def _as_batch(image, op):
 
     def restore(y):
         y = y.reshape(*lead, *y.shape[-2:])
-        return y if isinstance(image, Tensor) else y.data
+        return y if isinstance(image, Tensor) else y.array
 
     return x, restore
 

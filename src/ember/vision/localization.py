@@ -82,11 +82,11 @@ def localization_loss(input, target, reduction: str = "mean"):
     if reduction not in _REDUCTIONS:
         raise ValueError(f"localization_loss: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     input = as_tensor(input)
-    y = target.data if isinstance(target, Tensor) else target
+    y = target.array if isinstance(target, Tensor) else target
     if tuple(input.shape) != tuple(y.shape) or input.ndim != 2 or input.shape[1] < 5:
         raise ValueError(f"localization_loss: input and target must both be (N, 5 + k), got {tuple(input.shape)} "
                          f"and {tuple(y.shape)}")
-    xp = xp_of(input.data)
+    xp = xp_of(input.array)
     y = xp.asarray(y, dtype=input.dtype)
     # weight 1 on p_c always, and on every other entry only where an object is present
     weight = xp.concatenate([xp.ones_like(y[:, :1]), xp.broadcast_to(y[:, :1], (len(y), y.shape[1] - 1))], axis=1)
@@ -126,7 +126,7 @@ def decode_localization(output, image_size, threshold: float = 0.5):
     >>> decode_localization(np.array([[0.9, 0.5, 0.375, 0.5, 0.5, 0.1, 0.8]]), 64)[1]
     array([1])
     """
-    y = to_numpy(output.data if isinstance(output, Tensor) else output)
+    y = to_numpy(output.array if isinstance(output, Tensor) else output)
     height, width = _image_hw(image_size)
     cx, cy, h, w = y[:, 1] * width, y[:, 2] * height, y[:, 3] * height, y[:, 4] * width
     boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)

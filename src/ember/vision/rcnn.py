@@ -52,7 +52,7 @@ CHUNK = 128  # images scored at once by the proposer
 
 
 def _array(x):
-    return x.data if isinstance(x, Tensor) else x if hasattr(x, "shape") else np.asarray(x)
+    return x.array if isinstance(x, Tensor) else x if hasattr(x, "shape") else np.asarray(x)
 
 
 def _check_last(name, what, x, size=4):
@@ -536,9 +536,9 @@ class TwoStageDetector(Module):
             logits, deltas = self(x, _rois(p, valid))
         self.train(was_training)
         probs = xp.zeros((N, P, C), dtype=np.float32)
-        probs[valid] = softmax(logits, dim=1).data[:, 1:]
+        probs[valid] = softmax(logits, dim=1).array[:, 1:]
         boxes = xp.zeros((N, P, C, 4), dtype=np.float32)
-        decoded = decode_boxes(deltas.data.reshape(-1, C + 1, 4)[:, 1:], p[valid][:, None], self.box_weights)
+        decoded = decode_boxes(deltas.array.reshape(-1, C + 1, 4)[:, 1:], p[valid][:, None], self.box_weights)
         boxes[valid] = xp.clip(decoded, 0, xp.asarray([W, H, W, H], dtype=np.float32))
         return _select(boxes.reshape(N, P * C, 4), probs.reshape(N, P * C), xp.tile(xp.arange(C), P),
                        score_threshold, iou_threshold, max_detections, max(H, W) + 1)

@@ -65,12 +65,12 @@ class SiameseNetwork(Module):
 def _mining_inputs(embeddings, labels, name):
     """Squared distances (N, N) without a graph, and the positive and negative masks."""
     embeddings = as_tensor(embeddings)
-    labels = as_tensor(labels).data
+    labels = as_tensor(labels).array
     if embeddings.ndim != 2 or labels.shape != embeddings.shape[:1]:
         raise ValueError(f"{name}: expected embeddings (N, D) and labels (N,), got {embeddings.shape} "
                          f"and {labels.shape}")
     with no_grad():
-        D = pairwise_distances(embeddings.detach(), squared=True).data
+        D = pairwise_distances(embeddings.detach(), squared=True).array
     xp = xp_of(D)
     same = labels[:, None] == labels[None, :]
     positive = same & ~xp.eye(len(labels), dtype=bool)
@@ -145,8 +145,8 @@ def online_triplet_loss(embeddings, labels, margin=1.0, mining="batch_hard", squ
 
 # -- verification metrics ------------------------------------------------------------------
 def _scores_and_labels(scores, labels, name):
-    scores = to_numpy(scores.data if isinstance(scores, Tensor) else scores).astype(np.float64).ravel()
-    labels = to_numpy(labels.data if isinstance(labels, Tensor) else labels).ravel().astype(bool)
+    scores = to_numpy(scores.array if isinstance(scores, Tensor) else scores).astype(np.float64).ravel()
+    labels = to_numpy(labels.array if isinstance(labels, Tensor) else labels).ravel().astype(bool)
     if scores.shape != labels.shape or not labels.any() or labels.all():
         raise ValueError(f"{name}: need one score per label and both classes present, got {scores.size} scores "
                          f"and {labels.size} labels with {int(labels.sum())} positives")

@@ -123,9 +123,9 @@ def _as_conv(linear, in_channels, kernel):
     W = linear.weight
     conv = nn.Conv2d(in_channels, linear.out_features, kernel, bias=linear.bias is not None, dtype=W.dtype,
                      device=W.device)
-    conv.weight.data[...] = W.data.reshape(conv.weight.shape)
+    conv.weight.array[...] = W.array.reshape(conv.weight.shape)
     if linear.bias is not None:
-        conv.bias.data[...] = linear.bias.data
+        conv.bias.array[...] = linear.bias.array
     conv.train(linear.training)
     return conv
 
@@ -181,7 +181,7 @@ def sliding_window_predictions(model, image, window, stride):
     >>> sliding_window_predictions(classifier, canvas, 16, 4).shape
     (1, 10, 3, 3)
     """
-    x = image.data if isinstance(image, Tensor) else image
+    x = image.array if isinstance(image, Tensor) else image
     (h, w), (sh, sw) = ntuple(window, 2, "window", "sliding_window"), ntuple(stride, 2, "stride", "sliding_window")
     if x.ndim != 4 or h > x.shape[2] or w > x.shape[3] or min(h, w, sh, sw) < 1:
         raise ValueError(f"sliding_window_predictions: image of shape {tuple(x.shape)} (expected (N, C, H, W)) "

@@ -96,7 +96,7 @@ def _generator(rng) -> np.random.Generator:
 def _as_batch(x, name: str):
     """(batch (N, C, H, W) backend array, restore): restore(y) gives y back in the caller's form."""
     is_tensor = isinstance(x, Tensor)
-    a = x.data if is_tensor else x
+    a = x.array if is_tensor else x
     if not hasattr(a, "ndim"):
         a = np.asarray(a)
     if a.ndim not in (3, 4):

@@ -47,7 +47,7 @@ __all__ = ["TinyYOLO", "YOLOLoss", "anchors_from_boxes", "decode", "encode_targe
 
 
 def _anchors(anchors) -> np.ndarray:
-    a = to_numpy(anchors.data if isinstance(anchors, Tensor) else np.asarray(anchors)).astype(np.float64)
+    a = to_numpy(anchors.array if isinstance(anchors, Tensor) else np.asarray(anchors)).astype(np.float64)
     if a.ndim != 2 or a.shape[1] != 2 or (a <= 0).any():
         raise ValueError(f"yolo: anchors must be (A, 2) positive widths and heights, got {a.tolist()}")
     return a
@@ -133,11 +133,11 @@ def yolo_loss(output, target, lambda_coord: float = 5.0, lambda_noobj: float = 0
     The sum is divided by the batch size N, so the scale does not depend on it.
     """
     output = as_tensor(output)
-    y = target.data if isinstance(target, Tensor) else target
+    y = target.array if isinstance(target, Tensor) else target
     if tuple(output.shape) != tuple(y.shape) or output.ndim != 5 or output.shape[-1] < 6:
         raise ValueError(f"yolo_loss: output and target must both be (N, S, S, A, 5 + C), got "
                          f"{tuple(output.shape)} and {tuple(y.shape)}")
-    xp = xp_of(output.data)
+    xp = xp_of(output.array)
     y = xp.asarray(y, dtype=output.dtype)
     obj = y[..., :1]
     weight = xp.concatenate([obj + lambda_noobj * (1 - obj), xp.broadcast_to(lambda_coord * obj, obj.shape[:-1] + (4,)),
@@ -182,7 +182,7 @@ def decode(output, anchors, image_size: int, activated: bool = False):
     Returns: NumPy arrays boxes (N, S·S·A, 4) xyxy pixels, objectness p_c (N, S·S·A), class
     probabilities (N, S·S·A, C), in (row, column, anchor) order.
     """
-    y = to_numpy(output.data if isinstance(output, Tensor) else output).astype(np.float64)
+    y = to_numpy(output.array if isinstance(output, Tensor) else output).astype(np.float64)
     a = _anchors(anchors)
     if y.ndim != 5 or y.shape[3] != len(a) or y.shape[1] != y.shape[2] or y.shape[-1] < 6:
         raise ValueError(f"decode: output must be (N, S, S, A, 5 + C) with A = {len(a)} anchors, got {y.shape}")
@@ -288,7 +288,7 @@ class TinyYOLO(Module):
 
     def _init_head(self) -> None:
         with no_grad():
-            bias = self.head.bias.data.reshape(self.num_anchors, 5 + self.num_classes)
+            bias = self.head.bias.array.reshape(self.num_anchors, 5 + self.num_classes)
             bias[:, 0] = -4.0
 
     def forward(self, x):

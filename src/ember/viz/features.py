@@ -78,7 +78,7 @@ def conv_weight_array(weight, caller: str = "plot_filters") -> np.ndarray:
         if not isinstance(getattr(weight, "weight", None), Tensor):
             raise TypeError(f"{caller}: {type(weight).__name__} has no weight tensor")
         weight = weight.weight
-    w = backend.to_numpy(weight.data if isinstance(weight, Tensor) else np.asarray(weight)).astype(np.float64)
+    w = backend.to_numpy(weight.array if isinstance(weight, Tensor) else np.asarray(weight)).astype(np.float64)
     if w.ndim == 3:
         w = w[:, :, None, :]
     if w.ndim != 4:
@@ -163,7 +163,7 @@ def plot_feature_maps(model: Module, layer, input, path=None, max_maps: int = 64
     if not isinstance(maps, Tensor) or maps.ndim not in (3, 4):
         shape = tuple(maps.shape) if isinstance(maps, Tensor) else type(maps).__name__
         raise ValueError(f"plot_feature_maps: layer {name!r} outputs {shape}, not (N, C, H, W) or (N, C, L) maps")
-    m = backend.to_numpy(maps.data[index]).astype(np.float64)
+    m = backend.to_numpy(maps.array[index]).astype(np.float64)
     m = (m[:, None, :] if m.ndim == 2 else m)[:max_maps]
     m = _normalise(m, axes=(1, 2))
     fig, axes = _grid(len(m), ncols, tile_shape=m.shape[1:])
@@ -190,7 +190,7 @@ def receptive_field(model: Module, layer, input, position=None, channel: int | N
     >>> rows, cols = np.nonzero(grad)
     """
     module = _module_of(model, layer, "receptive_field")
-    x = tensor(_input(model, input).data[index:index + 1], requires_grad=True)
+    x = tensor(_input(model, input).array[index:index + 1], requires_grad=True)
     flags = [(p, p.requires_grad) for p in model.parameters()]
     try:
         for p, _ in flags:
@@ -205,7 +205,7 @@ def receptive_field(model: Module, layer, input, position=None, channel: int | N
     finally:
         for p, flag in flags:
             p.requires_grad_(flag)
-    return np.abs(backend.to_numpy(x.grad.data[0])).sum(axis=0)
+    return np.abs(backend.to_numpy(x.grad.array[0])).sum(axis=0)
 
 
 def plot_receptive_field(model: Module, layer, input, path=None, position=None, channel: int | None = None,
@@ -221,7 +221,7 @@ def plot_receptive_field(model: Module, layer, input, path=None, position=None, 
 
     g = receptive_field(model, layer, input, position, channel, index)
     g = g[None, :] if g.ndim == 1 else g
-    image = backend.to_numpy(_input(model, input).data[index]).astype(np.float64)
+    image = backend.to_numpy(_input(model, input).array[index]).astype(np.float64)
     image = image[:, None, :] if image.ndim == 2 else image
     rows, cols = np.nonzero(g)
     if not len(rows):
@@ -280,7 +280,7 @@ def plot_images(images, path=None, ncols: int | None = None, cmap: str = "gray",
 
 
 def _image_array(image) -> np.ndarray:
-    a = backend.to_numpy(image.data if isinstance(image, Tensor) else np.asarray(image))
+    a = backend.to_numpy(image.array if isinstance(image, Tensor) else np.asarray(image))
     if a.ndim == 3 and a.shape[0] in (1, 3):
         a = a[0] if a.shape[0] == 1 else a.transpose(1, 2, 0)
     if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] != 3):

@@ -66,8 +66,8 @@ def recurrent_layer(cell: str = "rnn", input_size: int = 8, hidden_size: int = 3
             raise ValueError(f"recurrent_layer: forget_bias needs a gated cell (lstm, gru), got {cell!r}")
         block = slice(_KEEP_GATE[kind] * hidden_size, (_KEEP_GATE[kind] + 1) * hidden_size)
         with no_grad():
-            layer.bias_ih_l0.data[block] = forget_bias
-            layer.bias_hh_l0.data[block] = 0.0
+            layer.bias_ih_l0.array[block] = forget_bias
+            layer.bias_hh_l0.array[block] = 0.0
     if hh_gain is not None:
         init.orthogonal_(layer.weight_hh_l0, gain=hh_gain)
     return layer
@@ -103,7 +103,7 @@ def input_gradient_norms(layer, x: Tensor) -> np.ndarray:
                          f"got shape {getattr(x, 'shape', None)}")
     x.grad = None
     _last_output_loss(layer, x).backward()
-    g = to_numpy(x.grad.data).astype(np.float64)
+    g = to_numpy(x.grad.array).astype(np.float64)
     return np.sqrt((g * g).sum(axis=(0, 2)))
 
 
@@ -130,7 +130,7 @@ def gradient_flow(layers, seq_len: int = 100, batch_size: int = 16, seed: int | 
 
 def _same_input(x: Tensor, layer) -> Tensor:
     """A fresh leaf with x's values (in the layer's dtype), so each layer gets its own x.grad."""
-    return Tensor(x.data.astype(layer.weight_ih_l0.dtype), requires_grad=True)
+    return Tensor(x.array.astype(layer.weight_ih_l0.dtype), requires_grad=True)
 
 
 def clipping_effect(layer, max_norm: float = 1.0, seq_len: int = 100, batch_size: int = 16,
