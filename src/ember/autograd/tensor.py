@@ -10,6 +10,7 @@ import numpy as np
 
 from ember import backend
 from ember.autograd import engine, grad_mode
+from ember.autograd.math_methods import MathMethods
 
 DEFAULT_DTYPE = np.float32
 NUMERIC_KINDS = "biufc"  # NumPy dtype kinds a tensor can hold: bool, ints, floats, complex
@@ -45,7 +46,7 @@ def _to_array(data, dtype=None, device=None):
     return array
 
 
-class Tensor:
+class Tensor(MathMethods):
     """A multi-dimensional array that can record the operations applied to it.
 
     >>> x = em.tensor([[1.0, 2.0]], requires_grad=True)
