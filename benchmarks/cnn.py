@@ -17,7 +17,16 @@ import json
 import time
 
 import numpy as np
-from harness import FRAMEWORKS, argument_parser, framework, interleaved_medians, measure_cases, print_cases, print_table
+from harness import (
+    FRAMEWORKS,
+    argument_parser,
+    framework,
+    interleaved_medians,
+    measure_cases,
+    print_cases,
+    print_machine,
+    print_table,
+)
 
 # -- the models, built through one API in both frameworks ----------------------------------------
 
@@ -158,6 +167,7 @@ def measure(rounds=5, quick=False) -> dict:
 
 def main():
     args = argument_parser(__doc__.splitlines()[0], rounds=5).parse_args()
+    print_machine(args)
     result = measure(args.rounds, args.quick)
     if args.json:
         print(json.dumps(result, indent=2))

@@ -24,7 +24,7 @@ import sys
 import time
 
 import numpy as np
-from harness import print_table
+from harness import print_machine, print_table
 
 
 def worker(steps: int, batch_size: int, warmup: int = 5) -> None:
@@ -118,6 +118,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    print_machine(args)
     if args.worker:
         worker(args.steps, args.batch_size)
         return

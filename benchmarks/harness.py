@@ -27,6 +27,30 @@ def framework(name):
     return fw, fw.from_numpy
 
 
+def machine() -> str:
+    """The CPU model (``lscpu``'s "Model name") and the BLAS NumPy calls, with its thread count.
+
+    Every benchmark prints it first: ratios measured on different CPUs or BLAS builds are never
+    compared with each other.
+    """
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+        cpu = next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")), "?")
+    except (OSError, subprocess.SubprocessError):
+        cpu = "? (no lscpu)"
+    import numpy  # noqa: F401 - loads the BLAS that threadpoolctl looks for
+    from threadpoolctl import threadpool_info
+
+    blas = [f"{i.get('internal_api')} {i.get('version')} ({i.get('threading_layer', '')}, "
+            f"{i.get('num_threads')} threads)" for i in threadpool_info() if i.get("user_api") == "blas"]
+    return f"CPU: {cpu}; NumPy BLAS: {', '.join(blas) or 'none found'}"
+
+
+def print_machine(args=None) -> None:
+    """Print ``machine()`` (to stderr when the benchmark prints JSON, so the JSON stays parseable)."""
+    print(machine(), file=sys.stderr if getattr(args, "json", False) else sys.stdout, flush=True)
+
+
 def interleaved_medians(runs: dict, rounds: int, warmup: int = 1) -> dict:
     """Median seconds per call of each zero-argument ``runs[name]``, timed in A B B A order."""
     names = list(runs)

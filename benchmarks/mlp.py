@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from harness import argument_parser, framework, measure_cases, print_cases
+from harness import argument_parser, framework, measure_cases, print_cases, print_machine
 
 BATCH, SIZES, LR, MOMENTUM = 128, (784, 256, 256, 10), 0.01, 0.9
 MODEL = "MLP 784-256-256-10 ReLU, batch 128, SGD momentum 0.9, float32"
@@ -46,6 +46,7 @@ def main():
     parser = argument_parser(__doc__.splitlines()[0], rounds=8)
     parser.add_argument("--steps", type=int, default=50, help="training steps per timed run")
     args = parser.parse_args()
+    print_machine(args)
     cases = {MODEL: (f"make_runner({{fw!r}}, {args.steps})", args.steps * BATCH, "samples/s")}
     result = {"cases": measure_cases("mlp", cases, args.rounds, args.quick), "rounds": args.rounds,
               "steps_per_run": args.steps}

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from harness import argument_parser, framework, measure_cases, print_cases
+from harness import argument_parser, framework, measure_cases, print_cases, print_machine
 
 VOCAB, EMBED, HIDDEN, SEQ, BATCH = 10_000, 256, 256, 35, 32
 
@@ -78,6 +78,7 @@ CASES = {  # name: (runner expression, units per run, unit)
 
 def main():
     args = argument_parser(__doc__.splitlines()[0], rounds=5).parse_args()
+    print_machine(args)
     result = {"cases": measure_cases("rnn", CASES, args.rounds, args.quick), "rounds": args.rounds}
     if args.json:
         print(json.dumps(result, indent=2))

@@ -19,7 +19,7 @@ import statistics
 import time
 from pathlib import Path
 
-from harness import print_table
+from harness import print_machine, print_table
 
 PAIRS = {  # section → (a, b) pairs; questions are a:b :: c:d over every two pairs of a section
     "gender": [("man", "woman"), ("king", "queen"), ("he", "she"), ("his", "her"), ("father", "mother"),
@@ -102,6 +102,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="accepted for ember bench (there is no memory pass)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args()
+    print_machine(args)
     result = measure(kjv_sentences(), args.epochs, args.rounds, Path(args.questions))
     if args.json:
         print(json.dumps(result, indent=2))
