@@ -5,6 +5,9 @@ function node, how many consumers send it a gradient; a second pass (Kahn's algo
 runs a node only once all of them have, so every node sees its complete output
 gradient. Gradients accumulate with ``g = g + new`` so no array is aliased, and the
 graph is freed after backward unless ``retain_graph=True``.
+
+Tensor hooks (``register_hook``) see a tensor's total gradient: a non-leaf's just before its
+creator runs, a leaf's once the pass is over. A tensor without hooks costs one attribute test.
 """
 from __future__ import annotations
 
@@ -17,20 +20,45 @@ def backward(tensor, grad=None, retain_graph=False):
     if not tensor.requires_grad:
         raise RuntimeError("backward: the tensor does not require grad and has no graph")
     grad, owned = _initial_grad(tensor, grad)
-    handed = set() if owned else {id(grad)}  # arrays held elsewhere (a .grad, the caller): copy before storing
-    if tensor.creator is None or tensor._retains_grad:
-        tensor._accumulate(grad, fresh=owned)
-        handed.add(id(grad))
     if tensor.creator is None:
+        if tensor._hooks:
+            grad, owned = apply_hooks(tensor, grad), False
+        tensor._accumulate(grad, fresh=owned)
         return
-    grads = {id(tensor): grad}
+    handed = set() if owned else {id(grad)}  # arrays held elsewhere (a .grad, the caller): copy before storing
+    grads, hooked_leaves = {id(tensor): grad}, {}
     order = _topological_order(tensor.creator)
     with grad_mode.no_grad():
         for fn in order:
-            _run_node(fn, grads, handed, retain_graph)
+            _run_node(fn, grads, handed, retain_graph, hooked_leaves)
+        for x in hooked_leaves.values():  # a leaf's hooks see its total gradient, once
+            x._accumulate(apply_hooks(x, grads.pop(id(x))))
     if not retain_graph:
         for fn in order:  # drop the references that keep intermediate activations alive
             fn.inputs = fn.outputs = None
+
+
+def apply_hooks(tensor, g):
+    """Run the tensor's hooks on its gradient ``g``; a hook's non-None result replaces it."""
+    from ember.autograd.tensor import _wrap
+
+    for hook in list(tensor._hooks.values()):
+        result = hook(_wrap(g))
+        if result is not None:
+            result = result.array if hasattr(result, "array") else tensor.xp.asarray(result)
+            if result.shape != g.shape:
+                raise RuntimeError(f"hook: returned a gradient of shape {result.shape}, expected {g.shape}")
+            g = result
+    return g
+
+
+def _output_grad(y, g):
+    """The gradient of a non-leaf output after its hooks; kept in ``.grad`` if it retains it."""
+    if y._hooks:
+        g = apply_hooks(y, g)
+    if y._retains_grad:
+        y._accumulate(g)
+    return g
 
 
 def _initial_grad(tensor, grad):
@@ -82,8 +110,12 @@ def _topological_order(root):
     return order
 
 
-def _run_node(fn, grads, handed, retain_graph):
-    gys = [grads.pop(id(y), None) if y is not None else None for y in (ref() for ref in fn.outputs)]
+def _run_node(fn, grads, handed, retain_graph, hooked_leaves):
+    ys = [ref() for ref in fn.outputs]
+    gys = [grads.pop(id(y), None) if y is not None else None for y in ys]
+    for k, y in enumerate(ys):
+        if y is not None and (y._hooks or y._retains_grad) and gys[k] is not None:
+            gys[k] = _output_grad(y, gys[k])
     if len(gys) == 1:
         if gys[0] is None:
             return _skip(fn, retain_graph)
@@ -109,10 +141,12 @@ def _run_node(fn, grads, handed, retain_graph):
             raise RuntimeError(f"{fn.name}.backward returned grad of shape {gx.shape} for input of shape {data.shape}")
         if gx.dtype is not data.dtype and gx.dtype != data.dtype:
             gx = gx.astype(data.dtype)
-        if x.creator is None or x._retains_grad:
+        if x.creator is None and not x._hooks:
             x._accumulate(gx, fresh=gx.base is None and id(gx) not in handed)
             handed.add(id(gx))
-        if x.creator is not None:
+        else:  # a non-leaf, or a hooked leaf: sum the contributions first
+            if x.creator is None:
+                hooked_leaves[id(x)] = x
             previous = grads.get(id(x))
             grads[id(x)] = gx if previous is None else previous + gx
 

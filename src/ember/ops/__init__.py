@@ -21,7 +21,6 @@ from ember.ops.dropout import dropout, dropout2d
 from ember.ops.elementwise import (
     abs,
     cast,
-    clamp,
     clip,
     clone,
     cos,
@@ -41,13 +40,59 @@ from ember.ops.elementwise import (
     maximum,
     minimum,
     ne,
-    sign,
     sin,
     sqrt,
     to_device,
-    where,
 )
 from ember.ops.embedding import embedding
+from ember.ops.indexing import (
+    argwhere,
+    gather,
+    index_add,
+    index_copy,
+    index_fill,
+    index_put,
+    masked_scatter,
+    masked_select,
+    nonzero,
+    scatter,
+    scatter_add,
+    scatter_reduce,
+    where,
+)
+from ember.ops.layout import (
+    atleast_1d,
+    atleast_2d,
+    atleast_3d,
+    broadcast_shapes,
+    broadcast_tensors,
+    column_stack,
+    diag,
+    diagonal,
+    dstack,
+    flip,
+    fliplr,
+    flipud,
+    hstack,
+    meshgrid,
+    moveaxis,
+    movedim,
+    narrow,
+    repeat_interleave,
+    roll,
+    rot90,
+    row_stack,
+    swapaxes,
+    swapdims,
+    t,
+    tile,
+    trace,
+    tril,
+    triu,
+    unbind,
+    unflatten,
+    vstack,
+)
 from ember.ops.linalg import linear, matmul
 from ember.ops.loss import (
     binary_cross_entropy,
@@ -68,6 +113,61 @@ from ember.ops.metric_loss import (
     triplet_margin_loss,
 )
 from ember.ops.normalization import batch_norm, group_norm, instance_norm, layer_norm
+from ember.ops.pointwise import (
+    absolute,
+    acos,
+    acosh,
+    allclose,
+    arccos,
+    arccosh,
+    arcsin,
+    arcsinh,
+    arctan,
+    arctan2,
+    arctanh,
+    asin,
+    asinh,
+    atan,
+    atan2,
+    atanh,
+    bitwise_and,
+    bitwise_not,
+    bitwise_or,
+    bitwise_xor,
+    ceil,
+    clamp,
+    clamp_max,
+    clamp_min,
+    cosh,
+    equal,
+    erf,
+    erfc,
+    exp2,
+    expm1,
+    fix,
+    floor,
+    fmod,
+    frac,
+    isclose,
+    isinf,
+    isneginf,
+    isposinf,
+    log1p,
+    log2,
+    log10,
+    logaddexp,
+    logaddexp2,
+    logical_xor,
+    nan_to_num,
+    remainder,
+    round,
+    rsqrt,
+    sign,
+    sinh,
+    square,
+    tan,
+    trunc,
+)
 from ember.ops.pooling import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
@@ -78,8 +178,10 @@ from ember.ops.pooling import (
     max_pool1d,
     max_pool2d,
 )
+from ember.ops.products import addmm, baddbmm, bmm, cdist, dot, einsum, ger, mm, mv, norm, outer
 from ember.ops.recurrent import gru_layer, lstm_layer, rnn_layer
 from ember.ops.reduction import amax, amin, argmax, argmin, max, mean, min, std, sum, var
+from ember.ops.scans import all, any, cumprod, cumsum, prod
 from ember.ops.shape import (
     cat,
     chunk,
@@ -97,6 +199,7 @@ from ember.ops.shape import (
     transpose,
     unsqueeze,
 )
+from ember.ops.sorting import argsort, bincount, histc, kthvalue, median, mode, sort, topk, unique
 
 __all__ = [
     "abs", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "add", "amax",
@@ -112,4 +215,22 @@ __all__ = [
     "permute", "pow", "relu", "reshape", "rnn_layer", "sigmoid", "sign", "silu", "sin", "smooth_l1_loss", "softmax",
     "softplus", "split", "sqrt", "squeeze", "stack", "std", "sub", "sum", "sum_to", "tanh", "to_device", "transpose",
     "triplet_margin_loss", "unsqueeze", "var", "where",
+    # pointwise
+    "absolute", "acos", "acosh", "allclose", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh",
+    "asin", "asinh", "atan", "atan2", "atanh", "bitwise_and", "bitwise_not", "bitwise_or", "bitwise_xor", "ceil",
+    "clamp_max", "clamp_min", "cosh", "equal", "erf", "erfc", "exp2", "expm1", "fix", "floor", "fmod", "frac",
+    "isclose", "isinf", "isneginf", "isposinf", "log1p", "log2", "log10", "logaddexp", "logaddexp2", "logical_xor",
+    "nan_to_num", "remainder", "round", "rsqrt", "sinh", "square", "tan", "trunc",
+    # products
+    "addmm", "baddbmm", "bmm", "cdist", "dot", "einsum", "ger", "mm", "mv", "norm", "outer",
+    # scans
+    "all", "any", "cumprod", "cumsum", "prod",
+    # indexing, sorting, layout
+    "argwhere", "gather", "index_add", "index_copy", "index_fill", "index_put", "masked_scatter", "masked_select",
+    "nonzero", "scatter", "scatter_add", "scatter_reduce",
+    "argsort", "bincount", "histc", "kthvalue", "median", "mode", "sort", "topk", "unique",
+    "atleast_1d", "atleast_2d", "atleast_3d", "broadcast_shapes", "broadcast_tensors", "column_stack", "diag",
+    "diagonal", "dstack", "flip", "fliplr", "flipud", "hstack", "meshgrid", "moveaxis", "movedim", "narrow",
+    "repeat_interleave", "roll", "rot90", "row_stack", "swapaxes", "swapdims", "t", "tile", "trace", "tril", "triu",
+    "unbind", "unflatten", "vstack",
 ]

@@ -1,8 +1,9 @@
 """Arithmetic: + − × ÷ ** and negation, broadcasting with the gradient summed back."""
 from __future__ import annotations
 
+from ember import dtypes
 from ember.autograd.function import Function
-from ember.autograd.tensor import DEFAULT_DTYPE, Tensor, as_tensor
+from ember.autograd.tensor import Tensor, as_tensor
 from ember.backend import get_array_module as xp_of
 from ember.ops.broadcast import sum_to
 
@@ -23,7 +24,8 @@ def promote(x, y, true_divide=False):
     elif y_float and not x_float:
         x = Tensor(x.array.astype(y.dtype))
     elif true_divide and not x_float:
-        x, y = Tensor(x.array.astype(DEFAULT_DTYPE)), Tensor(y.array.astype(DEFAULT_DTYPE))
+        default = dtypes.get_default_dtype()
+        x, y = Tensor(x.array.astype(default)), Tensor(y.array.astype(default))
     return x, y
 
 

@@ -9,7 +9,7 @@ from ember.autograd.tensor import Tensor, as_tensor
 from ember.backend import get_array_module as xp_of
 from ember.ops.arithmetic import mul
 from ember.ops.broadcast import drop_reduced_axes, keep_reduced_axes, normalize_axis
-from ember.ops.elementwise import maximum, minimum, sqrt
+from ember.ops.elementwise import cast, maximum, minimum, sqrt
 
 
 class Sum(Function):
@@ -27,13 +27,15 @@ class Sum(Function):
         return gx
 
 
-def sum(x, axis=None, keepdims=False):  # noqa: A001 - mirrors NumPy and PyTorch
-    """Σ x over ``axis`` (int or tuple; all elements when None).
+def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):  # noqa: A001 - NumPy's, PyTorch's
+    """Σ x over ``axis`` (int or tuple; all elements when None); PyTorch's ``dim``/``keepdim`` spell
+    the same, and ``dtype`` casts x first (so the sum runs in that dtype).
 
     >>> em.sum(em.ones(2, 3), axis=1)
     tensor([3., 3.])
     """
-    x = as_tensor(x)
+    x = as_tensor(x) if dtype is None else cast(x, dtype)
+    axis, keepdims = (axis if dim is None else dim), (keepdims if keepdim is None else keepdim)
     return Sum(normalize_axis(axis, x.ndim), keepdims)(x)
 
 
@@ -44,13 +46,14 @@ def _count(shape, axis):
     return math.prod(shape[a] for a in axes)
 
 
-def mean(x, axis=None, keepdims=False):
-    """The mean over ``axis``: sum / count.
+def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):
+    """The mean over ``axis``: sum / count (``dim``, ``keepdim`` and ``dtype`` as in ``sum``).
 
     >>> em.mean(em.tensor([[1.0, 3.0]]), axis=1)
     tensor([2.])
     """
-    x = as_tensor(x)
+    x = as_tensor(x) if dtype is None else cast(x, dtype)
+    axis, keepdims = (axis if dim is None else dim), (keepdims if keepdim is None else keepdim)
     axis = normalize_axis(axis, x.ndim)
     n = _count(x.shape, axis)
     return mul(sum(x, axis, keepdims), 1.0 / n if n else float("nan"))

@@ -1,0 +1,483 @@
+"""Layout ops: triangles and diagonals, flips and rolls, repeats and tiles, moving dims, stacking
+variants, ``broadcast_tensors`` and ``meshgrid``.
+
+Each moves elements without computing new ones, so each backward moves the gradient back:
+flip flips it, roll rolls it back, a tile sums its copies, a diagonal writes into zeros.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ember.autograd.function import Function
+from ember.autograd.tensor import Tensor, as_tensor
+from ember.backend import get_array_module as xp_of
+from ember.ops.broadcast import broadcast_to, normalize_axis
+from ember.ops.shape import concat, getitem, permute, reshape, transpose
+
+
+# -- triangles and diagonals ----------------------------------------------------------------
+class Triangle(Function):
+    """The lower (``tril``) or upper (``triu``) triangle of the last two dims; zero elsewhere."""
+
+    def __init__(self, part, diagonal):
+        self.part, self.diagonal = part, diagonal
+
+    def forward(self, x):
+        return getattr(xp_of(x), self.part)(x, self.diagonal)
+
+    def backward(self, gy):
+        return getattr(xp_of(gy), self.part)(gy, self.diagonal)
+
+
+def tril(input, diagonal=0):  # noqa: A002 - PyTorch's names
+    """The elements on and below the ``diagonal``-th diagonal of the last two dims; zero above.
+
+    >>> em.tril(em.ones(2, 2))
+    tensor([[1., 0.],
+           [1., 1.]])
+    """
+    return Triangle("tril", diagonal)(as_tensor(input))
+
+
+def triu(input, diagonal=0):  # noqa: A002
+    """The elements on and above the ``diagonal``-th diagonal of the last two dims; zero below."""
+    return Triangle("triu", diagonal)(as_tensor(input))
+
+
+def _diagonal_index(n1, n2, offset):
+    """Row and column indices of the ``offset``-th diagonal of an n1 × n2 matrix."""
+    length = max(0, min(n1 + min(offset, 0), n2 - max(offset, 0)))
+    i = np.arange(length)
+    return i - min(offset, 0), i + max(offset, 0)
+
+
+class Diagonal(Function):
+    """The ``offset``-th diagonal of dims (dim1, dim2), appended as the last dim."""
+
+    def __init__(self, offset, dim1, dim2):
+        self.offset, self.dim1, self.dim2 = offset, dim1, dim2
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        return xp_of(x).diagonal(x, self.offset, self.dim1, self.dim2).copy()
+
+    def backward(self, gy):
+        xp = xp_of(gy)
+        gx = xp.zeros(self.x_shape, gy.dtype)
+        rows, cols = _diagonal_index(self.x_shape[self.dim1], self.x_shape[self.dim2], self.offset)
+        xp.moveaxis(gx, (self.dim1, self.dim2), (-2, -1))[..., xp.asarray(rows), xp.asarray(cols)] = gy
+        return gx
+
+
+def diagonal(input, offset=0, dim1=0, dim2=1):  # noqa: A002
+    """The ``offset``-th diagonal (above the main one for offset > 0) of the matrices in dims
+    (dim1, dim2), as the last dim of the output.
+
+    >>> em.diagonal(em.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    tensor([1., 4.])
+    """
+    x = as_tensor(input)
+    dim1, dim2 = normalize_axis(dim1, x.ndim), normalize_axis(dim2, x.ndim)
+    if dim1 == dim2:
+        raise RuntimeError(f"diagonal(): dim1 and dim2 cannot be the same dimension ({dim1})")
+    return Diagonal(offset, dim1, dim2)(x)
+
+
+class DiagEmbed(Function):
+    """A 1-D vector laid on the ``offset``-th diagonal of a square matrix of zeros."""
+
+    def __init__(self, offset):
+        self.offset = offset
+
+    def forward(self, v):
+        return xp_of(v).diag(v, self.offset)
+
+    def backward(self, gy):
+        return xp_of(gy).diagonal(gy, self.offset).copy()
+
+
+def diag(input, diagonal=0):  # noqa: A002
+    """A 1-D input becomes the ``diagonal``-th diagonal of a square matrix; a 2-D input gives
+    that diagonal as a 1-D tensor.
+
+    >>> em.diag(em.tensor([1.0, 2.0]))
+    tensor([[1., 0.],
+           [0., 2.]])
+    """
+    x = as_tensor(input)
+    if x.ndim == 1:
+        return DiagEmbed(diagonal)(x)
+    if x.ndim == 2:
+        return Diagonal(diagonal, 0, 1)(x)
+    raise RuntimeError(f"diag(): expected a 1-D or 2-D tensor, got {x.ndim} dims")
+
+
+def trace(input):  # noqa: A002
+    """Σᵢ xᵢᵢ, the sum of a matrix's main diagonal.
+
+    >>> em.trace(em.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    tensor(5.)
+    """
+    x = as_tensor(input)
+    if x.ndim != 2:
+        raise RuntimeError(f"trace(): expected a matrix, got {x.ndim} dims")
+    return Diagonal(0, 0, 1)(x).sum()
+
+
+# -- flips, rolls, rotations --------------------------------------------------------------
+class Flip(Function):
+    def __init__(self, dims):
+        self.dims = dims
+
+    def forward(self, x):
+        return xp_of(x).flip(x, self.dims).copy()  # a copy, as PyTorch's flip (a view would alias x)
+
+    def backward(self, gy):
+        return xp_of(gy).flip(gy, self.dims)
+
+
+def flip(input, dims):  # noqa: A002
+    """The elements in reverse order along each of ``dims``.
+
+    >>> em.flip(em.tensor([1.0, 2.0, 3.0]), [0])
+    tensor([3., 2., 1.])
+    """
+    x = as_tensor(input)
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    return Flip(normalize_axis(dims, x.ndim))(x)
+
+
+def fliplr(input):  # noqa: A002
+    """Reverse the columns (dim 1) of a tensor of at least 2 dims."""
+    if input.ndim < 2:
+        raise RuntimeError("fliplr(): expected a tensor of at least 2 dims")
+    return flip(input, (1,))
+
+
+def flipud(input):  # noqa: A002
+    """Reverse the rows (dim 0) of a tensor of at least 1 dim."""
+    if input.ndim < 1:
+        raise RuntimeError("flipud(): expected a tensor of at least 1 dim")
+    return flip(input, (0,))
+
+
+class Roll(Function):
+    def __init__(self, shifts, dims):
+        self.shifts, self.dims = shifts, dims
+
+    def forward(self, x):
+        return xp_of(x).roll(x, self.shifts, self.dims)
+
+    def backward(self, gy):
+        back = -self.shifts if isinstance(self.shifts, int) else tuple(-s for s in self.shifts)
+        return xp_of(gy).roll(gy, back, self.dims)
+
+
+def roll(input, shifts, dims=None):  # noqa: A002
+    """Shift the elements cyclically by ``shifts`` along ``dims`` (the flattened tensor if None).
+
+    >>> em.roll(em.tensor([1.0, 2.0, 3.0]), 1)
+    tensor([3., 1., 2.])
+    """
+    x = as_tensor(input)
+    if dims is not None:
+        dims = normalize_axis(dims, x.ndim)
+        shifts = tuple(shifts) if isinstance(shifts, (tuple, list)) else shifts
+        if isinstance(dims, tuple) != isinstance(shifts, tuple) or (
+                isinstance(dims, tuple) and len(dims) != len(shifts)):
+            raise RuntimeError(f"roll(): shifts {shifts} and dims {dims} should have the same length")
+    elif isinstance(shifts, (tuple, list)):
+        shifts = shifts[0] if len(shifts) == 1 else shifts
+    return Roll(shifts, dims)(x)
+
+
+def rot90(input, k=1, dims=(0, 1)):  # noqa: A002
+    """Rotate by 90°·k in the plane of ``dims``, from the first dim towards the second.
+
+    >>> em.rot90(em.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    tensor([[2., 4.],
+           [1., 3.]])
+    """
+    x = as_tensor(input)
+    d0, d1 = normalize_axis(tuple(dims), x.ndim)
+    if d0 == d1:
+        raise RuntimeError(f"rot90(): expected two different dims, got {tuple(dims)}")
+    k %= 4
+    if k == 0:
+        return x * 1
+    if k == 2:
+        return flip(x, (d0, d1))
+    swapped = transpose(x, d0, d1)
+    return flip(swapped, (d0,)) if k == 1 else transpose(flip(x, (d0,)), d0, d1)
+
+
+# -- narrow, unbind, t --------------------------------------------------------------------
+def narrow(input, dim, start, length):  # noqa: A002
+    """The ``length`` elements from ``start`` along ``dim`` (a view in PyTorch, a slice here).
+
+    >>> em.narrow(em.tensor([1.0, 2.0, 3.0]), 0, 1, 2)
+    tensor([2., 3.])
+    """
+    x = as_tensor(input)
+    dim, start = normalize_axis(dim, x.ndim), int(start)
+    n = x.shape[dim]
+    start = start + n if start < 0 else start
+    if not (0 <= start <= n and 0 <= length and start + length <= n):
+        raise IndexError(f"narrow(): start {start} + length {length} exceeds dimension {dim} of size {n}")
+    return getitem(x, (slice(None),) * dim + (slice(start, start + length),))
+
+
+class Unbind(Function):
+    def __init__(self, dim):
+        self.dim = dim
+
+    def forward(self, x):
+        return tuple(xp_of(x).moveaxis(x, self.dim, 0))
+
+    def backward(self, *gys):
+        return xp_of(gys[0]).stack(gys, axis=self.dim)
+
+
+def unbind(input, dim=0):  # noqa: A002
+    """The slices along ``dim``, as a tuple of tensors with that dim removed.
+
+    >>> em.unbind(em.tensor([[1.0, 2.0], [3.0, 4.0]]), 1)
+    (tensor([1., 3.]), tensor([2., 4.]))
+    """
+    x = as_tensor(input)
+    dim = normalize_axis(dim, x.ndim)
+    if x.shape[dim] == 0:
+        return ()
+    out = Unbind(dim)(x)
+    return out if isinstance(out, tuple) else (out,)
+
+
+def t(input):  # noqa: A002
+    """The transpose of a matrix; a 0-d or 1-d tensor is returned as it is."""
+    x = as_tensor(input)
+    if x.ndim > 2:
+        raise RuntimeError(f"t(): expects a tensor of at most 2 dims, got {x.ndim}; use transpose(dim0, dim1)")
+    return x if x.ndim < 2 else transpose(x, 0, 1)
+
+
+# -- repeats --------------------------------------------------------------------------------
+class Tile(Function):
+    """``reps`` copies along each dim (len(reps) = x.ndim); the backward sums the copies."""
+
+    def __init__(self, reps):
+        self.reps = reps
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        return xp_of(x).tile(x, self.reps)
+
+    def backward(self, gy):
+        interleaved = [n for pair in zip(self.reps, self.x_shape, strict=True) for n in pair]
+        return gy.reshape(interleaved).sum(axis=tuple(range(0, len(interleaved), 2)))
+
+
+def tile(input, dims):  # noqa: A002
+    """The tensor repeated ``dims[i]`` times along dim i (missing leading dims count as 1).
+
+    >>> em.tile(em.tensor([1.0, 2.0]), (2,))
+    tensor([1., 2., 1., 2.])
+    """
+    x = as_tensor(input)
+    dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+    dims = (1,) * (x.ndim - len(dims)) + dims
+    x = reshape(x, (1,) * (len(dims) - x.ndim) + x.shape)
+    return Tile(dims)(x)
+
+
+def repeat(input, *sizes):  # noqa: A002
+    """PyTorch's ``Tensor.repeat``: ``tile`` where ``sizes`` must cover every dim."""
+    x = as_tensor(input)
+    sizes = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+    if len(sizes) < x.ndim:
+        raise RuntimeError(f"repeat(): {len(sizes)} repeat sizes for a tensor of {x.ndim} dims; give at least {x.ndim}")
+    return tile(x, sizes)
+
+
+class RepeatInterleave(Function):
+    def __init__(self, repeats, dim):
+        self.repeats, self.dim = repeats, dim
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        return xp_of(x).repeat(x, self.repeats, axis=self.dim)
+
+    def backward(self, gy):
+        xp, r = xp_of(gy), self.repeats
+        if isinstance(r, int):
+            shape = self.x_shape[: self.dim] + (self.x_shape[self.dim], r) + self.x_shape[self.dim + 1:]
+            return gy.reshape(shape).sum(axis=self.dim + 1)
+        gx = xp.zeros(self.x_shape, gy.dtype)
+        starts = xp.cumsum(r) - r
+        kept = r > 0  # reduceat cannot sum an empty segment: those rows keep their zero gradient
+        if kept.any():
+            index = (slice(None),) * self.dim + (kept,)
+            gx[index] = xp.add.reduceat(gy, starts[kept], axis=self.dim)
+        return gx
+
+
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):  # noqa: A002
+    """Each element (each slice along ``dim``) repeated ``repeats`` times in place — an int, or
+    one count per slice; flattened first when ``dim`` is None. ``repeat_interleave(counts)``
+    alone repeats 0, 1, 2, … by ``counts``.
+
+    >>> em.repeat_interleave(em.tensor([1.0, 2.0]), 2)
+    tensor([1., 1., 2., 2.])
+    """
+    x = as_tensor(input)
+    if repeats is None:
+        counts = x.array
+        return Tensor(xp_of(counts).repeat(xp_of(counts).arange(len(counts)), counts))
+    if dim is None:
+        x, dim = reshape(x, (-1,)), 0
+    dim = normalize_axis(dim, x.ndim)
+    if isinstance(repeats, Tensor) and repeats.ndim == 0:
+        repeats = int(repeats.item())
+    if not isinstance(repeats, int):
+        repeats = (repeats.array if isinstance(repeats, Tensor) else np.asarray(repeats)).astype(np.int64)
+        if repeats.shape != (x.shape[dim],) or (repeats.size and int(repeats.min()) < 0):
+            raise RuntimeError(f"repeat_interleave(): repeats must be non-negative, one per slice of dimension "
+                               f"{dim} (size {x.shape[dim]}); got shape {repeats.shape}")
+    return RepeatInterleave(repeats, dim)(x)
+
+
+# -- moving and splitting dims ------------------------------------------------------------
+def unflatten(input, dim, sizes):  # noqa: A002
+    """Split dimension ``dim`` into ``sizes`` (one may be −1).
+
+    >>> em.unflatten(em.zeros(2, 6), 1, (2, 3)).shape
+    (2, 2, 3)
+    """
+    x = as_tensor(input)
+    dim = normalize_axis(dim, x.ndim)
+    return reshape(x, x.shape[:dim] + tuple(sizes) + x.shape[dim + 1:])
+
+
+def movedim(input, source, destination):  # noqa: A002
+    """Move the dims ``source`` to the positions ``destination``, the others keeping their order.
+
+    >>> em.movedim(em.zeros(2, 3, 4), 0, -1).shape
+    (3, 4, 2)
+    """
+    x = as_tensor(input)
+    source = normalize_axis(tuple(source) if isinstance(source, (tuple, list)) else (source,), x.ndim)
+    destination = normalize_axis(tuple(destination) if isinstance(destination, (tuple, list)) else (destination,),
+                                 x.ndim)
+    if len(source) != len(destination):
+        raise RuntimeError(f"movedim(): {len(source)} source dims but {len(destination)} destination dims")
+    order = [d for d in range(x.ndim) if d not in source]
+    for dst, src in sorted(zip(destination, source, strict=True)):
+        order.insert(dst, src)
+    return permute(x, order)
+
+
+moveaxis = movedim
+
+
+def swapaxes(input, axis0, axis1):  # noqa: A002
+    """Swap two dims (PyTorch's alias of ``transpose``)."""
+    return transpose(as_tensor(input), axis0, axis1)
+
+
+def swapdims(input, dim0, dim1):  # noqa: A002
+    """Swap two dims (PyTorch's alias of ``transpose``)."""
+    return transpose(as_tensor(input), dim0, dim1)
+
+
+# -- stacking variants ----------------------------------------------------------------------
+def atleast_1d(*tensors):
+    """Each tensor with at least 1 dim (a 0-d one becomes shape (1,))."""
+    out = [reshape(t, (1,)) if t.ndim == 0 else t for t in _tensors(tensors)]
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def atleast_2d(*tensors):
+    """Each tensor with at least 2 dims: () → (1, 1), (n,) → (1, n)."""
+    out = [reshape(t, (1,) * (2 - t.ndim) + t.shape) if t.ndim < 2 else t for t in _tensors(tensors)]
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def atleast_3d(*tensors):
+    """Each tensor with at least 3 dims: () → (1, 1, 1), (n,) → (1, n, 1), (m, n) → (m, n, 1)."""
+    shapes = {0: lambda s: (1, 1, 1), 1: lambda s: (1, s[0], 1), 2: lambda s: s + (1,)}
+    out = [reshape(t, shapes[t.ndim](t.shape)) if t.ndim < 3 else t for t in _tensors(tensors)]
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def _tensors(tensors):
+    """Accept f(a, b) and f([a, b]) alike."""
+    if len(tensors) == 1 and isinstance(tensors[0], (tuple, list)):
+        tensors = tensors[0]
+    return [as_tensor(t) for t in tensors]
+
+
+def hstack(tensors):
+    """Concatenate along dim 1 (dim 0 for 1-D tensors), as NumPy's ``hstack``.
+
+    >>> em.hstack([em.ones(2, 1), em.zeros(2, 2)]).shape
+    (2, 3)
+    """
+    tensors = [atleast_1d(t) for t in tensors]
+    return concat(tensors, 0 if tensors[0].ndim == 1 else 1)
+
+
+def vstack(tensors):
+    """Concatenate along dim 0 after making every tensor at least 2-D ((n,) → (1, n))."""
+    return concat([atleast_2d(t) for t in tensors], 0)
+
+
+row_stack = vstack
+
+
+def dstack(tensors):
+    """Concatenate along dim 2 after making every tensor at least 3-D."""
+    return concat([atleast_3d(t) for t in tensors], 2)
+
+
+def column_stack(tensors):
+    """Concatenate along dim 1, 0-d and 1-D tensors becoming columns ((n,) → (n, 1))."""
+    return concat([reshape(t, (t.numel(), 1)) if t.ndim < 2 else t for t in map(as_tensor, tensors)], 1)
+
+
+# -- broadcasting ---------------------------------------------------------------------------
+def broadcast_shapes(*shapes):
+    """The shape that tensors of ``shapes`` broadcast to."""
+    return tuple(np.broadcast_shapes(*[(s,) if isinstance(s, int) else tuple(s) for s in shapes]))
+
+
+def broadcast_tensors(*tensors):
+    """The tensors broadcast to one common shape (the gradient is summed back to each).
+
+    >>> [t.shape for t in em.broadcast_tensors(em.ones(3, 1), em.ones(4))]
+    [(3, 4), (3, 4)]
+    """
+    tensors = _tensors(tensors)
+    shape = broadcast_shapes(*[t.shape for t in tensors])
+    return tuple(broadcast_to(t, shape) for t in tensors)
+
+
+def meshgrid(*tensors, indexing=None):
+    """Coordinate grids from 1-D tensors: with 'ij' (the default) output i varies along dim i;
+    with 'xy' the first two dims swap (NumPy's and MATLAB's convention).
+
+    >>> xs, ys = em.meshgrid(em.arange(3), em.arange(2), indexing="ij")
+    >>> xs.shape
+    (3, 2)
+    """
+    tensors = _tensors(tensors)
+    indexing = indexing or "ij"
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid(): indexing must be 'ij' or 'xy', got {indexing!r}")
+    if any(t.ndim > 1 for t in tensors):
+        raise RuntimeError("meshgrid(): expects 0-d or 1-d tensors")
+    axes = list(range(len(tensors)))
+    if indexing == "xy" and len(tensors) > 1:
+        axes[0], axes[1] = 1, 0
+    sizes = [t.numel() for t in tensors]
+    shape = tuple(sizes[axes.index(d)] for d in range(len(tensors)))
+    return tuple(broadcast_to(reshape(t, tuple(n if d == a else 1 for d, n in enumerate(shape))), shape)
+                 for t, a in zip(tensors, axes, strict=True))

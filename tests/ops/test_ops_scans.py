@@ -1,0 +1,167 @@
+"""prod, cumsum, cumprod, all/any along dims, and sum/mean with ``dtype`` against PyTorch.
+
+The table runs each differentiable case three ways: float32 parity of values, dtypes and
+gradients, float64 parity, and a float64 central-difference gradcheck. The products are
+polynomials, so their finite differences hold at zeros too: those cases check that the
+gradients stay exact (no division by the zero) where an input vanishes.
+"""
+import numpy as np
+import pytest
+import torch
+
+import ember as em
+from ember.testing import gradcheck
+from torch_parity import check_op, make_inputs
+
+
+def randn(*shape):
+    return lambda rng: rng.standard_normal(shape)
+
+
+def with_zeros(*shape, count=1):
+    """Normal samples with ``count`` zeros placed in each row (the last axis)."""
+
+    def draw(rng):
+        x = rng.standard_normal(shape)
+        rows = x.reshape(-1, shape[-1])
+        for row in rows:
+            row[rng.choice(shape[-1], count, replace=False)] = 0.0
+        return rows.reshape(shape)
+
+    return draw
+
+
+def fixed(value):
+    return lambda rng: value
+
+
+def case(name, ember_fn, torch_fn, *gens, rtol=None, atol=None, finite_diff=True):
+    """One row; ``torch_fn=None`` means the same expression works on both frameworks' tensors."""
+    return pytest.param(ember_fn, torch_fn or ember_fn, gens, rtol, atol, finite_diff, id=name)
+
+
+def torch_prod(x, dim=None, keepdim=False):
+    return torch.prod(x) if dim is None else torch.prod(x, dim, keepdim)
+
+
+CASES = [
+    case(f"prod-dim{dim}-keep{keep}-{gen_name}", lambda x, d=dim, k=keep: em.prod(x, d, k),
+         lambda x, d=dim, k=keep: torch_prod(x, d, k), gen(2, 3, 4))
+    for dim in (None, 0, 1, -1) for keep in (False, True)
+    for gen_name, gen in [("randn", randn), ("one_zero", with_zeros), ("two_zeros", lambda *s: with_zeros(*s, count=2))]
+    if not (dim is None and keep)
+]
+CASES += [
+    case("prod_scalar", em.prod, torch.prod, randn()),
+    case("prod_scalar_dim", lambda x: em.prod(x, 0), lambda x: torch.prod(x, 0), randn()),
+    case("prod_single_zero_vector", em.prod, torch.prod, fixed(np.array([2.0, 0.0, -3.0, 0.5]))),
+    case("method_prod", lambda x: x.prod(1), None, with_zeros(3, 4)),
+    case("method_prod_all", lambda x: x.prod(), None, randn(3, 2)),
+]
+CASES += [
+    case(f"{name}-dim{dim}-{gen_name}", lambda x, n=name, d=dim: getattr(em, n)(x, d),
+         lambda x, n=name, d=dim: getattr(torch, n)(x, d), gen(2, 3, 5))
+    for name in ("cumsum", "cumprod") for dim in (0, 1, -1)
+    for gen_name, gen in [("randn", randn), ("one_zero", with_zeros), ("two_zeros", lambda *s: with_zeros(*s, count=2))]
+]
+CASES += [
+    case("cumprod_zero_first_and_last", lambda x: em.cumprod(x, 0), lambda x: torch.cumprod(x, 0),
+         fixed(np.array([0.0, 2.0, -1.5, 0.0, 3.0, 0.0]))),
+    case("cumprod_all_zero", lambda x: em.cumprod(x, 0), lambda x: torch.cumprod(x, 0), fixed(np.zeros(4))),
+    case("cumprod_scalar", lambda x: em.cumprod(x, 0), lambda x: torch.cumprod(x, 0), randn()),
+    case("cumsum_scalar", lambda x: em.cumsum(x, -1), lambda x: torch.cumsum(x, -1), randn()),
+    case("method_cumsum", lambda x: x.cumsum(1), None, randn(3, 4)),
+    case("method_cumprod", lambda x: x.cumprod(dim=0), None, with_zeros(4, 3)),
+    case("sum_dtype", lambda x: em.sum(x, dtype=em.float64), lambda x: torch.sum(x, dtype=torch.float64), randn(3, 4)),
+    case("sum_dim_keepdim_dtype", lambda x: em.sum(x, dim=1, keepdim=True, dtype=em.float64),
+         lambda x: torch.sum(x, dim=1, keepdim=True, dtype=torch.float64), randn(3, 4)),
+    case("mean_dim_dtype", lambda x: em.mean(x, dim=(0, 2), dtype=em.float64),
+         lambda x: torch.mean(x, dim=(0, 2), dtype=torch.float64), randn(2, 3, 4)),
+    case("method_sum_dtype", lambda x: x.sum(1, dtype=em.float64), lambda x: x.sum(1, dtype=torch.float64),
+         randn(3, 4)),
+    case("method_mean_dtype", lambda x: x.mean(dim=0, keepdim=True, dtype=em.float64),
+         lambda x: x.mean(dim=0, keepdim=True, dtype=torch.float64), randn(3, 4)),
+    case("prod_dtype", lambda x: em.prod(x, 1, dtype=em.float64), lambda x: torch.prod(x, 1, dtype=torch.float64),
+         randn(3, 4)),
+    case("cumsum_dtype", lambda x: em.cumsum(x, 0, dtype=em.float64),
+         lambda x: torch.cumsum(x, 0, dtype=torch.float64), randn(3, 4)),
+    case("cumprod_dtype", lambda x: x.cumprod(1, dtype=em.float64), lambda x: x.cumprod(1, dtype=torch.float64),
+         with_zeros(3, 4)),
+]
+
+
+def _inputs(gens, seed=0):
+    rng = np.random.default_rng(seed)
+    return [gen(rng) for gen in gens]
+
+
+@pytest.mark.parametrize("ember_fn, torch_fn, gens, rtol, atol, finite_diff", CASES)
+def test_against_torch(ember_fn, torch_fn, gens, rtol, atol, finite_diff):
+    check_op(ember_fn, torch_fn, _inputs(gens), rtol=rtol, atol=atol, dtype=np.float32)
+
+
+@pytest.mark.parametrize("ember_fn, torch_fn, gens, rtol, atol, finite_diff", CASES)
+def test_float64_against_torch(ember_fn, torch_fn, gens, rtol, atol, finite_diff):
+    check_op(ember_fn, torch_fn, _inputs(gens, seed=1), dtype=np.float64)
+
+
+@pytest.mark.parametrize("ember_fn, torch_fn, gens, rtol, atol, finite_diff", CASES)
+def test_gradcheck(ember_fn, torch_fn, gens, rtol, atol, finite_diff):
+    ember_inputs, _ = make_inputs(_inputs(gens, seed=2), dtype=np.float64)
+    assert gradcheck(ember_fn, ember_inputs)
+
+
+# -- integer inputs accumulate in int64, as in PyTorch ----------------------------------------------------------------
+@pytest.mark.parametrize("fn", [
+    lambda m, x: m.prod(x), lambda m, x: m.prod(x, 1), lambda m, x: m.cumsum(x, 0), lambda m, x: m.cumprod(x, 1),
+    lambda m, x: m.sum(x), lambda m, x: m.sum(x, dtype=m.float64), lambda m, x: m.mean(x, 1, dtype=m.float64),
+])
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, np.bool_])
+def test_integer_and_bool_inputs(fn, dtype):
+    x = np.array([[1, 0, 3], [2, 2, 1]]).astype(dtype)
+    check_op(lambda t: fn(em, t), lambda t: fn(torch, t), [x], backward=False)
+
+
+# -- all / any -------------------------------------------------------------------------------------------------------
+LOGIC_INPUTS = [
+    np.array([[1.0, 0.0, 2.0], [3.0, 1.0, -1.0]], np.float32),
+    np.array([[[True, False], [True, True]], [[False, False], [True, False]]]),
+    np.array([[0, 0, 5], [1, 2, 3]]),
+    np.array([[0, 7], [1, 2]], np.uint8),
+]
+
+
+@pytest.mark.parametrize("x", LOGIC_INPUTS, ids=["float", "bool", "int", "uint8"])
+@pytest.mark.parametrize("name", ["all", "any"])
+def test_all_any_match_torch(name, x):
+    dims = [None, 0, 1, -1] + ([(0, 1)] if x.ndim > 1 else [])
+    for dim in dims:
+        for keep in (False, True):
+            if dim is None and keep:
+                continue
+            args = () if dim is None else (dim, keep)
+            out = check_op(lambda t, a=args: getattr(em, name)(t, *a), lambda t, a=args: getattr(torch, name)(t, *a),
+                           [x], backward=False)[0]
+            assert not out.requires_grad
+            check_op(lambda t, a=args: getattr(t, name)(*a), lambda t, a=args: getattr(t, name)(*a), [x],
+                     backward=False)
+    check_op(lambda t: getattr(t, name)(dim=1, keepdim=True), lambda t: getattr(t, name)(dim=1, keepdim=True), [x],
+             backward=False)
+
+
+def test_all_any_of_a_scalar_and_out():
+    assert em.all(em.tensor(0.0)).item() is False and em.any(em.tensor(2.0), 0).item() is True
+    out = em.zeros(2, dtype=em.bool_)
+    assert em.any(em.tensor([[0, 1], [0, 0]]), 1, out=out) is out and out.tolist() == [True, False]
+
+
+def test_cumsum_and_prod_out():
+    out = em.zeros(3)
+    assert em.cumsum(em.tensor([1.0, 2.0, 3.0]), 0, out=out) is out and out.tolist() == [1.0, 3.0, 6.0]
+    with pytest.raises(RuntimeError, match="automatic differentiation"):
+        em.cumprod(em.ones(3, requires_grad=True), 0, out=out)
+
+
+def test_prod_rejects_a_tuple_dim_as_torch():
+    with pytest.raises(TypeError):
+        em.prod(em.ones(2, 3), (0, 1))
