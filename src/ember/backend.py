@@ -1,7 +1,9 @@
 """The array backend: NumPy on the CPU, CuPy on an NVIDIA GPU.
 
 Every op asks ``get_array_module(array)`` for ``xp`` and writes its maths once
-against that module. CuPy is optional and imported here and nowhere else.
+against that module. CuPy is optional and imported here and nowhere else. A device
+(``em.device('cuda', 0)``, or just the name ``'cuda:0'``) says which of the two a tensor
+lives on.
 """
 from __future__ import annotations
 
@@ -40,6 +42,81 @@ if os.environ.get("EMBER_KEEP_FREED_MEMORY", "1") != "0":
     keep_freed_memory()
 
 
+# -- devices ---------------------------------------------------------------------------------------
+# The device types PyTorch's parser knows; ember runs on 'cpu' and 'cuda', and a tensor moved
+# to another type fails there with a clear error, so `device('mps')` may still be written.
+DEVICE_TYPES = ("cpu", "cuda", "mps", "meta", "xpu", "xla", "hpu", "mtia", "privateuseone")
+
+
+def _parse(kind: str, index) -> str:
+    kind, sep, tail = kind.partition(":")
+    if sep:
+        if index is not None:
+            raise RuntimeError(f"device: {kind + sep + tail!r} includes an index; do not also pass index={index}")
+        if not tail.isdigit():
+            raise RuntimeError(f"Invalid device string: '{kind}{sep}{tail}'")
+        index = int(tail)
+    if kind not in DEVICE_TYPES:
+        raise RuntimeError(f"Expected one of {', '.join(DEVICE_TYPES)} device type at start of device string: {kind}")
+    if index is None:
+        return kind
+    if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+        raise RuntimeError(f"Device index must be a non-negative integer, got {index!r}")
+    return f"{kind}:{index}"
+
+
+class device(str):  # noqa: N801 - PyTorch's name
+    """Where a tensor lives: a type (``'cpu'``, ``'cuda'``) and an optional index.
+
+    ``device('cuda:1')`` and ``device('cuda', 1)`` are the same device; ``.type`` is
+    ``'cuda'`` and ``.index`` is ``1`` (``None`` when no index was given). Two devices are
+    equal when both type and index are (``device('cuda') != device('cuda:0')``, as in PyTorch).
+
+    NOTE: the class derives from ``str`` (its value is the device's name, ``'cuda:1'``) so that
+    every place that takes a device name takes a device too, and ``x.device == 'cpu'`` keeps
+    working; PyTorch's ``device('cpu') == 'cpu'`` is False, ember's is True.
+
+    >>> em.device('cuda', 0)
+    device(type='cuda', index=0)
+    >>> em.zeros(2).device == em.device('cpu')
+    True
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, type, index=None):  # noqa: A002 - PyTorch's argument name
+        if isinstance(type, device) and index is None:
+            return type
+        if isinstance(type, int) and not isinstance(type, bool):  # torch.device(0): the accelerator's device 0
+            type, index = "cuda", type
+        if not isinstance(type, str):
+            raise TypeError(f"device: expected a device name such as 'cpu' or 'cuda:0', got {type!r}")
+        return super().__new__(cls, _parse(type, index))
+
+    @property
+    def type(self) -> str:
+        """The device type: ``'cpu'``, ``'cuda'``, …"""
+        return str.partition(self, ":")[0]
+
+    @property
+    def index(self):  # shadows str.index: a device is read as a device, not searched as text
+        """The device's index, or ``None`` when none was given."""
+        tail = str.partition(self, ":")[2]
+        return int(tail) if tail else None
+
+    def __repr__(self) -> str:
+        index = self.index
+        return f"device(type='{self.type}')" if index is None else f"device(type='{self.type}', index={index})"
+
+    def __reduce__(self):
+        return (device, (str(self),))
+
+
+CPU = device("cpu")
+CUDA = device("cuda")
+
+
+# -- array modules ---------------------------------------------------------------------------------
 def cupy():
     """Return the ``cupy`` module, or raise a clear error when it is not installed."""
     global _cupy
@@ -64,13 +141,17 @@ def cuda_available() -> bool:
 
 
 def normalize_device(device) -> str:
-    """Map ``None``, ``'cpu'``, ``'cuda'``, ``'cuda:0'`` or a device-like object to ``'cpu'``/``'cuda'``."""
+    """Map ``None``, ``'cpu'``, ``'cuda'``, ``'cuda:0'`` or an ``em.device`` to the device ember computes on.
+
+    The answer is ``em.device('cpu')`` or ``em.device('cuda')`` (the current GPU), which
+    compare equal to the names ``'cpu'`` and ``'cuda'``.
+    """
     if device is None:
-        return "cpu"
+        return CPU
     name = str(device).split(":")[0]
     if name not in ("cpu", "cuda"):
         raise ValueError(f"unknown device {device!r}: expected 'cpu' or 'cuda'")
-    return name
+    return CPU if name == "cpu" else CUDA
 
 
 def get_array_module(array):
@@ -86,8 +167,8 @@ def xp_for(device) -> object:
 
 
 def device_of(array) -> str:
-    """'cpu' for NumPy arrays and scalars, 'cuda' for CuPy arrays."""
-    return "cpu" if get_array_module(array) is np else "cuda"
+    """``em.device('cpu')`` for NumPy arrays and scalars, ``em.device('cuda')`` for CuPy arrays."""
+    return CPU if get_array_module(array) is np else CUDA
 
 
 def to_device(array, device):
