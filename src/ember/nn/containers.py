@@ -1,8 +1,12 @@
-"""Containers: ``Sequential``, ``ModuleList``, ``ModuleDict``, and the trivial ``Identity``/``Flatten``."""
+"""Containers: ``Sequential``, ``ModuleList``, ``ModuleDict``, ``ParameterList``, ``ParameterDict``,
+and the trivial ``Identity``/``Flatten``/``Unflatten``."""
 from __future__ import annotations
 
+import operator
 from collections import OrderedDict
+from collections.abc import Iterable, Mapping
 
+from ember.autograd.tensor import Parameter, Tensor
 from ember.nn.module import Module
 from ember.ops import flatten
 
@@ -181,3 +185,209 @@ class Flatten(Module):
     def extra_repr(self):
         """The flattened dimension range."""
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Expands dimension ``dim`` into ``unflattened_size`` (the inverse of ``Flatten``).
+
+    >>> nn.Unflatten(1, (2, 5, 5))(em.randn(2, 50)).shape
+    (2, 2, 5, 5)
+    """
+
+    def __init__(self, dim: int, unflattened_size):
+        super().__init__()
+        if not isinstance(unflattened_size, (tuple, list)):
+            raise TypeError(f"unflattened_size must be a tuple of ints, but found type "
+                            f"{type(unflattened_size).__name__}")
+        for index, size in enumerate(unflattened_size):
+            if not isinstance(size, int):
+                raise TypeError(f"unflattened_size must be tuple of ints, but found element of type "
+                                f"{type(size).__name__} at pos {index}")
+        self.dim, self.unflattened_size = dim, unflattened_size
+
+    def forward(self, x):
+        """``x`` with dimension ``dim`` reshaped to ``unflattened_size`` (one entry may be −1)."""
+        dim = self.dim % x.ndim
+        return x.reshape(*x.shape[:dim], *self.unflattened_size, *x.shape[dim + 1:])
+
+    def extra_repr(self):
+        """The expanded dimension and its new sizes."""
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
+# -- parameter containers --------------------------------------------------------------------------
+def _as_parameter(value):
+    """A tensor that is not yet a Parameter becomes one (PyTorch's rule for these containers)."""
+    return Parameter(value) if isinstance(value, Tensor) and not isinstance(value, Parameter) else value
+
+
+def _entry_repr(key, value) -> str:
+    """One line of a parameter container's repr, as PyTorch writes it."""
+    if not isinstance(value, Tensor):
+        return f"  ({key}): Object of type: {type(value).__name__}"
+    kind = "Parameter" if isinstance(value, Parameter) else "Tensor"
+    device = f" ({value.device})" if value.device != "cpu" else ""
+    return f"  ({key}): {kind} containing: [ember.{value.dtype} of size {'x'.join(map(str, value.shape))}{device}]"
+
+
+class _ParameterContainer(Module):
+    """The repr shared by ``ParameterList`` and ``ParameterDict``: one indented line per entry."""
+
+    def __call__(self, *args, **kwargs):
+        raise RuntimeError(f"{type(self).__name__} should not be called.")
+
+    def __repr__(self):
+        lines = self.extra_repr().split("\n") if len(self) else []
+        return f"{type(self).__name__}(" + "".join(f"\n  {line}" for line in lines) + ("\n)" if lines else ")")
+
+
+class ParameterList(_ParameterContainer):
+    """A list of parameters registered under '0', '1', … (tensors are turned into Parameters).
+
+    >>> params = nn.ParameterList([nn.Parameter(em.randn(3, 3)) for _ in range(2)])
+    >>> [name for name, _ in params.named_parameters()]
+    ['0', '1']
+    """
+
+    def __init__(self, values: Iterable | None = None):
+        super().__init__()
+        self._size = 0
+        if values is not None:
+            self.extend(values)
+
+    def _name_at(self, index) -> str:
+        index = operator.index(index)
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"index {index} is out of range")
+        return str(index % len(self))
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return type(self)(self[i] for i in range(*index.indices(len(self))))
+        return getattr(self, self._name_at(index))
+
+    def __setitem__(self, index, value) -> None:
+        setattr(self, self._name_at(index), _as_parameter(value))
+
+    def __len__(self):
+        return self._size
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __iadd__(self, values):
+        return self.extend(values)
+
+    def append(self, value) -> ParameterList:
+        """Add ``value`` at the end (a tensor becomes a Parameter)."""
+        self._size += 1
+        self[self._size - 1] = value
+        return self
+
+    def extend(self, values) -> ParameterList:
+        """Append every entry of the iterable ``values``."""
+        if not isinstance(values, Iterable) or isinstance(values, Tensor):
+            raise TypeError(f"ParameterList.extend should be called with an iterable, but got {type(values).__name__}")
+        for value in values:
+            self.append(value)
+        return self
+
+    def extra_repr(self) -> str:
+        """One line per entry: its kind, dtype and size."""
+        return "\n".join(_entry_repr(k, p) for k, p in enumerate(self))
+
+
+class ParameterDict(_ParameterContainer):
+    """A dict of parameters registered under their (string) keys (tensors are turned into Parameters).
+
+    As in PyTorch, a plain dict is added in sorted key order; an OrderedDict, a ParameterDict or
+    a sequence of pairs keeps its order.
+
+    >>> heads = nn.ParameterDict({"scale": nn.Parameter(em.ones(3)), "shift": nn.Parameter(em.zeros(3))})
+    >>> list(heads.state_dict())
+    ['scale', 'shift']
+    """
+
+    def __init__(self, parameters=None):
+        super().__init__()
+        self._keys = {}
+        if parameters is not None:
+            self.update(parameters)
+
+    @staticmethod
+    def _check_key(key) -> str:
+        if not isinstance(key, str):
+            raise TypeError(f"Index given to ParameterDict cannot be used as a key as it is not a string "
+                            f"(type is '{type(key).__name__}').")
+        return key
+
+    def __getitem__(self, key):
+        return getattr(self, self._check_key(key))
+
+    def __setitem__(self, key, value) -> None:
+        self._keys[self._check_key(key)] = None
+        setattr(self, key, _as_parameter(value))
+
+    def __delitem__(self, key) -> None:
+        del self._keys[key]
+        delattr(self, key)
+
+    def __len__(self):
+        return len(self._keys)
+
+    def __iter__(self):
+        return iter(self._keys)
+
+    def __contains__(self, key):
+        return key in self._keys
+
+    def keys(self):
+        """The keys, in order."""
+        return self._keys.keys()
+
+    def values(self):
+        """The entries, in key order."""
+        return [self[k] for k in self._keys]
+
+    def items(self):
+        """(key, entry) pairs, in order."""
+        return [(k, self[k]) for k in self._keys]
+
+    def get(self, key, default=None):
+        """The entry under ``key``, or ``default``."""
+        return self[key] if key in self else default
+
+    def pop(self, key):
+        """Remove the entry under ``key`` and return it."""
+        value = self[key]
+        del self[key]
+        return value
+
+    def setdefault(self, key, default=None):
+        """The entry under ``key``, first set to ``default`` when absent."""
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def clear(self) -> None:
+        """Remove every entry."""
+        for key in list(self._keys):
+            del self[key]
+
+    def update(self, parameters) -> None:
+        """Add or replace entries from a mapping (a plain dict in sorted key order) or (key, value) pairs."""
+        if not isinstance(parameters, Iterable):
+            raise TypeError(f"ParametersDict.update should be called with an iterable of key/value pairs, but got "
+                            f"{type(parameters).__name__}")
+        if isinstance(parameters, (OrderedDict, ParameterDict)):
+            pairs = parameters.items()
+        elif isinstance(parameters, Mapping):
+            pairs = sorted(parameters.items())
+        else:
+            pairs = parameters
+        for key, value in pairs:
+            self[key] = value
+
+    def extra_repr(self) -> str:
+        """One line per entry: its kind, dtype and size."""
+        return "\n".join(_entry_repr(k, p) for k, p in self.items())

@@ -1,4 +1,4 @@
-"""Convolution layers: Conv1d, Conv2d and ConvTranspose2d over the im2col ops of ``ember.ops.conv``."""
+"""Convolution layers: Conv1d, Conv2d, Conv3d, ConvTranspose1d and ConvTranspose2d over im2col ops (``ember.ops``)."""
 from __future__ import annotations
 
 from ember.autograd.tensor import Parameter
@@ -57,7 +57,7 @@ class _ConvNd(Module):
     def forward(self, input):
         self._check_input(input)
         input, padding = self._mode_padded(input)
-        convolve = F.conv1d if self._dims == 1 else F.conv2d
+        convolve = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[self._dims]
         return convolve(input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
     def _mode_padded(self, input):
@@ -74,7 +74,7 @@ class _ConvNd(Module):
     def _check_input(self, input):
         name, n = type(self).__name__, self._dims
         if input.ndim != n + 2 or input.shape[1] != self.in_channels:
-            layout = "(N, C, L)" if n == 1 else "(N, C, H, W)"
+            layout = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}[n]
             raise ValueError(f"{name}(in_channels={self.in_channels}): expected input of shape {layout} with "
                              f"C = {self.in_channels}, got {tuple(input.shape)}")
 
@@ -140,7 +140,49 @@ class Conv1d(_ConvNd):
                          padding_mode, device, dtype)
 
 
-class ConvTranspose2d(_ConvNd):
+class Conv3d(_ConvNd):
+    """3-D convolution over (N, C_in, D, H, W) volumes; the arguments are Conv2d's with triples.
+
+    weight (C_out, C_in/groups, kd, kh, kw); each output size ⌊(n + 2p − d(f − 1) − 1)/s⌋ + 1.
+
+    >>> nn.Conv3d(3, 8, kernel_size=3, padding=1)(em.randn(2, 3, 8, 16, 16)).shape
+    (2, 8, 8, 16, 16)
+    """
+
+    _dims = 3
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, device, dtype)
+
+
+class _ConvTransposeNd(_ConvNd):
+    """What the transposed convolutions share: zero padding only, and ``output_size`` in forward."""
+
+    _transposed = True
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, output_padding, groups, bias,
+                 dilation, padding_mode, device, dtype):
+        if padding_mode != "zeros":
+            raise ValueError(f"{type(self).__name__}: only padding_mode='zeros' is supported, got {padding_mode!r}")
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, device, dtype, output_padding)
+
+    def forward(self, input, output_size=None):
+        self._check_input(input)
+        output_padding = self.output_padding
+        if output_size is not None:  # choose output_padding to reach the requested size, as PyTorch
+            output_padding = tuple(
+                want - ((n - 1) * s - 2 * p + d * (k - 1) + 1)
+                for want, n, s, p, d, k in zip(tuple(output_size)[-self._dims:], input.shape[2:], self.stride,
+                                               self.padding, self.dilation, self.kernel_size, strict=False))
+        convolve = F.conv_transpose1d if self._dims == 1 else F.conv_transpose2d
+        return convolve(input, self.weight, self.bias, self.stride, self.padding, output_padding, self.groups,
+                        self.dilation)
+
+
+class ConvTranspose2d(_ConvTransposeNd):
     """Transposed 2-D convolution (the gradient of Conv2d with respect to its input), for upsampling.
 
     Output size (H − 1)·s − 2p + d(kh − 1) + output_padding + 1. weight (C_in, C_out/groups, kh, kw).
@@ -151,22 +193,24 @@ class ConvTranspose2d(_ConvNd):
     (1, 8, 14, 14)
     """
 
-    _transposed = True
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, output_padding, groups, bias,
+                         dilation, padding_mode, device, dtype)
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """Transposed 1-D convolution over (N, C_in, L): ConvTranspose2d's arguments as single ints.
+
+    Output length (L − 1)·s − 2p + d(k − 1) + output_padding + 1; weight (C_in, C_out/groups, k).
+
+    >>> nn.ConvTranspose1d(16, 8, kernel_size=4, stride=2, padding=1)(em.randn(2, 16, 10)).shape
+    (2, 8, 20)
+    """
+
+    _dims = 1
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
                  groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros", device=None, dtype=None):
-        if padding_mode != "zeros":
-            raise ValueError(f"ConvTranspose2d: only padding_mode='zeros' is supported, got {padding_mode!r}")
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                         padding_mode, device, dtype, output_padding)
-
-    def forward(self, input, output_size=None):
-        self._check_input(input)
-        output_padding = self.output_padding
-        if output_size is not None:  # choose output_padding to reach the requested size, as PyTorch
-            output_padding = tuple(
-                want - ((n - 1) * s - 2 * p + d * (k - 1) + 1)
-                for want, n, s, p, d, k in zip(tuple(output_size)[-2:], input.shape[2:], self.stride, self.padding,
-                                               self.dilation, self.kernel_size, strict=False))
-        return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding, output_padding,
-                                  self.groups, self.dilation)
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, output_padding, groups, bias,
+                         dilation, padding_mode, device, dtype)

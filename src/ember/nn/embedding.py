@@ -6,7 +6,7 @@ from ember.autograd.tensor import Parameter, Tensor
 from ember.creation import empty
 from ember.nn import init
 from ember.nn.module import Module
-from ember.ops.embedding import embedding
+from ember.ops.embedding import embedding, embedding_bag
 
 
 class Embedding(Module):
@@ -103,4 +103,77 @@ class Embedding(Module):
             s += ", scale_grad_by_freq=True"
         if self.sparse:
             s += ", sparse=True"
+        return s
+
+
+class EmbeddingBag(Module):
+    """Sums, means or maxima of bags of embeddings (``Embedding`` followed by a reduction over each bag,
+    without building the (bags, length, dim) lookup in between).
+
+    Args:
+        num_embeddings, embedding_dim: the table's shape, as ``Embedding``.
+        max_norm, norm_type, scale_grad_by_freq: as ``Embedding``.
+        mode: 'sum', 'mean' (default) or 'max' over each bag.
+        include_last_offset: ``offsets`` has B + 1 entries, the last one the input's length.
+        padding_idx: entries with this index are left out of their bag (and the row gets no gradient).
+        sparse: not supported (ember has no sparse gradients): True raises.
+
+    ``forward(input, offsets=None, per_sample_weights=None)``: input (B, L) (a bag per row) or 1-D
+    with ``offsets`` (B,) marking where each bag starts; ``per_sample_weights`` (sum only) weighs
+    each entry. Output (B, embedding_dim). The table is initialised N(0, 1), as PyTorch.
+
+    >>> bag = nn.EmbeddingBag(10, 3, mode="sum")
+    >>> bag(em.tensor([1, 2, 4, 5, 4, 3, 2, 9]), em.tensor([0, 4])).shape
+    (2, 3)
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, max_norm=None, norm_type: float = 2.0,
+                 scale_grad_by_freq: bool = False, mode: str = "mean", sparse: bool = False, _weight=None,
+                 include_last_offset: bool = False, padding_idx=None, device=None, dtype=None):
+        super().__init__()
+        table = Embedding(num_embeddings, embedding_dim, padding_idx, max_norm, norm_type, scale_grad_by_freq,
+                          sparse, _weight, device=device, dtype=dtype)  # checks the arguments, draws the table
+        if mode not in ("sum", "mean", "max"):
+            raise ValueError(f"EmbeddingBag: mode has to be one of sum, mean or max, got {mode!r}")
+        self.num_embeddings, self.embedding_dim, self.padding_idx = num_embeddings, embedding_dim, table.padding_idx
+        self.max_norm, self.norm_type, self.scale_grad_by_freq = max_norm, norm_type, scale_grad_by_freq
+        self.mode, self.sparse, self.include_last_offset = mode, sparse, include_last_offset
+        self.weight = table.weight
+
+    def reset_parameters(self) -> None:
+        """Redraw the table from N(0, 1) and zero the ``padding_idx`` row, as PyTorch."""
+        init.normal_(self.weight)
+        if self.padding_idx is not None:
+            with no_grad():
+                self.weight.array[self.padding_idx] = 0
+
+    def forward(self, input, offsets=None, per_sample_weights=None):
+        """The reduced bags of ``input`` (see the class docstring) → (B, embedding_dim)."""
+        return embedding_bag(input, self.weight, offsets, self.max_norm, self.norm_type, self.scale_grad_by_freq,
+                             self.mode, self.sparse, per_sample_weights, self.include_last_offset, self.padding_idx)
+
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze=True, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+                        mode="mean", sparse=False, include_last_offset=False, padding_idx=None):
+        """An EmbeddingBag over the table ``embeddings`` (num_embeddings, embedding_dim), fixed when ``freeze``."""
+        if embeddings.ndim != 2:
+            raise ValueError(f"EmbeddingBag.from_pretrained: embeddings must be 2-D, got shape "
+                             f"{tuple(embeddings.shape)}")
+        data = embeddings.array if isinstance(embeddings, Tensor) else embeddings
+        bag = cls(*data.shape, max_norm, norm_type, scale_grad_by_freq, mode, sparse, data.copy(),
+                  include_last_offset, padding_idx)
+        bag.weight.requires_grad_(not freeze)
+        return bag
+
+    def extra_repr(self) -> str:
+        s = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.max_norm is not None:
+            s += f", max_norm={self.max_norm}"
+        if self.norm_type != 2:
+            s += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq:
+            s += ", scale_grad_by_freq=True"
+        s += f", mode={self.mode!r}"
+        if self.padding_idx is not None:
+            s += f", padding_idx={self.padding_idx}"
         return s

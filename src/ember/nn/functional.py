@@ -16,6 +16,8 @@ import warnings
 
 from ember import ops
 from ember.nn.attention import scaled_dot_product_attention  # noqa: F401 - PyTorch's signature
+from ember.nn.bilinear import bilinear  # noqa: F401 - PyTorch's signature
+from ember.ops import activation as _activation
 from ember.ops import (  # noqa: F401 - re-exported unchanged: their signatures already are PyTorch's
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
@@ -44,6 +46,28 @@ from ember.ops import (  # noqa: F401 - re-exported unchanged: their signatures 
     softplus,
     tanh,
 )
+from ember.ops import loss as _loss
+from ember.ops.activation import (  # noqa: F401 - PyTorch's signatures
+    glu,
+    gumbel_softmax,
+    hardshrink,
+    prelu,
+    softshrink,
+    softsign,
+    tanhshrink,
+)
+from ember.ops.conv import conv_transpose1d, fold, unfold  # noqa: F401 - PyTorch's signatures
+from ember.ops.conv3d import conv3d  # noqa: F401 - PyTorch's signature
+from ember.ops.ctc import ctc_loss  # noqa: F401 - PyTorch's signature
+from ember.ops.dropout import alpha_dropout as _alpha_dropout
+from ember.ops.dropout import feature_dropout as _feature_dropout
+from ember.ops.embedding import embedding_bag  # noqa: F401 - PyTorch's signature
+from ember.ops.loss import cosine_similarity, gaussian_nll_loss  # noqa: F401 - PyTorch's signatures
+from ember.ops.normalization import local_response_norm, rms_norm  # noqa: F401 - PyTorch's signatures
+from ember.ops.padding import pad as _pad
+from ember.ops.pooling import adaptive_avg_pool3d, avg_pool3d, max_pool3d  # noqa: F401 - PyTorch's signatures
+from ember.ops.resample import interpolate, pixel_shuffle, pixel_unshuffle  # noqa: F401 - PyTorch's signatures
+from ember.ops.sampling import affine_grid, grid_sample  # noqa: F401 - PyTorch's signatures
 
 __all__ = [
     "smooth_l1_loss", "huber_loss", "negative_sampling_loss",
@@ -54,9 +78,18 @@ __all__ = [
     "relu", "relu6", "leaky_relu", "elu", "hardtanh", "sigmoid", "logsigmoid", "tanh", "gelu", "softplus",
     "silu", "softmax", "log_softmax", "softmin", "logsumexp", "linear", "conv1d", "conv2d", "conv_transpose2d",
     "dropout", "dropout2d",
+    "selu", "celu", "mish", "hardswish", "hardsigmoid", "softsign", "glu", "threshold", "tanhshrink", "hardshrink",
+    "softshrink", "prelu", "rrelu", "gumbel_softmax", "rms_norm", "local_response_norm", "dropout1d", "dropout3d",
+    "alpha_dropout", "feature_alpha_dropout", "kl_div", "poisson_nll_loss", "gaussian_nll_loss",
+    "cosine_embedding_loss", "margin_ranking_loss", "hinge_embedding_loss", "soft_margin_loss",
+    "multilabel_soft_margin_loss", "multilabel_margin_loss", "multi_margin_loss", "ctc_loss", "cosine_similarity",
+    "bilinear", "embedding_bag",
     "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "triplet_margin_loss", "contrastive_loss", "pairwise_distance", "normalize",
     "one_hot", "pad",
+    "conv3d", "conv_transpose1d", "fold", "unfold", "max_pool3d", "avg_pool3d", "adaptive_avg_pool3d",
+    "interpolate", "pixel_shuffle", "pixel_unshuffle",
+    "grid_sample", "affine_grid",
 ]
 
 
@@ -144,6 +177,41 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
     return ops.softmax(-input, dim)
 
 
+def selu(input, inplace=False):
+    """SELU(x) = λ·ELU(x, α) with λ ≈ 1.0507, α ≈ 1.6733 (self-normalising)."""
+    return _activation.selu(input)
+
+
+def celu(input, alpha=1.0, inplace=False):
+    """CELU(x) = max(0, x) + min(0, α(e^{x/α} − 1))."""
+    return _activation.celu(input, alpha)
+
+
+def mish(input, inplace=False):
+    """Mish(x) = x·tanh(softplus(x))."""
+    return _activation.mish(input)
+
+
+def hardswish(input, inplace=False):
+    """Hardswish(x) = x·relu6(x + 3)/6."""
+    return _activation.hardswish(input)
+
+
+def hardsigmoid(input, inplace=False):
+    """Hardsigmoid(x) = relu6(x + 3)/6."""
+    return _activation.hardsigmoid(input)
+
+
+def threshold(input, threshold, value, inplace=False):
+    """x where x > threshold, else ``value``."""
+    return _activation.threshold(input, threshold, value)
+
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    """Randomised leaky ReLU: slopes drawn from U(lower, upper) in training, (lower + upper)/2 otherwise."""
+    return _activation.rrelu(input, lower, upper, training)
+
+
 # -- dropout and padding ----------------------------------------------------------------------
 def dropout(input, p=0.5, training=True, inplace=False):
     """Inverted dropout: zero each element with probability p, scale survivors by 1/(1 − p).
@@ -155,18 +223,83 @@ def dropout(input, p=0.5, training=True, inplace=False):
     return ops.dropout(input, p, training)
 
 
+def _unbatched_feature_dropout(input, p, training, batched):
+    """Feature dropout of ``input``, read as one sample (a batch dimension added, then removed) unless ``batched``."""
+    if batched:
+        return _feature_dropout(input, p, training)
+    return ops.squeeze(_feature_dropout(ops.unsqueeze(input, 0), p, training), 0)
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False):
+    """Channel dropout on (N, C, L) or (C, L): each whole channel is zeroed with probability p."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if input.ndim not in (2, 3):
+        raise RuntimeError(f"dropout1d: Expected 2D or 3D input, but received a {input.ndim}D input. Note that "
+                           "dropout1d exists to provide channel-wise dropout on inputs with 1 spatial dimension, a "
+                           "channel dimension, and an optional batch dimension (i.e. 2D or 3D inputs).")
+    return _unbatched_feature_dropout(input, p, training, input.ndim == 3)
+
+
 def dropout2d(input, p=0.5, training=True, inplace=False):
-    """Channel dropout on (N, C, H, W) or (C, H, W): each whole feature map is zeroed with prob. p."""
-    return ops.dropout2d(input, p, training)
+    """Channel dropout on (N, C, H, W): each whole feature map is zeroed with probability p.
+
+    As PyTorch: other ranks are dropped along dimensions 0 and 1 with a deprecation warning, and
+    a 3-D input is read as (N, C, L) (channel-wise 1-D dropout), with a warning saying so.
+    """
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if input.ndim not in (3, 4):
+        warnings.warn(f"dropout2d: Received a {input.ndim}-D input to dropout2d, which is deprecated and will result "
+                      "in an error in a future release. To retain the behavior and silence this warning, please use "
+                      "dropout instead. Note that dropout2d exists to provide channel-wise dropout on inputs with 2 "
+                      "spatial dimensions, a channel dimension, and an optional batch dimension (i.e. 3D or 4D "
+                      "inputs).", stacklevel=2)
+    if input.ndim == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout behavior "
+                      "is desired - input is interpreted as shape (N, C, L), where C is the channel dim. This behavior "
+                      "will change in a future release to interpret the input as one without a batch dimension, i.e. "
+                      "shape (C, H, W). To maintain the 1D channel-wise dropout behavior, please switch to using "
+                      "dropout1d instead.", stacklevel=2)
+    return _feature_dropout(input, p, training)
+
+
+def dropout3d(input, p=0.5, training=True, inplace=False):
+    """Channel dropout on (N, C, D, H, W) or (C, D, H, W): each whole 3-D feature map is zeroed with probability p.
+
+    Other ranks warn, as in PyTorch, and are read as one sample.
+    """
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if input.ndim not in (4, 5):
+        warnings.warn(f"dropout3d: Received a {input.ndim}-D input to dropout3d, which is deprecated and will result "
+                      "in an error in a future release. To retain the behavior and silence this warning, please use "
+                      "dropout instead. Note that dropout3d exists to provide channel-wise dropout on inputs with 3 "
+                      "spatial dimensions, a channel dimension, and an optional batch dimension (i.e. 4D or 5D "
+                      "inputs).", stacklevel=2)
+    return _unbatched_feature_dropout(input, p, training, input.ndim == 5)
+
+
+def alpha_dropout(input, p=0.5, training=False, inplace=False):
+    """Alpha dropout (for SELU nets): keeps zero mean and unit variance; identity unless ``training``."""
+    return _alpha_dropout(input, p, training)
+
+
+def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
+    """Alpha dropout of whole channels (dimensions 0 and 1 share a mask entry); identity unless ``training``."""
+    return _alpha_dropout(input, p, training, feature=True)
 
 
 def pad(input, pad, mode="constant", value=None):
     """Pad with (left, right) widths listed from the last dimension backwards.
 
+    Modes 'constant' (``value``, default 0; negative widths crop), 'reflect', 'replicate' and
+    'circular' (see ``ember.ops.padding``).
+
     >>> F.pad(em.ones(2, 3), (1, 1)).shape     # last dim 3 → 5
     (2, 5)
     """
-    return ops.pad(input, pad, mode, 0.0 if value is None else value)
+    return _pad(input, pad, mode, value)
 
 
 # -- losses ---------------------------------------------------------------------------------------
@@ -260,3 +393,69 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
 def contrastive_loss(x1, x2, target, margin=1.0, eps=1e-6, reduction="mean"):
     """y·d² + (1 − y)·max(margin − d, 0)², y = 1 for similar pairs (Hadsell et al. 2006)."""
     return ops.contrastive_loss(x1, x2, target, margin, eps, reduction)
+
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    """KL divergence p (log p − log q) for log-probabilities input = log q; 'batchmean' divides the sum by N.
+
+    'mean' (the default) divides by the number of elements and warns, as PyTorch.
+    """
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction(size_average, reduce, reduction)
+    elif reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the support size."
+                      "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+                      "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
+                      stacklevel=2)
+    return _loss.kl_div(input, target, reduction, log_target)
+
+
+def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                     reduction="mean"):
+    """Poisson NLL: e^x − y·x for log-rates (``log_input``), else x − y·log(x + eps); ``full`` adds Stirling's term."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    return _loss.poisson_nll_loss(input, target, log_input, full, eps, reduction)
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, reduce=None, reduction="mean"):
+    """1 − cos(x1, x2) for y = 1, max(0, cos(x1, x2) − margin) for y = −1."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    return _loss.cosine_embedding_loss(input1, input2, target, margin, reduction)
+
+
+def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, reduce=None, reduction="mean"):
+    """max(0, −y (x1 − x2) + margin)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    return _loss.margin_ranking_loss(input1, input2, target, margin, reduction)
+
+
+def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
+    """x for y = 1, max(0, margin − x) for y = −1."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    return _loss.hinge_embedding_loss(input, target, margin, reduction)
+
+
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """log(1 + e^{−y x}) for labels y = ±1."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    return _loss.soft_margin_loss(input, target, reduction)
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    """−(1/C) Σ_c w_c [y log σ(x) + (1 − y) log σ(−x)] per sample."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    return _loss.multilabel_soft_margin_loss(input, target, weight, reduction)
+
+
+def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """(1/C) Σ_{j ∈ Y} Σ_{i ∉ Y} max(0, 1 − (x_j − x_i)), Y listed in the target before the first −1."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    return _loss.multilabel_margin_loss(input, target, reduction)
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
+                      reduction="mean"):
+    """(1/C) Σ_{j ≠ y} w_y max(0, margin − x_y + x_j)^p, p ∈ {1, 2}."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    return _loss.multi_margin_loss(input, target, p, margin, weight, reduction)

@@ -192,6 +192,189 @@ class NLLLoss(_WeightedLoss):
                           reduction=self.reduction)
 
 
+# -- divergences and likelihoods -------------------------------------------------------------
+class KLDivLoss(_Loss):
+    """Kullback–Leibler divergence: ℓ = p (log p − log q) for log-probabilities input = log q and
+    target probabilities p (log-probabilities with ``log_target=True``).
+
+    ``reduction='batchmean'`` (the true KL per sample) sums and divides by the batch size;
+    'mean' divides by the number of elements (PyTorch's default, with its warning).
+
+    >>> loss = nn.KLDivLoss(reduction="batchmean")
+    >>> loss(F.log_softmax(em.randn(3, 5), dim=1), F.softmax(em.randn(3, 5), dim=1)).shape
+    ()
+    """
+
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean", log_target: bool = False):
+        batchmean = reduction == "batchmean" and size_average is None and reduce is None
+        super().__init__(size_average, reduce, "mean" if batchmean else reduction)
+        self.reduction = "batchmean" if batchmean else self.reduction
+        self.log_target = log_target
+
+    def forward(self, input, target):
+        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
+
+
+class PoissonNLLLoss(_Loss):
+    """Poisson negative log-likelihood of counts y: ℓ = e^{x} − y·x for log-rates x (``log_input``),
+    or ℓ = x − y·log(x + eps) for rates x; ``full`` adds Stirling's term y log y − y + ½ log(2πy) (y > 1).
+
+    >>> nn.PoissonNLLLoss()(em.randn(5), em.tensor([0.0, 1.0, 2.0, 3.0, 1.0])).shape
+    ()
+    """
+
+    def __init__(self, log_input: bool = True, full: bool = False, size_average=None, eps: float = 1e-8,
+                 reduce=None, reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
+        self.log_input, self.full, self.eps = log_input, full, eps
+
+    def forward(self, log_input, target):
+        return F.poisson_nll_loss(log_input, target, log_input=self.log_input, full=self.full, eps=self.eps,
+                                  reduction=self.reduction)
+
+
+class GaussianNLLLoss(_Loss):
+    """Gaussian negative log-likelihood: ℓ = ½ (log max(σ², eps) + (μ − y)²/max(σ², eps)) [+ ½ log 2π].
+
+    ``forward(input, target, var)``: the predicted mean μ, the target y and the predicted
+    variance σ² (shaped like input, one dimension short, with a size-1 dimension, or a number).
+
+    >>> nn.GaussianNLLLoss()(em.randn(5, 2), em.randn(5, 2), em.ones(5, 1)).shape
+    ()
+    """
+
+    def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean"):
+        super().__init__(reduction=reduction)
+        self.full, self.eps = full, eps
+
+    def forward(self, input, target, var):
+        return F.gaussian_nll_loss(input, target, var, full=self.full, eps=self.eps, reduction=self.reduction)
+
+
+class CTCLoss(_Loss):
+    """Connectionist temporal classification loss (Graves et al. 2006): −log p(target | input),
+    summed over every alignment of the target to the T frames (blank = class ``blank``).
+
+    ``forward(log_probs, targets, input_lengths, target_lengths)``: log_probs (T, N, C) from a
+    log_softmax; targets (N, S) padded or 1-D concatenated; lengths (N,). 'mean' divides each
+    loss by its target length, then averages; ``zero_infinity`` zeroes impossible alignments.
+
+    >>> ctc = nn.CTCLoss()
+    >>> ctc(em.randn(50, 2, 20).log_softmax(2), em.randint(1, 20, (2, 10)), [50, 50], [10, 7]).shape
+    ()
+    """
+
+    def __init__(self, blank: int = 0, reduction: str = "mean", zero_infinity: bool = False):
+        super().__init__(reduction=reduction)
+        self.blank, self.zero_infinity = blank, zero_infinity
+
+    def forward(self, log_probs, targets, input_lengths, target_lengths):
+        return F.ctc_loss(log_probs, targets, input_lengths, target_lengths, self.blank, self.reduction,
+                          self.zero_infinity)
+
+
+# -- margin losses ------------------------------------------------------------------------------
+class _MarginLoss(_Loss):
+    """A loss with a ``margin`` as its first argument, then PyTorch's reduction arguments."""
+
+    def __init__(self, margin: float = 0.0, size_average=None, reduce=None, reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
+        self.margin = margin
+
+
+class MarginRankingLoss(_MarginLoss):
+    """Ranking loss: ℓ = max(0, −y (x1 − x2) + margin), y = 1 when x1 should rank above x2, −1 below.
+
+    >>> nn.MarginRankingLoss(0.5)(em.randn(4), em.randn(4), em.tensor([1.0, -1.0, 1.0, 1.0])).shape
+    ()
+    """
+
+    def forward(self, input1, input2, target):
+        return F.margin_ranking_loss(input1, input2, target, margin=self.margin, reduction=self.reduction)
+
+
+class CosineEmbeddingLoss(_MarginLoss):
+    """ℓ = 1 − cos(x1, x2) for similar pairs (y = 1), max(0, cos(x1, x2) − margin) for dissimilar (y = −1).
+
+    >>> nn.CosineEmbeddingLoss()(em.randn(4, 8), em.randn(4, 8), em.tensor([1, -1, 1, -1])).shape
+    ()
+    """
+
+    def forward(self, input1, input2, target):
+        return F.cosine_embedding_loss(input1, input2, target, margin=self.margin, reduction=self.reduction)
+
+
+class HingeEmbeddingLoss(_MarginLoss):
+    """ℓ = x for y = 1 and max(0, margin − x) for y = −1, x typically a distance between a pair.
+
+    >>> nn.HingeEmbeddingLoss()(em.rand(4), em.tensor([1.0, -1.0, 1.0, -1.0])).shape
+    ()
+    """
+
+    def __init__(self, margin: float = 1.0, size_average=None, reduce=None, reduction: str = "mean"):
+        super().__init__(margin, size_average, reduce, reduction)
+
+    def forward(self, input, target):
+        return F.hinge_embedding_loss(input, target, margin=self.margin, reduction=self.reduction)
+
+
+class SoftMarginLoss(_Loss):
+    """Two-class logistic loss for labels y = ±1: ℓ = log(1 + e^{−y x}).
+
+    >>> nn.SoftMarginLoss()(em.randn(4), em.tensor([1.0, -1.0, 1.0, -1.0])).shape
+    ()
+    """
+
+    def forward(self, input, target):
+        return F.soft_margin_loss(input, target, reduction=self.reduction)
+
+
+class MultiLabelSoftMarginLoss(_WeightedLoss):
+    """Multi-label one-vs-all logistic loss: ℓ_n = −(1/C) Σ_c w_c [y log σ(x) + (1 − y) log σ(−x)].
+
+    Input (N, C) logits and target (N, C) of 0/1; ``weight`` (C,) rescales the classes.
+
+    >>> nn.MultiLabelSoftMarginLoss()(em.randn(4, 3), em.tensor([[1.0, 0, 1], [0, 0, 1], [1, 1, 0], [0, 1, 0]])).shape
+    ()
+    """
+
+    def forward(self, input, target):
+        return F.multilabel_soft_margin_loss(input, target, weight=self.weight, reduction=self.reduction)
+
+
+class MultiLabelMarginLoss(_Loss):
+    """Multi-label hinge loss: ℓ = (1/C) Σ_{j ∈ Y} Σ_{i ∉ Y} max(0, 1 − (x_j − x_i)), the target classes Y
+    listed first in each row of the integer target and ended by −1.
+
+    >>> nn.MultiLabelMarginLoss()(em.randn(2, 4), em.tensor([[3, 0, -1, 1], [1, -1, 0, 0]])).shape
+    ()
+    """
+
+    def forward(self, input, target):
+        return F.multilabel_margin_loss(input, target, reduction=self.reduction)
+
+
+class MultiMarginLoss(_WeightedLoss):
+    """Multi-class hinge loss: ℓ = (1/C) Σ_{j ≠ y} w_y max(0, margin − x_y + x_j)^p, p ∈ {1, 2}.
+
+    >>> nn.MultiMarginLoss()(em.randn(4, 5), em.tensor([0, 4, 2, 1])).shape
+    ()
+    """
+
+    def __init__(self, p: int = 1, margin: float = 1.0, weight=None, size_average=None, reduce=None,
+                 reduction: str = "mean"):
+        super().__init__(weight, size_average, reduce, reduction)
+        if p not in (1, 2):
+            raise ValueError("only p == 1 and p == 2 supported")
+        if weight is not None and self.weight.ndim != 1:
+            raise ValueError(f"MultiMarginLoss: expected weight to be a 1D tensor but got: {self.weight.ndim}D")
+        self.p, self.margin = p, margin
+
+    def forward(self, input, target):
+        return F.multi_margin_loss(input, target, p=self.p, margin=self.margin, weight=self.weight,
+                                   reduction=self.reduction)
+
+
 # -- metric learning -----------------------------------------------------------------------
 
 
@@ -241,3 +424,35 @@ class ContrastiveLoss(_Loss):
 
     def forward(self, x1, x2, target):
         return F.contrastive_loss(x1, x2, target, margin=self.margin, eps=self.eps, reduction=self.reduction)
+
+
+
+# -- distances ------------------------------------------------------------------------------
+class PairwiseDistance(Module):
+    """The p-norm distance between matching rows: d = ‖x1 − x2 + eps‖_p over the last dimension.
+
+    >>> nn.PairwiseDistance()(em.randn(4, 8), em.randn(4, 8)).shape
+    (4,)
+    """
+
+    def __init__(self, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False):
+        super().__init__()
+        self.norm, self.eps, self.keepdim = p, eps, keepdim
+
+    def forward(self, x1, x2):
+        return F.pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)
+
+
+class CosineSimilarity(Module):
+    """cos(x1, x2) = Σ x1·x2 / (max(‖x1‖, eps)·max(‖x2‖, eps)) along ``dim``.
+
+    >>> nn.CosineSimilarity(dim=1)(em.randn(4, 8), em.randn(4, 8)).shape
+    (4,)
+    """
+
+    def __init__(self, dim: int = 1, eps: float = 1e-8):
+        super().__init__()
+        self.dim, self.eps = dim, eps
+
+    def forward(self, x1, x2):
+        return F.cosine_similarity(x1, x2, self.dim, self.eps)

@@ -13,7 +13,7 @@ from itertools import chain
 
 import numpy as np
 
-from ember import backend
+from ember import backend, dtypes
 from ember.autograd.grad_mode import no_grad
 from ember.autograd.tensor import Parameter, Tensor
 
@@ -302,6 +302,10 @@ class Module:
 
         >>> model.load_state_dict({k: v.detach().numpy() for k, v in torch_model.state_dict().items()})
         """
+        for prefix, module in self.named_modules(remove_duplicate=False):
+            materialize = getattr(module, "_materialize_from_state_dict", None)
+            if materialize is not None:  # a lazy layer that has not run yet takes its shapes from the state dict
+                materialize(state_dict, f"{prefix}." if prefix else "")
         own = dict(self._state_items())
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
@@ -340,7 +344,7 @@ class Module:
         def convert(a):
             if device is not None:
                 a = backend.to_device(a, backend.normalize_device(device))
-            if dtype is not None and a.dtype.kind == "f":
+            if dtype is not None and dtypes.is_floating_dtype(a.dtype):
                 a = a.astype(dtype)
             return a
 

@@ -315,3 +315,63 @@ class GroupNorm(Module):
     def extra_repr(self) -> str:
         return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
                 f"bias={self.bias is not None}")
+
+
+class RMSNorm(Module):
+    """Root-mean-square normalisation over the trailing ``normalized_shape`` dimensions:
+
+        y = x / √(mean(x²) + ε) ⊙ γ,
+
+    no centring and no bias (the LayerNorm of LLaMA-style transformers). ``eps=None`` uses the
+    machine epsilon of the input's dtype, as PyTorch; γ (init 1) has shape ``normalized_shape``.
+
+    >>> nn.RMSNorm(32)(em.randn(4, 10, 32)).shape
+    (4, 10, 32)
+    """
+
+    def __init__(self, normalized_shape, eps: float | None = None, elementwise_affine: bool = True, device=None,
+                 dtype=None):
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        if not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape):
+            raise ValueError(f"RMSNorm: normalized_shape must be a positive int or a tuple of them, "
+                             f"got {normalized_shape!r}")
+        self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
+        weight = Parameter(empty(*shape, dtype=dtype, device=device)) if elementwise_affine else None
+        self.register_parameter("weight", weight)  # and no bias slot at all, as PyTorch
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """γ ← 1."""
+        if self.weight is not None:
+            init.ones_(self.weight)
+
+    def forward(self, input):
+        return F.rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class LocalResponseNorm(Module):
+    """Local response normalisation across neighbouring channels (AlexNet, Krizhevsky et al. 2012):
+
+        b_c = a_c / (k + α/n · Σ_{c' near c} a_{c'}²)^β,   n = ``size`` channels around c
+
+    AlexNet used n = 5, β = 0.75, k = 2 and α = 1e−4 on the plain sum (α = 5e−4 here, where the sum
+    is divided by n as in PyTorch). Input (N, C, *), at least 3-D; no parameters.
+
+    >>> nn.LocalResponseNorm(5, k=2.0)(em.randn(2, 16, 7, 7)).shape
+    (2, 16, 7, 7)
+    """
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
+        super().__init__()
+        _check_positive("LocalResponseNorm", "size", size)
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, input):
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

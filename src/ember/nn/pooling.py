@@ -1,4 +1,4 @@
-"""Pooling layers over the ops of ``ember.ops.pooling``: max, average, adaptive, global and pyramid pooling.
+"""Pooling layers over the ops of ``ember.ops.pooling``: max, average (1-D to 3-D), adaptive, global, pyramid.
 
 None has parameters; each checks its arguments when built, and a bad input's error names the
 layer and the input's shape.
@@ -36,7 +36,7 @@ class _MaxPoolNd(_Pool):
         self.return_indices, self.ceil_mode = return_indices, ceil_mode
 
     def forward(self, input):
-        op = F.max_pool2d if self._dims == 2 else F.max_pool1d
+        op = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}[self._dims]
         return self._pool(op, input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
                           self.return_indices)
 
@@ -76,6 +76,16 @@ class MaxPool1d(_MaxPoolNd):
     _dims = 1
 
 
+class MaxPool3d(_MaxPoolNd):
+    """3-D max pooling over (N, C, D, H, W) or (C, D, H, W): MaxPool2d's arguments as ints or triples.
+
+    >>> nn.MaxPool3d(2)(em.randn(2, 3, 8, 8, 8)).shape
+    (2, 3, 4, 4, 4)
+    """
+
+    _dims = 3
+
+
 # -- average pooling ----------------------------------------------------------------------------
 
 
@@ -97,23 +107,37 @@ class AvgPool2d(_Pool):
     (8, 6, 14, 14)
     """
 
+    _dims = 2
+
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                  divisor_override=None):
         super().__init__()
-        pool_args("AvgPool2d", 2, kernel_size, stride, padding)
+        name = type(self).__name__
+        pool_args(name, self._dims, kernel_size, stride, padding)
         if divisor_override is not None and (not isinstance(divisor_override, int) or divisor_override == 0):
-            raise ValueError(f"AvgPool2d: divisor_override must be a non-zero int, got {divisor_override!r}")
+            raise ValueError(f"{name}: divisor_override must be a non-zero int, got {divisor_override!r}")
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding, self.ceil_mode = padding, ceil_mode
         self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
 
     def forward(self, input):
-        return self._pool(F.avg_pool2d, input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+        op = F.avg_pool3d if self._dims == 3 else F.avg_pool2d
+        return self._pool(op, input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                           self.count_include_pad, self.divisor_override)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool3d(AvgPool2d):
+    """3-D average pooling over (N, C, D, H, W) or (C, D, H, W): AvgPool2d's arguments as ints or triples.
+
+    >>> nn.AvgPool3d(2)(em.randn(2, 3, 8, 8, 8)).shape
+    (2, 3, 4, 4, 4)
+    """
+
+    _dims = 3
 
 
 class AvgPool1d(_Pool):
@@ -180,6 +204,19 @@ class AdaptiveAvgPool1d(_AdaptivePool):
 
     def forward(self, input):
         return self._pool(F.adaptive_avg_pool1d, input, self.output_size)
+
+
+class AdaptiveAvgPool3d(_AdaptivePool):
+    """Average pooling of (N, C, D, H, W) or (C, D, H, W) to a fixed (Do, Ho, Wo), with PyTorch's bins.
+
+    >>> nn.AdaptiveAvgPool3d(1)(em.randn(2, 8, 4, 7, 7)).shape
+    (2, 8, 1, 1, 1)
+    """
+
+    _dims = 3
+
+    def forward(self, input):
+        return self._pool(F.adaptive_avg_pool3d, input, self.output_size)
 
 
 class _AdaptiveMaxPool(_AdaptivePool):

@@ -6,6 +6,7 @@ and for testing the fused layers against.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -15,6 +16,7 @@ from ember.backend import to_numpy
 from ember.creation import empty, zeros
 from ember.nn import init
 from ember.nn.module import Module
+from ember.nn.rnn_utils import PackedSequence, pack_like, pad_packed_sequence
 from ember.ops.activation import identity, relu, sigmoid, tanh
 from ember.ops.dropout import dropout as _dropout
 from ember.ops.linalg import linear
@@ -40,6 +42,21 @@ def _lengths_array(layer, lengths, N, T):
     if lengths.dtype.kind not in "iu" or (N and (lengths.min() < 1 or lengths.max() > T)):
         raise ValueError(f"{layer}: lengths must be integers in [1, {T}] (the padded length), got {lengths.tolist()}")
     return lengths
+
+
+def _accepts_packed(forward):
+    """Let ``forward(input, hx, lengths)`` take a PackedSequence: it runs as the padded batch with its
+    lengths (the same numbers), and the output is packed back in the input's layout. hx and the final
+    states stay in the original batch order, as PyTorch's."""
+    @functools.wraps(forward)
+    def run(self, input, hx=None, lengths=None):
+        if not isinstance(input, PackedSequence):
+            return forward(self, input, hx, lengths)
+        padded, lengths = pad_packed_sequence(input, self.batch_first)
+        output, state = forward(self, padded, hx, lengths)
+        return pack_like(output, input, self.batch_first), state
+
+    return run
 
 
 # -- multi-layer fused RNN / LSTM / GRU -------------------------------------------------------
@@ -72,6 +89,9 @@ class _RNNBase(Module):
     @property
     def num_directions(self) -> int:
         return 2 if self.bidirectional else 1
+
+    def flatten_parameters(self) -> None:
+        """Nothing to do: PyTorch packs the weights into one buffer for cuDNN; ember reads them where they are."""
 
     def reset_parameters(self) -> None:
         """Every weight and bias ~ U(−1/√hidden_size, 1/√hidden_size), as PyTorch."""
@@ -162,7 +182,8 @@ class RNN(_RNNBase):
     forward(input, hx=None, lengths=None): input (T, N, I) ((N, T, I) with batch_first, (T, I)
     unbatched), hx (L·D, N, H) → (output (T, N, D·H), h_n (L·D, N, H)). ``lengths`` (N,) runs a
     padded batch as if each sequence ran alone: outputs past a sequence's length are 0 and h_n is
-    its state at its last real step (PyTorch's packed-sequence results).
+    its state at its last real step (PyTorch's packed-sequence results). ``input`` may also be a
+    ``PackedSequence`` (``nn.utils.rnn``); the output is then one too.
 
     >>> rnn = nn.RNN(10, 20, num_layers=2)
     >>> output, h_n = rnn(em.randn(5, 3, 10))
@@ -176,6 +197,7 @@ class RNN(_RNNBase):
                          device, dtype)
         self.nonlinearity = nonlinearity
 
+    @_accepts_packed
     def forward(self, input, hx=None, lengths=None):
         x, unbatched, lengths = self._prepare(input, lengths)
         h0 = self._initial(hx, x.shape[1], unbatched)
@@ -204,6 +226,7 @@ class LSTM(_RNNBase):
 
     gates = 4
 
+    @_accepts_packed
     def forward(self, input, hx=None, lengths=None):
         x, unbatched, lengths = self._prepare(input, lengths)
         if hx is not None and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
@@ -232,6 +255,7 @@ class GRU(_RNNBase):
 
     gates = 3
 
+    @_accepts_packed
     def forward(self, input, hx=None, lengths=None):
         x, unbatched, lengths = self._prepare(input, lengths)
         h0 = self._initial(hx, x.shape[1], unbatched)

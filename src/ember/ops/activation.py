@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import math
 
+from ember import random
 from ember.autograd.function import Function
 from ember.backend import get_array_module as xp_of
+from ember.backend import to_device
 from ember.ops.broadcast import drop_reduced_axes, keep_reduced_axes
+from ember.ops.elementwise import abs, clip, where
+from ember.ops.shape import chunk
 
 
 class Sigmoid(Function):
@@ -279,3 +283,133 @@ class LogSumExp(Function):
 def logsumexp(x, dim=None, keepdim=False):
     """log Σ e^x over ``dim`` (all elements when None), stable."""
     return LogSumExp(dim, keepdim)(x)
+
+
+# -- more activations, composed from the primitives above and the arithmetic ops ----------------
+# Each derivative comes from the backward passes of its parts. Exactly at a kink (x = ±3 for
+# hardswish, say) the one-sided value chosen may differ from PyTorch's kernels; elsewhere they agree.
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(x):
+    """SELU(x) = λ·ELU(x, α), λ ≈ 1.0507 and α ≈ 1.6733 (Klambauer et al. 2017): self-normalising.
+
+    >>> selu(em.tensor([0.0, 1.0]))
+    tensor([0.      , 1.050701])
+    """
+    return _SELU_SCALE * elu(x, _SELU_ALPHA)
+
+
+def celu(x, alpha=1.0):
+    """CELU(x) = max(0, x) + min(0, α(e^{x/α} − 1)) = α·ELU(x/α, 1): ELU made continuously differentiable."""
+    if alpha == 0:
+        raise ValueError("celu: alpha must not be 0")
+    return alpha * elu(x / alpha, 1.0)
+
+
+def mish(x):
+    """Mish(x) = x·tanh(softplus(x)) (Misra 2019), softplus with PyTorch's threshold 20."""
+    return x * tanh(softplus(x))
+
+
+def hardsigmoid(x):
+    """Piecewise-linear sigmoid: 0 for x ≤ −3, 1 for x ≥ 3, x/6 + 1/2 between (gradient 1/6 inside)."""
+    return Hardtanh(0.0, 6.0)(x + 3.0) / 6.0
+
+
+def hardswish(x):
+    """Hardswish(x) = x·hardsigmoid(x) (MobileNetV3): 0 for x ≤ −3, x for x ≥ 3, x(x + 3)/6 between."""
+    return x * hardsigmoid(x)
+
+
+def softsign(input):
+    """x / (1 + |x|), a sigmoid-shaped map onto (−1, 1) with polynomial tails."""
+    return input / (1 + abs(input))
+
+
+def tanhshrink(input):
+    """x − tanh(x)."""
+    return input - tanh(input)
+
+
+def threshold(x, threshold, value):
+    """x where x > threshold, else ``value`` (gradient 1 where x > threshold, 0 elsewhere)."""
+    return where(x.array > threshold, x, value)
+
+
+def hardshrink(input, lambd=0.5):
+    """x where |x| > λ, else 0."""
+    return where(xp_of(input.array).abs(input.array) > lambd, input, 0.0)
+
+
+def softshrink(input, lambd=0.5):
+    """x − λ for x > λ, x + λ for x < −λ, 0 between: x − clip(x, −λ, λ) (gradient 0 on [−λ, λ])."""
+    if lambd < 0:
+        raise ValueError(f"softshrink: lambda must be greater or equal to 0, but found to be {lambd}.")
+    return input - clip(input, -lambd, lambd)
+
+
+def glu(input, dim=-1):
+    """Gated linear unit: a ⊙ σ(b), where x = [a, b] is split in two halves along ``dim``.
+
+    >>> glu(em.randn(4, 6)).shape
+    (4, 3)
+    """
+    if input.ndim == 0:
+        raise RuntimeError("glu does not support scalars because halving size must be even")
+    size = input.shape[dim]
+    if size % 2:
+        raise RuntimeError(f"Halving dimension must be even, but dimension {dim % input.ndim} is size {size}")
+    a, b = chunk(input, 2, dim)
+    return a * sigmoid(b)
+
+
+def prelu(input, weight):
+    """Parametric ReLU: x for x > 0, a·x otherwise, with the learnt slope a = ``weight``.
+
+    ``weight`` holds one slope, or one per channel (dimension 1 of x, which must then be at least 2-D).
+    """
+    x = input
+    if weight.ndim > 1:
+        raise RuntimeError(f"prelu: weight must be 0-D or 1-D (one slope per channel), got shape {weight.shape}")
+    C = x.shape[1] if x.ndim >= 2 else 1  # PyTorch: below 2-D there is no channel dimension
+    if weight.numel() == 1:
+        a = weight.reshape(())  # one slope: it broadcasts everywhere
+    elif weight.shape[0] != C:
+        raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found parameter numbers = "
+                           f"{weight.shape[0]} and channel size = {C}.")
+    else:
+        a = weight.reshape((1, C) + (1,) * (x.ndim - 2)) if x.ndim >= 2 else weight
+    return where(x.array > 0, x, a * x)
+
+
+def rrelu(x, lower=1.0 / 8, upper=1.0 / 3, training=False):
+    """Randomised leaky ReLU (Xu et al. 2015): x for x > 0, a·x otherwise.
+
+    Training: a ~ U(lower, upper), drawn per element from ember's generator (so ``manual_seed``
+    fixes it); evaluation: the fixed slope (lower + upper)/2.
+    """
+    if not training:
+        return leaky_relu(x, (lower + upper) / 2)
+    xp = xp_of(x.array)
+    slopes = random.generator().uniform(lower, upper, x.shape).astype(x.dtype)
+    noise = xp.where(x.array > 0, x.dtype.type(1), to_device(slopes, x.device))
+    return x * noise  # the slope drawn is also the derivative, as in PyTorch's backward
+
+
+def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
+    """A sample of the Gumbel-softmax (Jang et al. 2017): softmax((logits + g)/τ) along ``dim``, g ~ Gumbel(0, 1).
+
+    ``hard=True`` returns the one-hot of its argmax in the forward pass with the soft sample's
+    gradient (straight-through: y_hard − stop_grad(y_soft) + y_soft). ``eps`` is unused, as in PyTorch.
+    """
+    g = -xp_of(logits.array).log(to_device(random.generator().exponential(size=logits.shape), logits.device))
+    y_soft = softmax((logits + g.astype(logits.dtype)) / tau, dim)
+    if not hard:
+        return y_soft
+    xp = xp_of(y_soft.array)
+    index = xp.expand_dims(y_soft.array.argmax(axis=dim), dim)
+    y_hard = xp.zeros_like(y_soft.array)
+    xp.put_along_axis(y_hard, index, 1, axis=dim)
+    return y_soft + (y_hard - y_soft.array)  # value y_hard, gradient that of y_soft

@@ -1,4 +1,4 @@
-"""Convolution: ``conv1d``, ``conv2d`` and ``conv_transpose2d`` through im2col and one GEMM.
+"""Convolution: ``conv1d``, ``conv2d``, ``conv_transpose1d/2d`` through im2col and one GEMM; ``unfold``/``fold``.
 
 Cross-correlation, as in every framework: for input x (N, C, H, W) and weight
 W (O, C/groups, kh, kw),
@@ -211,7 +211,7 @@ def _transpose_groups(cols, groups):
 
 def _check_conv(op, x, W, b, groups, spatial_dims, transposed=False):
     if x.ndim != spatial_dims + 2:
-        layout = "(N, C, L)" if spatial_dims == 1 else "(N, C, H, W)"
+        layout = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}[spatial_dims]
         raise ValueError(f"{op}: expected input of shape {layout}, got {tuple(x.shape)}")
     if x.dtype != W.dtype:
         raise TypeError(f"{op}: input dtype {x.dtype} differs from the weight's {W.dtype}")
@@ -332,3 +332,121 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
         raise ValueError(f"conv_transpose2d: padding {padding} leaves no output for input {tuple(input.shape)}")
     fn = ConvTranspose2d(stride, pads, dilation, groups, full)
     return fn(input, weight) if bias is None else fn(input, weight, bias)
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Transposed 1-D convolution (PyTorch's ``F.conv_transpose1d``), the gradient of ``conv1d``.
+
+    input (N, C, L), weight (C, O/groups, k) → (N, O, Lo), Lo = (L − 1)·s − 2p + d(k − 1) + output_padding + 1;
+    ``conv_transpose2d`` on a height-1 image.
+
+    >>> F.conv_transpose1d(em.randn(2, 4, 10), em.randn(4, 3, 4), stride=2, padding=1).shape
+    (2, 3, 20)
+    """
+    _check_conv("conv_transpose1d", input, weight, bias, groups, 1, transposed=True)
+    args = {name: ntuple(value, 1, name, "conv_transpose1d")[0] for name, value in
+            (("stride", stride), ("padding", padding), ("output_padding", output_padding), ("dilation", dilation))}
+    y = conv_transpose2d(unsqueeze(input, 2), unsqueeze(weight, 2), bias, (1, args["stride"]), (0, args["padding"]),
+                         (0, args["output_padding"]), groups, (1, args["dilation"]))
+    return squeeze(y, 2)
+
+
+# -- unfold / fold ---------------------------------------------------------------------------
+
+
+class Unfold(Function):
+    # NOTE: im2col exposed as an op; its backward is col2im, so Fold below is this op run backwards.
+    def __init__(self, kernel, stride, dilation, padding, out_size, padded_shape):
+        self.kernel, self.stride, self.dilation, self.padding = kernel, stride, dilation, padding
+        self.out_size, self.padded_shape = out_size, padded_shape
+
+    def forward(self, x):
+        return _unfold(self, x)
+
+    def backward(self, gy):
+        return _fold(self, gy)
+
+
+class Fold(Unfold):
+    def forward(self, cols):
+        return _fold(self, cols)
+
+    def backward(self, gy):
+        return _unfold(self, gy)
+
+
+def _unfold(geom, x):
+    """x (N, C, H, W) → blocks (N, C·kh·kw, Ho·Wo): row (c, u, v), column (i, j)."""
+    cols = im2col(pad_plane(x, geom.padding), geom.kernel, geom.stride, geom.dilation, geom.out_size)
+    C, kh, kw, N, Ho, Wo = cols.shape
+    return xp_of(x).ascontiguousarray(cols.transpose(3, 0, 1, 2, 4, 5)).reshape(N, C * kh * kw, Ho * Wo)
+
+
+def _fold(geom, blocks):
+    """The adjoint of ``_unfold``: blocks (N, C·kh·kw, Ho·Wo) summed back onto (N, C, H, W)."""
+    (kh, kw), (Ho, Wo), N = geom.kernel, geom.out_size, blocks.shape[0]
+    cols = blocks.reshape(N, -1, kh, kw, Ho, Wo).transpose(1, 2, 3, 0, 4, 5)
+    img = col2im(cols, geom.padded_shape, geom.stride, geom.dilation)
+    return xp_of(img).ascontiguousarray(crop(img, geom.padding))
+
+
+def _block_geometry(op, spatial, kernel_size, dilation, padding, stride):
+    """kernel, dilation, (lo, hi) pads, stride and the number of blocks (Ho, Wo) over an (H, W) image."""
+    kernel, dilation, pad, stride = (ntuple(v, 2, name, op) for v, name in
+                                     ((kernel_size, "kernel_size"), (dilation, "dilation"), (padding, "padding"),
+                                      (stride, "stride")))
+    if min(kernel + dilation + stride) < 1 or min(pad) < 0:
+        raise ValueError(f"{op}: kernel_size, dilation and stride must be positive and padding non-negative, got "
+                         f"{kernel}, {dilation}, {stride} and {pad}")
+    pads = tuple((p, p) for p in pad)
+    out = tuple(conv_output_size(*args) for args in zip(spatial, kernel, stride, pads, dilation, strict=True))
+    if min(out) < 1:
+        raise RuntimeError(f"{op}: given input with spatial size {tuple(spatial)}, kernel_size={kernel}, dilation="
+                           f"{dilation}, padding={pad}, calculated shape of the array of sliding blocks as {out}, "
+                           "but its components must be at least one")
+    return kernel, dilation, pads, stride, out
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """Extract sliding blocks (PyTorch's ``F.unfold``, im2col): (N, C, H, W) → (N, C·kh·kw, L).
+
+    out[n, (c, u, v), (i, j)] = x_pad[n, c, i·s_h + u·d_h, j·s_w + v·d_w], L = Ho·Wo the number of
+    blocks (conv's output size). An unbatched (C, H, W) input gives (C·kh·kw, L). A convolution is
+    W.view(O, −1) @ unfold(x).
+
+    >>> F.unfold(em.randn(2, 3, 5, 5), kernel_size=3).shape
+    (2, 27, 9)
+    """
+    if input.ndim not in (3, 4):
+        raise ValueError(f"unfold: expected a 3D (C, H, W) or 4D (N, C, H, W) input, got {tuple(input.shape)}")
+    x = unsqueeze(input, 0) if input.ndim == 3 else input
+    kernel, dilation, pads, stride, out = _block_geometry("unfold", x.shape[2:], kernel_size, dilation, padding,
+                                                          stride)
+    padded = (x.shape[0], x.shape[1]) + tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[2:], pads, strict=True))
+    y = Unfold(kernel, stride, dilation, pads, out, padded)(x)
+    return squeeze(y, 0) if input.ndim == 3 else y
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """Sum sliding blocks back into an image (PyTorch's ``F.fold``, col2im): (N, C·kh·kw, L) → (N, C, H, W).
+
+    The adjoint of ``unfold``: overlapping blocks add up, so fold(unfold(x)) counts each pixel
+    once per block that holds it. ``output_size`` is (H, W); an unbatched (C·kh·kw, L) input
+    gives (C, H, W).
+
+    >>> F.fold(em.randn(1, 12, 12), output_size=(4, 5), kernel_size=2).shape
+    (1, 3, 4, 5)
+    """
+    if input.ndim not in (2, 3):
+        raise ValueError(f"fold: expected a 2D (C·kh·kw, L) or 3D (N, C·kh·kw, L) input, got {tuple(input.shape)}")
+    x = unsqueeze(input, 0) if input.ndim == 2 else input
+    size = ntuple(output_size, 2, "output_size", "fold")
+    kernel, dilation, pads, stride, out = _block_geometry("fold", size, kernel_size, dilation, padding, stride)
+    if x.shape[1] % (kernel[0] * kernel[1]) or x.shape[2] != out[0] * out[1]:
+        raise RuntimeError(f"fold: expected an input of shape (N, C·{kernel[0]}·{kernel[1]}, {out[0] * out[1]}) for "
+                           f"output_size={size}, kernel_size={kernel}, dilation={dilation}, padding="
+                           f"{tuple(p for p, _ in pads)}, stride={stride}, got {tuple(input.shape)}")
+    C = x.shape[1] // (kernel[0] * kernel[1])
+    padded = (x.shape[0], C) + tuple(n + lo + hi for n, (lo, hi) in zip(size, pads, strict=True))
+    y = Fold(kernel, stride, dilation, pads, out, padded)(x)
+    return squeeze(y, 0) if input.ndim == 2 else y

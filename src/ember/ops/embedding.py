@@ -124,3 +124,122 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     if max_norm is not None:
         embedding_renorm_(weight, indices, max_norm, norm_type)
     return Embedding(indices, _normalize_padding_idx(padding_idx, num_embeddings), scale_grad_by_freq)(weight)
+
+
+# -- bags of embeddings ---------------------------------------------------------------------------
+class SegmentSum(Function):
+    """y[b] = Σ_{i in bag b} x_i for rows x (M, D) with bag ids ``bags`` (M,); dx_i = dy[bag_i]."""
+
+    def __init__(self, bags, num_bags):
+        self.bags, self.num_bags = bags, num_bags
+
+    def forward(self, x):
+        y = xp_of(x).zeros((self.num_bags,) + x.shape[1:], dtype=x.dtype)
+        scatter_add_rows(y, self.bags, x)
+        return y
+
+    def backward(self, gy):
+        return xp_of(gy).take(gy, self.bags, axis=0)
+
+
+class SegmentMax(Function):
+    """y[b] = max over the rows of bag b, per column, for bags that are contiguous runs of rows
+    (0 for an empty bag); the gradient goes to the first row attaining each maximum, as PyTorch."""
+
+    def __init__(self, bags, counts):
+        self.bags, self.counts = bags, counts
+
+    def forward(self, x):
+        xp = xp_of(x)
+        self.M, self.full = x.shape[0], self.counts > 0
+        starts = (xp.cumsum(self.counts) - self.counts)[self.full]
+        y = xp.zeros((len(self.counts),) + x.shape[1:], dtype=x.dtype)
+        if len(starts):
+            y[self.full] = xp.maximum.reduceat(x, starts, axis=0)
+        # the first row of each bag equal to its maximum: the smallest row number among the hits
+        hits = xp.where(x == xp.take(y, self.bags, axis=0), xp.arange(self.M)[:, None], self.M)
+        self.first = xp.minimum.reduceat(hits, starts, axis=0) if len(starts) else hits[:0]
+        return y
+
+    def backward(self, gy):
+        xp = xp_of(gy)
+        gx = xp.zeros((self.M,) + gy.shape[1:], dtype=gy.dtype)
+        gx[self.first, xp.arange(gy.shape[1])[None, :]] = gy[self.full]  # each (bag, column) has its own row
+        return gx
+
+
+def _bags(offsets, n, include_last_offset, xp):
+    """The bag id (−1: in no bag) of each of the n indices, and the number of bags, from the start ``offsets``."""
+    offsets = xp.asarray(offsets.array if isinstance(offsets, Tensor) else offsets).astype(xp.int64).reshape(-1)
+    if offsets.ndim != 1 or not offsets.size:
+        raise ValueError(f"embedding_bag: offsets has to be a non-empty 1D Tensor, got shape {offsets.shape}")
+    if int(offsets[0]) != 0:
+        raise RuntimeError(f"offsets[0] has to be 0, i.e., the first sequence in the mini-batch has to start "
+                           f"from position 0. However, got {int(offsets[0])}")
+    if int(offsets[-1]) > n:
+        raise RuntimeError(f"offsets[-1] can not be greater than input's length ({n}), but got {int(offsets[-1])}")
+    bags = xp.searchsorted(offsets, xp.arange(n), side="right") - 1
+    num_bags = len(offsets) - 1 if include_last_offset else len(offsets)
+    return xp.where(bags < num_bags, bags, -1), num_bags
+
+
+def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False, mode="mean",
+                  sparse=False, per_sample_weights=None, include_last_offset=False, padding_idx=None):
+    """Sums, means or maxima of bags of embeddings, without materialising the (bags, length, dim) lookup.
+
+    input: (B, L) indices (each row a bag, ``offsets`` None), or 1-D indices cut into bags at the
+    start positions ``offsets`` (B,) (or (B + 1,) ending with the length, ``include_last_offset``).
+    mode 'sum': y_b = Σ_{i∈b} w_i E[x_i] (w = ``per_sample_weights``, sum only, else 1); 'mean': the
+    mean over the bag; 'max': the element-wise maximum. Entries equal to ``padding_idx`` are left out
+    of their bag; an empty bag gives zeros. Output (B, embedding_dim).
+
+    >>> E = em.randn(10, 3, requires_grad=True)
+    >>> F.embedding_bag(em.tensor([1, 2, 4, 5, 4, 3, 2, 9]), E, em.tensor([0, 4])).shape
+    (2, 3)
+    """
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError(f"embedding_bag: mode has to be one of sum, mean or max, got {mode!r}")
+    if per_sample_weights is not None and mode != "sum":
+        raise NotImplementedError(f"embedding_bag: per_sample_weights was not None. per_sample_weights is only "
+                                  f"supported for mode='sum' (got mode='{mode}').")
+    if sparse:
+        raise NotImplementedError("embedding_bag: sparse=True is not supported (ember has no sparse tensors)")
+    weight = as_tensor(weight)
+    xp = xp_of(weight.array)
+    indices = _check_indices(input, weight.shape[0])
+    if per_sample_weights is not None and tuple(per_sample_weights.shape) != tuple(indices.shape):
+        raise ValueError(f"embedding_bag: per_sample_weights of shape {tuple(per_sample_weights.shape)} must match "
+                         f"the input's {tuple(indices.shape)}")
+    if indices.ndim == 2:
+        if offsets is not None:
+            raise ValueError("if input is 2D, then offsets has to be None, as input is treated is a mini-batch of "
+                             "fixed length sequences.")
+        offsets = xp.arange(0, indices.size, max(indices.shape[1], 1))[: indices.shape[0]]
+        include_last_offset = False
+    elif indices.ndim != 1 or offsets is None:
+        raise ValueError(f"embedding_bag: input has to be 1D or 2D (1D with offsets), got shape {indices.shape}")
+    indices = indices.reshape(-1)
+    bags, num_bags = _bags(offsets, indices.size, include_last_offset, xp)
+    keep = bags >= 0
+    padding_idx = _normalize_padding_idx(padding_idx, weight.shape[0])
+    if padding_idx is not None:
+        keep &= indices != padding_idx
+    return _reduce_bags(weight, indices[keep], bags[keep], num_bags, mode, per_sample_weights, keep,
+                        max_norm, norm_type, scale_grad_by_freq)
+
+
+def _reduce_bags(weight, indices, bags, num_bags, mode, per_sample_weights, keep, max_norm, norm_type,
+                 scale_grad_by_freq):
+    xp = xp_of(weight.array)
+    if max_norm is not None:
+        embedding_renorm_(weight, indices, max_norm, norm_type)
+    rows = Embedding(indices, None, scale_grad_by_freq)(weight)
+    counts = xp.bincount(bags, minlength=num_bags)
+    if mode == "max":
+        return SegmentMax(bags, counts)(rows)
+    if per_sample_weights is not None:
+        rows = rows * per_sample_weights.reshape(-1)[keep].reshape(-1, 1)
+    total = SegmentSum(bags, num_bags)(rows)
+    if mode == "sum":
+        return total
+    return total / xp.maximum(counts, 1).astype(total.dtype)[:, None]

@@ -1,6 +1,8 @@
 """Loss functions. Cross-entropy and NLL are fused (stable and fast); the rest compose."""
 from __future__ import annotations
 
+import builtins
+
 import numpy as np
 
 from ember.autograd.function import Function
@@ -8,7 +10,7 @@ from ember.autograd.tensor import as_tensor
 from ember.backend import get_array_module as xp_of
 from ember.ops.activation import _log_softmax, _shifted_exp, softplus
 from ember.ops.arithmetic import mul
-from ember.ops.elementwise import abs, where
+from ember.ops.elementwise import abs, exp, log, where
 from ember.ops.linalg import matmul
 from ember.ops.reduction import mean, sum
 
@@ -313,3 +315,210 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     log_weight = 1 if pos_weight is None else 1 + (pos_weight - 1) * target
     loss = (1 - target) * input + log_weight * softplus(-input)
     return _reduce(loss if weight is None else loss * weight, reduction, "binary_cross_entropy_with_logits")
+
+
+# -- divergences and likelihoods -----------------------------------------------------------------
+def _positive_part(x):
+    """max(x, 0), gradient 1 where x > 0 (PyTorch's ``clamp_min(0)`` in its margin losses)."""
+    return where(x.array > 0, x, 0.0)
+
+
+def kl_div(input, target, reduction="mean", log_target=False):
+    """Kullback–Leibler divergence pointwise, for log-probabilities ``input`` = log q and target p:
+
+        ℓ = p (log p − log q)   (0 where p = 0),   or with ``log_target``: e^{t} (t − log q), t = log p.
+
+    ``reduction='batchmean'`` divides the sum by the batch size (the true KL per sample); 'mean'
+    divides by the number of elements, as PyTorch (which warns about it, in ``F.kl_div``).
+
+    >>> kl_div(em.log(em.tensor([[0.5, 0.5]])), em.tensor([[0.5, 0.5]]), reduction="batchmean")
+    tensor(0.)
+    """
+    target = as_tensor(target, like=input)
+    if log_target:
+        loss = exp(target) * (target - input)
+    else:
+        # 0·log 0 = 0, and the gradient wrt p is 0 there (log p + 1 − log q elsewhere; PyTorch's is NaN there)
+        present = target.array != 0
+        loss = where(present, target * (log(where(present, target, 1.0)) - input), 0.0)
+    if reduction == "batchmean":
+        total = sum(loss)
+        return total / input.shape[0] if input.ndim else total
+    return _reduce(loss, reduction, "kl_div")
+
+
+def poisson_nll_loss(input, target, log_input=True, full=False, eps=1e-8, reduction="mean"):
+    """Poisson negative log-likelihood of counts y with rate λ:
+
+        ℓ = e^{x} − y·x (``log_input``: x = log λ),   or   ℓ = x − y·log(x + eps) (x = λ),
+
+    plus, with ``full``, Stirling's term y log y − y + ½ log(2πy) where y > 1.
+
+    >>> poisson_nll_loss(em.zeros(3), em.ones(3))   # e^0 − 1·0
+    tensor(1.)
+    """
+    if reduction not in REDUCTIONS:
+        raise ValueError(reduction + " is not a valid value for reduction")
+    target = as_tensor(target, like=input)
+    loss = exp(input) - target * input if log_input else input - target * log(input + eps)
+    if full:
+        big = target.array > 1
+        y = where(big, target, 1.0)  # 1 stands in below the cut: no log 0 in the unused branch
+        loss = loss + where(big, y * log(y) - y + 0.5 * log(2 * np.pi * y), 0.0)
+    return _reduce(loss, reduction, "poisson_nll_loss")
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """Gaussian negative log-likelihood of target y under N(μ = input, σ² = var):
+
+        ℓ = ½ (log max(σ², eps) + (μ − y)² / max(σ², eps)) [+ ½ log 2π with ``full``].
+
+    ``var`` is shaped like input (heteroscedastic), one dimension short of it or with one
+    dimension of size 1 (homoscedastic), or a number. As PyTorch, the clamp at ``eps`` is not
+    differentiated through (the gradient wrt var is that of the unclamped formula).
+    """
+    if isinstance(var, (int, float)):
+        if var < 0:
+            raise ValueError("var has negative entry/entries")
+        var = as_tensor(input.xp.full(input.shape, var, dtype=input.dtype))
+    elif bool((var.array < 0).any()):
+        raise ValueError("var has negative entry/entries")
+    if var.shape != input.shape:
+        if tuple(input.shape[:-1]) == tuple(var.shape):
+            var = var.reshape(var.shape + (1,))
+        elif var.ndim != input.ndim or builtins.sum(b for a, b in zip(input.shape, var.shape, strict=True)
+                                                    if a != b) != 1:  # PyTorch's test: one size-1 dimension
+            raise ValueError("var is of incorrect size")
+    if reduction not in REDUCTIONS:
+        raise ValueError(reduction + " is not valid")
+    var = var + (var.xp.maximum(var.array, eps) - var.array)  # the clamp, outside the graph
+    diff = input - target
+    loss = 0.5 * (log(var) + diff * diff / var)
+    if full:
+        loss = loss + 0.5 * np.log(2 * np.pi)
+    return _reduce(loss, reduction, "gaussian_nll_loss")
+
+
+# -- margin and embedding losses -----------------------------------------------------------------
+def margin_ranking_loss(input1, input2, target, margin=0.0, reduction="mean"):
+    """Ranking loss: ℓ = max(0, −y (x1 − x2) + margin), y = 1 if x1 should rank higher, −1 otherwise."""
+    target = as_tensor(target, like=input1)
+    if not input1.ndim == input2.ndim == target.ndim:
+        raise RuntimeError(f"margin_ranking_loss : All input tensors should have same dimension but got sizes: "
+                           f"input1: {input1.shape}, input2: {input2.shape}, target: {target.shape} ")
+    return _reduce(_positive_part(margin - target * (input1 - input2)), reduction, "margin_ranking_loss")
+
+
+def hinge_embedding_loss(input, target, margin=1.0, reduction="mean"):
+    """Hinge embedding loss for distances x with labels y = ±1: ℓ = x where y = 1, max(0, margin − x) where y = −1."""
+    t = as_tensor(target).array
+    loss = where(t != 1, _positive_part(margin - input), 0.0) + where(t != -1, input, 0.0)
+    return _reduce(loss, reduction, "hinge_embedding_loss")
+
+
+def soft_margin_loss(input, target, reduction="mean"):
+    """Two-class logistic loss with labels y = ±1: ℓ = log(1 + e^{−y x}), computed as softplus(−y x)."""
+    target = as_tensor(target, like=input)
+    return _reduce(softplus(-target * input), reduction, "soft_margin_loss")
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, reduction="mean"):
+    """Multi-label one-vs-all logistic loss over the C classes (last dimension) of each sample:
+
+        ℓ_n = −(1/C) Σ_c w_c [y_nc log σ(x_nc) + (1 − y_nc) log σ(−x_nc)].
+    """
+    target = as_tensor(target, like=input)
+    loss = target * softplus(-input) + (1 - target) * softplus(input)  # −log σ(x) = softplus(−x)
+    if weight is not None:
+        loss = loss * weight
+    C = input.shape[-1]
+    return _reduce(sum(loss, axis=input.ndim - 1) / C, reduction, "multilabel_soft_margin_loss")
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction="mean"):
+    """Cosine embedding loss for pairs labelled y = 1 (similar) or −1 (dissimilar):
+
+        ℓ = 1 − cos(x1, x2) where y = 1,   max(0, cos(x1, x2) − margin) where y = −1,
+
+    cos = x1·x2 / √((‖x1‖² + 1e−12)(‖x2‖² + 1e−12)) along the last dimension, as PyTorch.
+    Shapes: x1, x2 (N, D) with target (N,), or (D,) with a scalar target.
+    """
+    target = as_tensor(target)
+    if input1.ndim not in (1, 2) or input1.shape != input2.shape or target.ndim != input1.ndim - 1:
+        raise RuntimeError(f"cosine_embedding_loss: expected 1D or 2D inputs of one shape and a target with one "
+                           f"dimension less, got {input1.shape}, {input2.shape} and {target.shape}")
+    d = input1.ndim - 1
+    norms = (sum(input1 * input1, axis=d) + 1e-12) * (sum(input2 * input2, axis=d) + 1e-12)
+    cos = sum(input1 * input2, axis=d) / norms**0.5
+    t = target.array
+    loss = where(t == 1, 1 - cos, 0.0) + where(t == -1, _positive_part(cos - margin), 0.0)
+    return _reduce(loss, reduction, "cosine_embedding_loss")
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """cos(x1, x2) = Σ (x1/‖x1‖)(x2/‖x2‖) along ``dim``, each norm clamped at ``eps`` (PyTorch's formula:
+    normalise first, which keeps the result in [−1, 1]; the clamp is not differentiated through).
+
+    >>> cosine_similarity(em.tensor([[1.0, 0.0]]), em.tensor([[1.0, 1.0]]))
+    tensor([0.70710677])
+    """
+    from ember.ops.metric_loss import _norm  # noqa: PLC0415 - metric_loss imports this module
+
+    shape = np.broadcast_shapes(x1.shape, x2.shape)
+    x1, x2 = x1.expand(*shape), x2.expand(*shape)
+
+    def unit(x):
+        n = _norm(x, 2, True, axis=dim, name="cosine_similarity")
+        return x / (n + (n.xp.maximum(n.array, eps) - n.array))  # the clamp, outside the graph
+
+    return sum(unit(x1) * unit(x2), axis=dim)
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="mean"):
+    """Multi-class hinge loss (Weston & Watkins): for the true class y of each sample,
+
+        ℓ = (1/C) Σ_{j ≠ y} w_y · max(0, margin − x_y + x_j)^p,   p ∈ {1, 2}.
+
+    Shapes: input (N, C) with class indices (N,), or (C,) with one index.
+    """
+    if p not in (1, 2):
+        raise ValueError("only p == 1 and p == 2 supported")
+    target = as_tensor(target)
+    x = input.reshape(1, -1) if input.ndim == 1 else input
+    t = target.array.reshape(-1).astype(np.int64)
+    N, C = x.shape
+    if t.shape != (N,) or bool(((t < 0) | (t >= C)).any()):
+        raise ValueError(f"multi_margin_loss: expected {N} class indices in [0, {C}), got target {target.shape}")
+    xp = x.xp
+    rows = xp.arange(N)
+    z = _positive_part(margin - x[rows, t].reshape(N, 1) + x)
+    h = z if p == 1 else z * z
+    h = h * (xp.arange(C) != t[:, None])  # the true class itself does not count
+    if weight is not None:
+        h = h * as_tensor(weight).array[t][:, None].astype(x.dtype)
+    loss = sum(h, axis=1) / C
+    return _reduce(loss.reshape(()) if input.ndim == 1 else loss, reduction, "multi_margin_loss")
+
+
+def multilabel_margin_loss(input, target, reduction="mean"):
+    """Multi-label hinge loss: for the target classes Y of a sample (``target`` lists them, ended by −1),
+
+        ℓ = (1/C) Σ_{j ∈ Y} Σ_{i ∉ Y} max(0, 1 − (x_j − x_i)).
+
+    Shapes: input (N, C) and an integer target (N, C), or (C,) and (C,). All (j, i) pairs are formed
+    at once, an (N, C, C) array: meant for the tens-to-hundreds of labels of multi-label tasks.
+    """
+    target = as_tensor(target)
+    x = input.reshape(1, -1) if input.ndim == 1 else input
+    t = target.array.reshape(x.shape).astype(np.int64)
+    N, C = x.shape
+    xp = x.xp
+    listed = xp.cumprod(t != -1, axis=1).astype(bool)  # the entries before the first −1
+    safe = xp.where(listed, t, C)  # C: a spare column for the unlisted entries
+    is_target = xp.zeros((N, C + 1), dtype=bool)
+    xp.put_along_axis(is_target, safe, True, axis=1)
+    x_y = x[xp.arange(N)[:, None], xp.minimum(safe, C - 1)]  # (N, J): the score of each listed target
+    z = _positive_part(1 - x_y.reshape(N, C, 1) + x.reshape(N, 1, C))  # (N, J, I)
+    mask = listed[:, :, None] & ~is_target[:, None, :C]
+    loss = sum(z * mask, axis=(1, 2)) / C
+    return _reduce(loss.reshape(()) if input.ndim == 1 else loss, reduction, "multilabel_margin_loss")

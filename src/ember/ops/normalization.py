@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ember.autograd.function import Function
 from ember.autograd.tensor import Tensor
 from ember.backend import get_array_module as xp_of
 from ember.ops.broadcast import sum_to
-from ember.ops.shape import reshape
+from ember.ops.shape import ConstantPad, reshape
 
 # -- the fused core ---------------------------------------------------------------------------
 
@@ -265,3 +267,55 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     view = (input.shape[0], G, C // G, math.prod(input.shape[2:]))
     y, _ = _normalize(input, view, (2, 3), eps, weight, bias, (1, G, C // G, 1))
     return y
+
+
+# -- RMS and local response normalisation (composed: their backward comes from the parts) --------
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """Root-mean-square normalisation (Zhang & Sennrich 2019; PyTorch's ``F.rms_norm``):
+
+        y = x / √(mean(x²) + ε) ⊙ γ,
+
+    the mean over the trailing ``normalized_shape`` dims; no centring and no bias. ``eps=None``
+    takes the machine epsilon of the input's dtype, as PyTorch.
+
+    >>> F.rms_norm(em.randn(4, 10, 32), (32,)).shape
+    (4, 10, 32)
+    """
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(shape)
+    if input.ndim < k or tuple(input.shape[input.ndim - k:]) != shape:
+        raise ValueError(f"rms_norm: given normalized_shape={shape}, expected input of shape "
+                         f"(*, {', '.join(map(str, shape))}), got {tuple(input.shape)}")
+    _check_params("rms_norm", input, shape, weight=weight)
+    eps = float(np.finfo(input.dtype).eps) if eps is None else eps
+    axes = tuple(range(input.ndim - k, input.ndim))
+    ms = (input * input).sum(axis=axes, keepdims=True) * (1.0 / math.prod(shape)) if k else input * input
+    y = input / (ms + eps) ** 0.5
+    return y if weight is None else y * weight
+
+
+def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
+    """Local response normalisation across channels (AlexNet; PyTorch's ``F.local_response_norm``):
+
+        b_c = a_c / (k + α/n · Σ_{c'} a_{c'}²)^β,
+
+    the sum over the n = ``size`` channels c − ⌊n/2⌋ … c + ⌊(n−1)/2⌋ (zero beyond the ends).
+    Input (N, C, *) with at least one position dimension.
+
+    >>> F.local_response_norm(em.randn(2, 8, 5, 5), size=5).shape
+    (2, 8, 5, 5)
+    """
+    if input.ndim < 3:
+        raise ValueError(f"Expected 3D or higher dimensionality input (got {input.ndim} dimensions)")
+    if input.numel() == 0:
+        return input
+    C = input.shape[1]
+    widths = [(0, 0)] * input.ndim
+    widths[1] = (size // 2, (size - 1) // 2)
+    squares = ConstantPad(tuple(widths), 0.0)(input * input)
+    window = squares[:, 0:C]
+    for j in range(1, size):  # a sum over the (small) window, vectorised over everything else
+        window = window + squares[:, j:j + C]
+    return input / (window * (alpha / size) + k) ** beta

@@ -16,7 +16,8 @@ row-major order, as PyTorch), and its backward sends each gradient to that one p
 Adaptive pooling uses PyTorch's bins, start = ⌊i·n/out⌋ and end = ⌈(i + 1)·n/out⌉: equal bins
 are a plain pool; unequal ones are a matrix product (average) or a max along W then along H,
 one gather per position in the longest bin (max).
-The 1-D pools are the 2-D ones on a height-1 input.
+The 1-D pools are the 2-D ones on a height-1 input. The 3-D pools read their windows through one
+strided view (N, C, Do, Ho, Wo, kd, kh, kw) and send gradients back one kernel offset at a time.
 """
 from __future__ import annotations
 
@@ -27,8 +28,9 @@ from ember.autograd.function import Function
 from ember.autograd.tensor import Tensor
 from ember.backend import get_array_module as xp_of
 from ember.ops.conv import conv_output_size, crop, ntuple, pad_plane
+from ember.ops.conv3d import crop_spatial, offsets, pad_spatial, windows
 from ember.ops.linalg import matmul
-from ember.ops.shape import squeeze, unsqueeze
+from ember.ops.shape import squeeze, transpose, unsqueeze
 
 # Kernels with more offsets than this read their windows through one strided view instead of
 # one slice per offset: fewer, larger NumPy calls win once the windows are big (global pooling).
@@ -140,7 +142,7 @@ def batched(op, x, dims):
     if x.ndim == dims + 1:
         return unsqueeze(x, 0), True
     if x.ndim != dims + 2:
-        layout = "(N, C, L) or (C, L)" if dims == 1 else "(N, C, H, W) or (C, H, W)"
+        layout = {1: "(N, C, L) or (C, L)", 2: "(N, C, H, W) or (C, H, W)", 3: "(N, C, D, H, W) or (C, D, H, W)"}[dims]
         raise ValueError(f"{op}: expected input of shape {layout}, got {tuple(x.shape)}")
     return x, False
 
@@ -290,8 +292,11 @@ def avg_divisor(window, spatial, padding, count_include_pad, divisor_override, x
         if not count_include_pad:
             start, end = xp.maximum(start, 0), xp.minimum(end, n)
         counts.append(end - start)
-    area = counts[0][:, None] * counts[1]
-    return int(area[0, 0]) if bool((area == area[0, 0]).all()) else area
+    area = counts[0]
+    for c in counts[1:]:  # the outer product of the per-dimension counts
+        area = area[..., None] * c
+    first = area.ravel()[0]
+    return int(first) if bool((area == first).all()) else area
 
 
 class AvgPool2d(Function):
@@ -510,3 +515,125 @@ def adaptive_max_pool1d(input, output_size, return_indices=False):
     (Lo,) = adaptive_size("adaptive_max_pool1d", output_size, input.shape[-1:])
     out = adaptive_max_pool2d(x, (1, Lo), return_indices)
     return tuple(squeeze(t, -2) for t in out) if return_indices else squeeze(out, -2)
+
+
+# -- 3-D pooling ----------------------------------------------------------------------------------
+
+
+class MaxPool3d(Function):
+    # NOTE: fused, as MaxPool2d; the windows are read through one strided view, and backward sends
+    # each gradient to its window's maximum one kernel offset at a time (adding where windows overlap).
+    def __init__(self, window: Window):
+        self.window = window
+
+    def forward(self, x):
+        w = self.window
+        xpad = pad_spatial(x, w.pads, -math.inf)
+        self.padded_shape = xpad.shape
+        win = windows(xpad, w.kernel, w.stride, w.dilation, w.out).reshape(xpad.shape[:2] + w.out + (-1,))
+        self.arg = first_argmax(win)
+        self.save_for_backward(self.arg)
+        return xp_of(x).take_along_axis(win, self.arg[..., None], axis=-1)[..., 0]
+
+    def backward(self, gy):
+        (arg,) = self.saved
+        w = self.window
+        gxpad = xp_of(gy).zeros(self.padded_shape, dtype=gy.dtype)
+        for k, at in offsets(w.kernel, w.stride, w.dilation, w.out):
+            gxpad[at] += gy * (arg == k)
+        return crop_spatial(gxpad, w.pads)
+
+    def release(self):
+        super().release()
+        self.arg = None
+
+
+def _flat_indices(window, arg, spatial):
+    """Flat index (d·H + h)·W + w, in the unpadded input, of the element each window chose."""
+    xp = xp_of(arg)
+    flat = 0
+    for axis, (u, n, s, d, (lo, _), o) in enumerate(zip(xp.unravel_index(arg, window.kernel), spatial, window.stride,
+                                                         window.dilation, window.pads, window.out, strict=True)):
+        position = xp.arange(o).reshape((-1,) + (1,) * (len(spatial) - 1 - axis)) * s + u * d - lo
+        flat = flat * n + position
+    return flat.astype(xp.int64)
+
+
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """3-D max pooling (PyTorch's ``F.max_pool3d``): the maximum of each (dilated) kd×kh×kw window.
+
+    input (N, C, D, H, W) or (C, D, H, W) → (N, C, Do, Ho, Wo), sizes as ``max_pool2d``. With
+    ``return_indices`` also the flat index (d·H + h)·W + w of each maximum in its input volume.
+
+    >>> F.max_pool3d(em.randn(2, 3, 8, 8, 8), 2).shape
+    (2, 3, 4, 4, 4)
+    """
+    x, added = batched("max_pool3d", input, 3)
+    kernel, stride, padding, dilation = pool_args("max_pool3d", 3, kernel_size, stride, padding, dilation)
+    window = pool_window("max_pool3d", x.shape[2:], kernel, stride, padding, dilation, ceil_mode)
+    fn = MaxPool3d(window)
+    y = fn(x)
+    if not return_indices:
+        return unbatched(y, added)
+    return unbatched((y, Tensor(_flat_indices(window, fn.arg, x.shape[2:]))), added)
+
+
+class AvgPool3d(Function):
+    # NOTE: fused, as AvgPool2d: backward needs only the windows' geometry and the divisor.
+    def __init__(self, window: Window, divisor):
+        self.window, self.divisor = window, divisor  # divisor: a number or a (Do, Ho, Wo) array
+
+    def forward(self, x):
+        w = self.window
+        xpad = pad_spatial(x, w.pads, 0)
+        self.padded_shape = xpad.shape
+        return windows(xpad, w.kernel, w.stride, w.dilation, w.out).sum(axis=(-3, -2, -1)) / self.divisor
+
+    def backward(self, gy):
+        w = self.window
+        g = (gy / self.divisor).astype(gy.dtype, copy=False)
+        gxpad = xp_of(gy).zeros(self.padded_shape, dtype=gy.dtype)
+        for _, at in offsets(w.kernel, w.stride, w.dilation, w.out):
+            gxpad[at] += g
+        return crop_spatial(gxpad, w.pads)
+
+
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """3-D average pooling (PyTorch's ``F.avg_pool3d``): each output is its window's sum / divisor.
+
+    input (N, C, D, H, W) or (C, D, H, W) → (N, C, Do, Ho, Wo); the divisor as ``avg_pool2d``.
+
+    >>> F.avg_pool3d(em.ones(1, 1, 4, 4, 4), 2).shape
+    (1, 1, 2, 2, 2)
+    """
+    x, added = batched("avg_pool3d", input, 3)
+    kernel, stride, padding, _ = pool_args("avg_pool3d", 3, kernel_size, stride, padding)
+    if divisor_override is not None and (not isinstance(divisor_override, int) or divisor_override == 0):
+        raise ValueError(f"avg_pool3d: divisor_override must be a non-zero int, got {divisor_override!r}")
+    window = pool_window("avg_pool3d", x.shape[2:], kernel, stride, padding, (1, 1, 1), ceil_mode)
+    divisor = avg_divisor(window, x.shape[2:], padding, count_include_pad, divisor_override, xp_of(x.array))
+    if not isinstance(divisor, int):
+        divisor = divisor.astype(x.dtype)
+    return unbatched(AvgPool3d(window, divisor)(x), added)
+
+
+def adaptive_avg_pool3d(input, output_size):
+    """Adaptive 3-D average pooling (PyTorch's ``F.adaptive_avg_pool3d``): each output is the mean of its bin.
+
+    input (N, C, D, H, W) or (C, D, H, W) → (N, C, Do, Ho, Wo), bins as ``adaptive_avg_pool2d``:
+    ``avg_pool3d`` when they are equal, else one product with an averaging matrix per axis.
+
+    >>> F.adaptive_avg_pool3d(em.randn(2, 8, 4, 7, 7), 1).shape
+    (2, 8, 1, 1, 1)
+    """
+    x, added = batched("adaptive_avg_pool3d", input, 3)
+    spatial = x.shape[2:]
+    out = adaptive_size("adaptive_avg_pool3d", output_size, spatial)
+    if all(n % o == 0 for n, o in zip(spatial, out, strict=True)):
+        return unbatched(avg_pool3d(x, tuple(n // o for n, o in zip(spatial, out, strict=True))), added)
+    xp = xp_of(x.array)
+    A = [Tensor(averaging_matrix(n, o, xp, x.dtype)) for n, o in zip(spatial, out, strict=True)]
+    y = transpose(matmul(A[0], transpose(x, 2, 3)), 2, 3)  # along D
+    y = matmul(matmul(A[1], y), transpose(A[2], 0, 1))  # along H, then W
+    return unbatched(y, added)

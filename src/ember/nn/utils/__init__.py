@@ -1,7 +1,8 @@
-"""Gradient and parameter utilities: gradient clipping, flat parameter vectors, L1/L2 penalties.
+"""Gradient and parameter utilities: gradient clipping, flat parameter vectors, L1/L2 penalties; ``rnn``.
 
 ``clip_grad_norm_`` and friends follow ``torch.nn.utils``: they act on the ``.grad`` of each
-parameter after ``backward()`` and before the optimiser's ``step()``.
+parameter after ``backward()`` and before the optimiser's ``step()``. ``nn.utils.rnn`` holds
+packed sequences (``pack_padded_sequence`` and friends).
 """
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from ember import ops
 from ember.autograd.grad_mode import no_grad
 from ember.autograd.tensor import Tensor
 from ember.backend import get_array_module
+from ember.nn.utils import rnn
 
 __all__ = [
     "clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm",
-    "parameters_to_vector", "vector_to_parameters", "l1_penalty", "l2_penalty",
+    "parameters_to_vector", "vector_to_parameters", "l1_penalty", "l2_penalty", "rnn",
 ]
 
 

@@ -1,0 +1,78 @@
+"""The bilinear layer y_k = x1ᵀ W_k x2 + b_k, and its functional form (``F.bilinear``)."""
+from __future__ import annotations
+
+import math
+
+from ember.autograd.tensor import Parameter
+from ember.creation import empty
+from ember.nn import init
+from ember.nn.module import Module
+
+
+def bilinear(input1, input2, weight, bias=None):
+    """y_k = x1ᵀ W_k x2 + b_k for every output k (PyTorch's ``F.bilinear``).
+
+    Shapes: input1 (*, in1), input2 (*, in2), weight (out, in1, in2), bias (out,) → (*, out).
+    Composed as one matrix product, (x1 · W reshaped to (in1, out·in2)), then a product with x2
+    summed over in2, so the gradients come from matmul, mul and sum.
+
+    >>> F.bilinear(em.randn(8, 5), em.randn(8, 4), em.randn(3, 5, 4)).shape
+    (8, 3)
+    """
+    out, in1, in2 = weight.shape
+    if input1.shape[-1] != in1 or input2.shape[-1] != in2 or input1.shape[:-1] != input2.shape[:-1]:
+        raise RuntimeError(f"bilinear: expected input1 (*, {in1}) and input2 (*, {in2}) with the same leading "
+                           f"dimensions, got {input1.shape} and {input2.shape}")
+    lead = input1.shape[:-1]
+    x1, x2 = input1.reshape(-1, in1), input2.reshape(-1, 1, in2)
+    y = ((x1 @ weight.permute(1, 0, 2).reshape(in1, out * in2)).reshape(-1, out, in2) * x2).sum(axis=2)
+    if bias is not None:
+        y = y + bias
+    return y.reshape(*lead, out)
+
+
+class Bilinear(Module):
+    """Bilinear layer: y_k = x1ᵀ W_k x2 + b_k, a learnt quadratic form between two inputs per output k.
+
+    Args:
+        in1_features, in2_features: sizes of the two inputs.
+        out_features: number of outputs (forms W_k).
+        bias: learn b (default True).
+
+    Shapes: input1 (*, in1_features), input2 (*, in2_features) → (*, out_features); weight
+    (out_features, in1_features, in2_features), bias (out_features,), both U(−1/√in1, 1/√in1),
+    as PyTorch.
+
+    >>> nn.Bilinear(20, 30, 40)(em.randn(128, 20), em.randn(128, 30)).shape
+    (128, 40)
+    """
+
+    def __init__(self, in1_features: int, in2_features: int, out_features: int, bias: bool = True, device=None,
+                 dtype=None):
+        super().__init__()
+        for name, value in (("in1_features", in1_features), ("in2_features", in2_features),
+                            ("out_features", out_features)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"Bilinear: {name} must be a non-negative integer, got {value!r}")
+        self.in1_features, self.in2_features, self.out_features = in1_features, in2_features, out_features
+        self.weight = Parameter(empty(out_features, in1_features, in2_features, dtype=dtype, device=device))
+        if bias:
+            self.bias = Parameter(empty(out_features, dtype=dtype, device=device))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """W, b ~ U(−1/√in1_features, 1/√in1_features), PyTorch's initialisation."""
+        bound = 1 / math.sqrt(self.weight.shape[1]) if self.weight.shape[1] else 0.0
+        init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input1, input2):
+        """x1ᵀ W_k x2 + b_k for every k."""
+        return bilinear(input1, input2, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+                f"out_features={self.out_features}, bias={self.bias is not None}")
