@@ -1,4 +1,5 @@
-"""Optimisers (SGD, RMSprop, Adam, AdamW), learning-rate schedulers and moving averages.
+"""Optimisers (SGD, ASGD, RMSprop, Adagrad, Adadelta, Adam, AdamW, Adamax, NAdam, RAdam, LBFGS),
+learning-rate schedulers and moving averages.
 
 >>> opt = em.optim.Adam(model.parameters(), lr=1e-3)
 >>> sched = em.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=50)
@@ -8,10 +9,13 @@
 ...     sched.step()
 """
 from ember.optim import lr_scheduler
-from ember.optim.adam import Adam, AdamW
+from ember.optim.adagrad import Adadelta, Adagrad
+from ember.optim.adam import Adam, Adamax, AdamW, NAdam, RAdam
 from ember.optim.ema import ExponentialMovingAverage
+from ember.optim.lbfgs import LBFGS
 from ember.optim.optimizer import Optimizer
 from ember.optim.rmsprop import RMSprop
-from ember.optim.sgd import SGD
+from ember.optim.sgd import ASGD, SGD
 
-__all__ = ["SGD", "RMSprop", "Adam", "AdamW", "Optimizer", "ExponentialMovingAverage", "lr_scheduler"]
+__all__ = ["SGD", "ASGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "LBFGS",
+           "Optimizer", "ExponentialMovingAverage", "lr_scheduler"]

@@ -1,11 +1,15 @@
 """Learning-rate schedules: each scheduler sets every parameter group's ``'lr'`` once per ``step()``.
 
-Call ``scheduler.step()`` once per epoch (or per iteration, for warmup), after
-``optimizer.step()``. Except for ``ReduceLROnPlateau``, each scheduler computes the
-rate in closed form from the group's initial rate α0 and the epoch counter, so the
-sequences equal PyTorch's and a restored scheduler continues exactly. To change the
-rate by hand mid-run, set ``scheduler.base_lrs`` (a change to ``group['lr']`` lasts
-only until the next ``step()``).
+Call ``scheduler.step()`` once per epoch (or per batch, for warmup and the cyclical
+schedules), after ``optimizer.step()``. Except for ``ReduceLROnPlateau`` and
+``MultiplicativeLR``, each scheduler computes the rate in closed form from the group's
+initial rate α0 and the epoch counter, so the sequences equal PyTorch's and a restored
+scheduler continues exactly. To change the rate by hand mid-run, set
+``scheduler.base_lrs`` (a change to ``group['lr']`` lasts only until the next ``step()``).
+
+Two schedules on one optimiser combine through ``ChainedScheduler`` (both at once, as
+PyTorch chains them) or ``SequentialLR`` (one after the other); stepping two schedulers side
+by side without them leaves the rate of the last one stepped, where PyTorch would chain them.
 
 >>> sched = em.optim.lr_scheduler.StepLR(opt, step_size=10, gamma=0.5)
 >>> for epoch in range(30):
@@ -17,92 +21,92 @@ import bisect
 import math
 from collections.abc import Callable
 
+from ember.optim.cyclic_lr import CosineAnnealingWarmRestarts, CyclicLR, OneCycleLR
 from ember.optim.optimizer import Optimizer
+from ember.optim.scheduler import LRScheduler, function_state
 
-
-class LRScheduler:
-    """Base class: ``get_lr()`` returns each group's rate at epoch ``last_epoch``.
-
-    Construction records each group's starting rate as ``'initial_lr'`` (``base_lrs``)
-    and applies the rate of epoch 0; ``last_epoch`` other than -1 resumes a schedule,
-    which needs ``'initial_lr'`` in every group (it is part of the optimiser's state dict).
-    """
-
-    _unsaved = ("optimizer",)
-
-    def __init__(self, optimizer: Optimizer, last_epoch: int = -1):
-        self._attach(optimizer)
-        for i, group in enumerate(optimizer.param_groups):
-            if last_epoch == -1:
-                group.setdefault("initial_lr", group["lr"])
-            elif "initial_lr" not in group:
-                raise KeyError(f"{type(self).__name__}: param group {i} has no 'initial_lr', needed to resume "
-                               f"at last_epoch={last_epoch}; load the optimizer's state dict first")
-        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
-        self.last_epoch = last_epoch
-        self._step_count = 0
-        self.step()
-
-    def _attach(self, optimizer: Optimizer) -> None:
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(self).__name__}: expected an ember Optimizer, got {type(optimizer).__name__}")
-        self.optimizer = optimizer
-
-    def get_lr(self) -> list[float]:
-        """Each group's learning rate at epoch ``self.last_epoch``."""
-        raise NotImplementedError(f"{type(self).__name__} must implement get_lr")
-
-    def step(self, epoch: int | None = None) -> None:
-        """Advance one epoch (or jump to ``epoch``) and set every group's ``'lr'``."""
-        self._step_count += 1
-        self.last_epoch = self.last_epoch + 1 if epoch is None else int(epoch)
-        self._set_lrs(self.get_lr())
-
-    def _set_lrs(self, lrs) -> None:
-        for group, lr in zip(self.optimizer.param_groups, lrs, strict=True):
-            group["lr"] = float(lr)
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
-
-    def get_last_lr(self) -> list[float]:
-        """The learning rates set by the latest ``step()``."""
-        return list(self._last_lr)
-
-    def state_dict(self) -> dict:
-        """The scheduler's counters and options (plain numbers and lists: JSON-able)."""
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()
-                if k not in self._unsaved}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        """Restore a ``state_dict()``; load the optimiser's own state dict alongside."""
-        self.__dict__.update({k: v for k, v in state_dict.items() if k not in self._unsaved})
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(last_epoch={self.last_epoch}, last_lr={self.get_last_lr()})"
+__all__ = ["LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR",
+           "ExponentialLR", "PolynomialLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "CyclicLR",
+           "OneCycleLR", "SequentialLR", "ChainedScheduler", "ReduceLROnPlateau", "InverseTimeDecay",
+           "InverseSqrtDecay", "LinearWarmup"]
 
 
 # -- PyTorch's schedules -----------------------------------------------------------------------
-class LambdaLR(LRScheduler):
+class _SavesLambdas(LRScheduler):
+    """``lr_lambdas`` in the state dict as PyTorch keeps them: None for a plain function, the
+    attributes of a callable object (restored into the one the new scheduler was built with)."""
+
+    _unsaved = ("optimizer", "lr_lambdas")
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "lr_lambdas": [function_state(f) for f in self.lr_lambdas]}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        super().load_state_dict(state_dict)
+        for f, saved in zip(self.lr_lambdas, state_dict.get("lr_lambdas") or [], strict=False):
+            if saved is not None:
+                f.__dict__.update(saved)
+
+
+class LambdaLR(_SavesLambdas):
     """α = α0·f(epoch), with one function for all groups or a list with one per group.
 
-    The functions are not part of ``state_dict()``: recreate the scheduler with them.
+    Plain functions are not part of ``state_dict()``: recreate the scheduler with them.
 
     >>> sched = LambdaLR(opt, lambda epoch: 0.95 ** epoch)
     """
 
-    _unsaved = ("optimizer", "lr_lambdas")
+    _chainable = False  # α0·f(epoch) outright, in a chain too (as PyTorch's)
 
     def __init__(self, optimizer: Optimizer, lr_lambda: Callable | list[Callable], last_epoch: int = -1):
-        n = len(optimizer.param_groups)
-        if isinstance(lr_lambda, (list, tuple)):
-            if len(lr_lambda) != n:
-                raise ValueError(f"LambdaLR: expected {n} lr_lambdas (one per param group), got {len(lr_lambda)}")
-            self.lr_lambdas = list(lr_lambda)
-        else:
-            self.lr_lambdas = [lr_lambda] * n
+        self.lr_lambdas = _lambdas("LambdaLR", optimizer, lr_lambda)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
         return [base * f(self.last_epoch) for base, f in zip(self.base_lrs, self.lr_lambdas, strict=True)]
+
+
+class MultiplicativeLR(_SavesLambdas):
+    """α_t = α_{t−1}·f(t): multiply the rate by f(epoch) at every step after the first.
+
+    So α_t = α0·f(1)·f(2)·…·f(t). Unlike the closed-form schedules it keeps its running rate,
+    as PyTorch's does; ``step(epoch)`` multiplies the groups' current rate by f(epoch), as in
+    PyTorch. Plain functions are not part of ``state_dict()``.
+
+    >>> sched = MultiplicativeLR(opt, lambda epoch: 0.95)
+    """
+
+    def __init__(self, optimizer: Optimizer, lr_lambda: Callable | list[Callable], last_epoch: int = -1):
+        self.lr_lambdas = _lambdas("MultiplicativeLR", optimizer, lr_lambda)
+        super().__init__(optimizer, last_epoch)
+
+    def _advance(self, epoch) -> None:
+        super()._advance(epoch)
+        groups, t = self.optimizer.param_groups, self.last_epoch
+        if epoch is not None:
+            self._lrs = [g["lr"] * f(t) for g, f in zip(groups, self.lr_lambdas, strict=True)]
+        elif t == 0:
+            self._lrs = list(self.base_lrs)
+        elif not hasattr(self, "_lrs"):  # resumed at last_epoch > 0: go on from the groups' rates
+            self._lrs = [g["lr"] for g in groups]
+        else:
+            self._lrs = [lr * f(t) for lr, f in zip(self._lrs, self.lr_lambdas, strict=True)]
+
+    def get_lr(self):
+        return list(self._lrs)
+
+
+def _lambdas(name: str, optimizer: Optimizer, lr_lambda) -> list[Callable]:
+    """One function per parameter group (one given for all, or a list of them)."""
+    n = len(optimizer.param_groups)
+    if not isinstance(lr_lambda, (list, tuple)):
+        lr_lambda = [lr_lambda] * n
+    if len(lr_lambda) != n:
+        raise ValueError(f"{name}: expected {n} lr_lambdas (one per param group), got {len(lr_lambda)}")
+    for f in lr_lambda:
+        if not callable(f):
+            raise TypeError(f"{name}: lr_lambda should be a function, got {type(f).__name__}")
+    return list(lr_lambda)
 
 
 class StepLR(LRScheduler):
@@ -136,6 +140,45 @@ class MultiStepLR(LRScheduler):
         return [base * self.gamma**k for base in self.base_lrs]
 
 
+class ConstantLR(LRScheduler):
+    """α = α0·factor for the first ``total_iters`` epochs, then α0.
+
+    >>> sched = ConstantLR(opt, factor=0.5, total_iters=4)   # α0/2 for epochs 0-3, then α0
+    """
+
+    def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5, last_epoch: int = -1):
+        if not 0 <= factor <= 1.0:
+            raise ValueError(f"ConstantLR: factor must be between 0 and 1, got {factor}")
+        self.factor, self.total_iters = factor, total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        factor = self.factor if self.last_epoch < self.total_iters else 1.0
+        return [base * factor for base in self.base_lrs]
+
+
+class LinearLR(LRScheduler):
+    """α = α0·(s + (e − s)·min(epoch, total_iters)/total_iters): the factor goes linearly from
+    ``start_factor`` s to ``end_factor`` e over ``total_iters`` epochs, then stays at e.
+
+    >>> sched = LinearLR(opt, start_factor=0.1, total_iters=5)   # a 5-epoch warmup to α0
+    """
+
+    def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
+                 total_iters: int = 5, last_epoch: int = -1):
+        if not 0 < start_factor <= 1.0:
+            raise ValueError(f"LinearLR: start_factor must be in (0, 1], got {start_factor}")
+        if not 0 <= end_factor <= 1.0:
+            raise ValueError(f"LinearLR: end_factor must be in [0, 1], got {end_factor}")
+        self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        s, e, n = self.start_factor, self.end_factor, self.total_iters
+        factor = s + (e - s) * min(n, self.last_epoch) / n
+        return [base * factor for base in self.base_lrs]
+
+
 class ExponentialLR(LRScheduler):
     """α = α0·γ^epoch (the course's exponential decay, e.g. γ = 0.95).
 
@@ -148,6 +191,21 @@ class ExponentialLR(LRScheduler):
 
     def get_lr(self):
         return [base * self.gamma**self.last_epoch for base in self.base_lrs]
+
+
+class PolynomialLR(LRScheduler):
+    """α = α0·(1 − min(epoch, total_iters)/total_iters)^power: down to 0 in ``total_iters`` epochs.
+
+    >>> sched = PolynomialLR(opt, total_iters=50, power=0.9)
+    """
+
+    def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0, last_epoch: int = -1):
+        self.total_iters, self.power = total_iters, power
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        factor = (1.0 - min(self.total_iters, self.last_epoch) / self.total_iters) ** self.power
+        return [base * factor for base in self.base_lrs]
 
 
 class CosineAnnealingLR(LRScheduler):
@@ -168,6 +226,14 @@ class CosineAnnealingLR(LRScheduler):
     def get_lr(self):
         c = (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
         return [self.eta_min + (base - self.eta_min) * c for base in self.base_lrs]
+
+    def _chain(self, lrs, old, new):
+        """PyTorch's recursive cosine: the distance to η_min scaled by the step's factor (a step up from
+        the bottom, where that factor is 0/0, adds the closed form's increment)."""
+        eta = self.eta_min
+        if (self.last_epoch - 1 - self.T_max) % (2 * self.T_max) == 0:
+            return [lr + (n - o) for lr, o, n in zip(lrs, old, new, strict=True)]
+        return [eta + (lr - eta) * (n - eta) / (o - eta) for lr, o, n in zip(lrs, old, new, strict=True)]
 
 
 # -- the course's decays -----------------------------------------------------------------------
@@ -239,7 +305,7 @@ class LinearWarmup(LRScheduler):
         if self.after_scheduler is None:
             return list(self.base_lrs)
         after = self.after_scheduler
-        after.last_epoch = epoch - self.warmup_steps
+        after._advance(epoch - self.warmup_steps)
         after._last_lr = after.get_lr()
         return after._last_lr
 
@@ -321,3 +387,137 @@ class ReduceLROnPlateau(LRScheduler):
     def get_lr(self) -> list[float]:
         """The groups' current rates (this scheduler keeps no closed form)."""
         return [group["lr"] for group in self.optimizer.param_groups]
+
+
+# -- composition -------------------------------------------------------------------------------
+class _Composite(LRScheduler):
+    """What SequentialLR and ChainedScheduler share: checked members, saved inside the state dict."""
+
+    _unsaved = ("optimizer", "_schedulers")
+
+    def _set_members(self, optimizer: Optimizer, schedulers) -> None:
+        name = type(self).__name__
+        if len(schedulers) < 1:
+            raise ValueError(f"{name} expects at least one scheduler, got none")
+        for i, scheduler in enumerate(schedulers):
+            if not hasattr(scheduler, "optimizer"):
+                raise TypeError(f"{name}: the scheduler at index {i} has no optimizer attribute")
+            if isinstance(scheduler, ReduceLROnPlateau):
+                raise ValueError(f"{name} does not support ReduceLROnPlateau (at index {i}): its step needs a metric")
+            if scheduler.optimizer is not optimizer:
+                raise ValueError(f"{name} expects all schedulers to belong to the same optimizer, "
+                                 f"but the one at index {i} ({type(scheduler).__name__}) has another")
+        self.optimizer, self._schedulers, self._step_count = optimizer, list(schedulers), 0
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "_schedulers": [s.state_dict() for s in self._schedulers]}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        super().load_state_dict(state_dict)
+        for scheduler, state in zip(self._schedulers, state_dict["_schedulers"], strict=True):
+            scheduler.load_state_dict(state)
+
+
+class SequentialLR(_Composite):
+    """The schedules one after another: ``schedulers[i]`` takes over at epoch ``milestones[i − 1]``
+    and counts its own epochs from 0 there.
+
+    Build the member schedulers first, on the same optimiser; then step only this one.
+
+    >>> warmup = LinearLR(opt, start_factor=0.1, total_iters=5)
+    >>> cosine = CosineAnnealingLR(opt, T_max=95)
+    >>> sched = SequentialLR(opt, [warmup, cosine], milestones=[5])
+    """
+
+    _chainable = False
+
+    def __init__(self, optimizer: Optimizer, schedulers: list[LRScheduler], milestones: list[int],
+                 last_epoch: int = -1):
+        self._set_members(optimizer, schedulers)
+        if len(milestones) != len(schedulers) - 1:
+            raise ValueError(f"SequentialLR expects one milestone fewer than schedulers, got {len(schedulers)} "
+                             f"schedulers and {len(milestones)} milestones")
+        self._milestones, self.last_epoch = list(milestones), last_epoch + 1
+        for group in optimizer.param_groups:
+            group["lr"] = group["initial_lr"]
+        for scheduler in self._schedulers:
+            _undo_initial_step(scheduler)  # each member applied its epoch 0 when built
+        self._active = bisect.bisect_right(self._milestones, 0)
+        first = self._schedulers[self._active]
+        first._step_count = 0
+        first.step()
+        self._last_lr = first.get_last_lr()
+
+    def step(self) -> None:
+        """Advance one epoch: the active member steps, or the next one starts at its epoch 0."""
+        self._step_count += 1
+        self._advance(None)
+        member = self._schedulers[self._active]
+        member._step_count += 1
+        member._set_lrs(member.get_lr())
+        self._last_lr = member.get_last_lr()
+
+    def _advance(self, epoch) -> None:
+        self.last_epoch = self.last_epoch + 1 if epoch is None else int(epoch)
+        self._active = bisect.bisect_right(self._milestones, self.last_epoch)
+        start = self._milestones[self._active - 1] if self._active > 0 else 0
+        member = self._schedulers[self._active]
+        member._advance(None if epoch is None and self.last_epoch != start else self.last_epoch - start)
+
+    def get_lr(self):
+        return self._schedulers[self._active].get_lr()
+
+
+def _undo_initial_step(scheduler) -> None:
+    """Take back the step a scheduler made when it was built (in every member of a composite)."""
+    if hasattr(scheduler, "_schedulers"):
+        for member in scheduler._schedulers:
+            _undo_initial_step(member)
+    elif hasattr(scheduler, "last_epoch"):
+        scheduler.last_epoch -= 1
+
+
+class ChainedScheduler(_Composite):
+    """Several schedules at once, PyTorch's chain: every ``step()`` steps them all in order, and each
+    changes the rate the ones before it left by the factor its own rate changed by,
+
+        α ← α·αᵢ(t)/αᵢ(t − 1)        (αᵢ: the rate schedule i alone would set)
+
+    so for the multiplying schedules the rate is α0·∏ᵢ αᵢ/α0. As in PyTorch, CosineAnnealingLR
+    scales the distance to its η_min, and LambdaLR, CyclicLR, OneCycleLR and
+    CosineAnnealingWarmRestarts are not chainable: each sets its own rate outright.
+
+    >>> sched = ChainedScheduler([ConstantLR(opt, factor=0.1, total_iters=2), ExponentialLR(opt, gamma=0.9)])
+    """
+
+    _chainable = False
+
+    def __init__(self, schedulers: list[LRScheduler], optimizer: Optimizer | None = None):
+        if len(schedulers) < 1:
+            raise ValueError("ChainedScheduler expects at least one scheduler, got none")
+        self._set_members(optimizer or schedulers[0].optimizer, schedulers)
+        # each member set its own epoch-0 rate when built: chain them from α0
+        lrs = [group["initial_lr"] for group in self.optimizer.param_groups]
+        for member in self._schedulers:
+            lrs = member._last_lr = member._chain(lrs, getattr(member, "base_lrs", lrs), member.get_last_lr())
+        self._lrs = lrs
+        self._set_lrs(lrs)
+
+    def step(self) -> None:
+        """Step every member, in order, on the rate the previous one left."""
+        self._step_count += 1
+        for member in self._schedulers:
+            member._step_count += 1
+        self._advance(None)
+        self._set_lrs(self.get_lr())
+
+    def _advance(self, epoch) -> None:
+        lrs = [group["lr"] for group in self.optimizer.param_groups]
+        for member in self._schedulers:
+            old = member.get_lr() if member._chainable else None
+            member._advance(epoch)
+            lrs = member._last_lr = member._chain(lrs, old, member.get_lr())
+        self._lrs = lrs
+
+    def get_lr(self):
+        return list(self._lrs)

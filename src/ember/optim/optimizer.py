@@ -163,6 +163,16 @@ class Optimizer:
         out = xp.multiply(p, weight_decay)
         return xp.subtract(out, g, out=out) if group["maximize"] else xp.add(out, g, out=out)
 
+    @staticmethod
+    def _float32(value) -> float:
+        """``value`` rounded to float32, as a Python number: for the scalars of the state (NAdam's μ
+        product, ASGD's η and μ).
+
+        PyTorch keeps these in float32 tensors and rounds with them at every step; rounding alike
+        keeps ember's iterates equal to PyTorch's in float64 too.
+        """
+        return float(np.float32(value))
+
     # -- state dict ----------------------------------------------------------------------------
     def state_dict(self) -> dict:
         """The optimiser's state in PyTorch's layout (parameters replaced by their index).
@@ -210,14 +220,19 @@ class Optimizer:
 
 
 def _save_value(value):
-    """A state value for ``state_dict``: arrays become Tensor copies, numbers stay numbers."""
+    """A state value for ``state_dict``: arrays become Tensor copies, numbers stay numbers, lists (L-BFGS's
+    history) are saved item by item."""
+    if isinstance(value, list):
+        return [_save_value(v) for v in value]
     if hasattr(value, "shape") and hasattr(value, "dtype"):
-        return Tensor(value.copy())
+        return Tensor(backend.get_array_module(value).array(value, copy=True))
     return value
 
 
 def _load_value(key, value, p):
     """A state value from ``load_state_dict``: arrays land on ``p``'s device (floats in its dtype)."""
+    if isinstance(value, list):
+        return [_load_value(key, v, p) for v in value]
     if isinstance(value, Tensor):
         value = value.array
     if not (hasattr(value, "shape") and hasattr(value, "dtype")):

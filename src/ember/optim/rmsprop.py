@@ -16,17 +16,18 @@ class RMSprop(Optimizer):
 
     Without the options this is the course's s = βs + (1−β)dw², w −= α·dw/(√s + ε).
     ``centered`` divides by an estimate of the gradient's standard deviation instead of
-    its root mean square.
+    its root mean square. ``capturable``, ``foreach`` and ``differentiable`` are accepted for
+    PyTorch compatibility and change nothing.
 
     >>> opt = em.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.9)
     """
 
     _nonnegative = ("alpha", "eps", "weight_decay", "momentum")
 
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False, *,
-                 maximize=False):
-        defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-                        centered=centered, maximize=maximize)
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
+                 capturable=False, foreach=None, maximize=False, differentiable=False):
+        defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered, weight_decay=weight_decay,
+                        capturable=capturable, foreach=foreach, maximize=maximize, differentiable=differentiable)
         super().__init__(params, defaults)
 
     def _init_state(self, p, group):

@@ -142,6 +142,7 @@ def _check_param_groups(saved, optimizer: Optimizer, where: str) -> dict:
 
 
 def _check_optimizer_state(state: dict, index: dict, where: str) -> None:
+    flat = (sum(int(np.prod(p.shape)) for p in index.values()),)  # L-BFGS's vectors span all the parameters
     for i, values in state.items():
         field = f"optimizer.state.{i}"
         p = index.get(_as_index(i))
@@ -150,13 +151,19 @@ def _check_optimizer_state(state: dict, index: dict, where: str) -> None:
         if not isinstance(values, dict):
             raise ValueError(f"{where}: {field} is a {type(values).__name__}, not a dict")
         for key, v in values.items():
-            if isinstance(v, (Tensor, np.ndarray)):
-                fits = v.size == 1 if key == "step" else tuple(v.shape) == p.shape
-                if not fits:
-                    need = "one value" if key == "step" else f"shape {p.shape}"
-                    raise ValueError(f"{where}: {field}.{key} has shape {tuple(v.shape)}; its parameter needs {need}")
-            elif not _is_number(v) and v is not None:
-                raise ValueError(f"{where}: {field}.{key} is a {type(v).__name__}, not an array or a number")
+            for item in v if isinstance(v, list) else [v]:  # L-BFGS keeps its history in lists
+                _check_state_value(item, key, p.shape, flat, f"{where}: {field}.{key}")
+
+
+def _check_state_value(item, key: str, shape: tuple, flat: tuple, field: str) -> None:
+    """One optimizer state entry: an array of its parameter's shape (or one value for 'step'), a number, or None."""
+    if isinstance(item, (Tensor, np.ndarray)):
+        have = tuple(item.shape)
+        if not (np.prod(have) == 1 if key == "step" or not have else have in (shape, flat)):
+            need = "one value" if key == "step" else f"shape {shape}"
+            raise ValueError(f"{field} has shape {have}; its parameter needs {need}")
+    elif not _is_number(item) and item is not None:
+        raise ValueError(f"{field} is a {type(item).__name__}, not an array or a number")
 
 
 def _check_like(saved, current, field: str, where: str, owner: str | None = None) -> None:

@@ -146,7 +146,10 @@ class Trainer:
         if self._dp is not None:
             self._dp.broadcast_parameters()  # after any resume, every rank starts from rank 0's weights
             train_loader = self._dp.shard_loader(train_loader)
-        self.num_batches = len(train_loader) if hasattr(train_loader, "__len__") else None
+        try:
+            self.num_batches = len(train_loader)
+        except TypeError:  # a loader over an IterableDataset without __len__ (len raises, as in PyTorch)
+            self.num_batches = None
         self._call("on_train_begin")
         for epoch in range(self.start_epoch, self.epochs):
             self.epoch = epoch
