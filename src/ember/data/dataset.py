@@ -1,9 +1,10 @@
 """Datasets: indexable collections of samples, and ways to combine and split them.
 
 A ``Dataset`` maps an index ``0 <= i < len(ds)`` to one sample (a tensor, a tuple
-``(x, y)``, a dict, ...). ``TensorDataset`` wraps arrays that share their first
-dimension; ``Subset`` and ``ConcatDataset`` select and chain; ``random_split`` cuts a
-dataset into disjoint random parts (train/dev/test).
+``(x, y)``, a dict, ...); an ``IterableDataset`` is a stream of samples instead.
+``TensorDataset`` wraps arrays that share their first dimension; ``StackDataset`` zips
+datasets; ``Subset``, ``ConcatDataset`` and ``ChainDataset`` select and chain;
+``random_split`` cuts a dataset into disjoint random parts (train/dev/test).
 
 Batched fetching: a dataset may define ``get_batch(indices)`` that returns the whole
 collated batch at once (one fancy-index per array instead of a Python loop over the
@@ -14,16 +15,20 @@ from __future__ import annotations
 
 import abc
 import bisect
+import itertools
 import math
 import warnings
 
 import numpy as np
 
 from ember import backend
-from ember import random as _random
 from ember.autograd.tensor import Tensor
+from ember.data.sampler import numpy_generator
 
-__all__ = ["ConcatDataset", "Dataset", "Subset", "TensorDataset", "random_split"]
+__all__ = [
+    "ChainDataset", "ConcatDataset", "Dataset", "IterableDataset", "StackDataset", "Subset", "TensorDataset",
+    "random_split",
+]
 
 
 # -- the base class --------------------------------------------------------------------
@@ -53,6 +58,62 @@ class Dataset(abc.ABC):
 
     def __add__(self, other) -> ConcatDataset:
         return ConcatDataset([self, other])
+
+    def __class_getitem__(cls, item):  # ``Dataset[tuple[Tensor, Tensor]]`` in type-annotated code
+        return cls
+
+
+class IterableDataset(Dataset):
+    """A stream of samples: subclasses define ``__iter__`` (``__len__`` is optional).
+
+    With ``num_workers > 0`` every worker process iterates its own copy of the dataset, so
+    each would yield every sample: ``__iter__`` shards the stream by ``get_worker_info()``
+    (``None`` in the main process; else its ``id`` and ``num_workers``).
+
+    >>> from ember.data import get_worker_info
+    >>> class Count(IterableDataset):
+    ...     def __init__(self, n):
+    ...         self.n = n
+    ...     def __iter__(self):
+    ...         info = get_worker_info()
+    ...         start, step = (0, 1) if info is None else (info.id, info.num_workers)
+    ...         return iter(range(start, self.n, step))
+    >>> list(Count(4))
+    [0, 1, 2, 3]
+    """
+
+    @abc.abstractmethod
+    def __iter__(self):
+        """The samples, one by one."""
+
+    def __getitem__(self, index):
+        raise TypeError(f"{type(self).__name__} is an IterableDataset: iterate over it instead of indexing it")
+
+    def __len__(self) -> int:
+        raise TypeError(f"object of type '{type(self).__name__}' has no len()")
+
+    def __bool__(self) -> bool:  # truthiness must not ask for the length a stream may not have
+        return True
+
+    def __add__(self, other) -> ChainDataset:
+        return ChainDataset([self, other])
+
+
+class ChainDataset(IterableDataset):
+    """Iterable datasets one after another (PyTorch's ``ChainDataset``).
+
+    >>> list(ChainDataset([Count(2), Count(3)]))
+    [0, 1, 0, 1, 2]
+    """
+
+    def __init__(self, datasets):
+        self.datasets = list(datasets)
+
+    def __iter__(self):
+        return itertools.chain.from_iterable(self.datasets)
+
+    def __len__(self) -> int:
+        return sum(len(d) for d in self.datasets)
 
 
 # -- arrays as a dataset ---------------------------------------------------------------
@@ -92,6 +153,33 @@ class TensorDataset(Dataset):
 
     def __repr__(self):
         return f"TensorDataset({', '.join(str(tuple(t.shape)) for t in self.tensors)})"
+
+
+class StackDataset(Dataset):
+    """Datasets of one length zipped: sample ``i`` is ``(a[i], b[i], …)``, or a dict for keyword datasets.
+
+    >>> ds = StackDataset(image=TensorDataset(em.zeros(3, 2)), label=[0, 1, 1])
+    >>> sorted(ds[1]), len(ds)
+    (['image', 'label'], 3)
+    """
+
+    def __init__(self, *args, **kwargs):
+        if bool(args) == bool(kwargs):
+            raise ValueError("StackDataset: supported either ``tuple``- (via ``args``) or ``dict``- "
+                             "(via ``kwargs``) like input/output, but both types are given or none")
+        self.datasets = args or kwargs
+        lengths = {len(d) for d in (args or kwargs.values())}
+        if len(lengths) != 1:
+            raise ValueError(f"StackDataset: size mismatch between datasets, lengths {sorted(lengths)}")
+        self._length = lengths.pop()
+
+    def __getitem__(self, index):
+        if isinstance(self.datasets, dict):
+            return {key: d[index] for key, d in self.datasets.items()}
+        return tuple(d[index] for d in self.datasets)
+
+    def __len__(self) -> int:
+        return self._length
 
 
 # -- selecting and chaining ------------------------------------------------------------
@@ -180,16 +268,15 @@ def random_split(dataset, lengths, generator=None, seed=None) -> list[Subset]:
 
     ``lengths`` holds counts that sum to ``len(dataset)``, or fractions that sum to 1:
     each part then gets ``floor(n * frac)`` samples and the remainder is handed out one by
-    one from the first part (PyTorch's rule). The permutation comes from ``generator``
-    (a NumPy ``Generator``), else from ``seed``, else from ember's global generator.
+    one from the first part (PyTorch's rule). The permutation comes from ``generator`` (a NumPy
+    ``Generator`` or an ember ``Generator``), else from ``seed``, else from ember's global generator.
 
     >>> train, dev, test = random_split(TensorDataset(em.arange(10)), [0.6, 0.2, 0.2], seed=0)
     >>> len(train), len(dev), len(test)
     (6, 2, 2)
     """
     counts = _split_lengths(len(dataset), lengths)
-    if generator is None:
-        generator = _random.generator() if seed is None else np.random.default_rng(seed)
-    perm = generator.permutation(sum(counts))
+    rng = np.random.default_rng(seed) if generator is None and seed is not None else numpy_generator(generator)
+    perm = rng.permutation(sum(counts))
     ends = np.cumsum(counts)
     return [Subset(dataset, perm[end - c:end]) for c, end in zip(counts, ends, strict=True)]

@@ -10,58 +10,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember import backend, ops
+from ember import backend
 from ember import random as _random
 from ember.autograd.tensor import Tensor
 from ember.data.dataloader import default_collate
+from ember.nn.rnn_utils import pad_sequence
 
 __all__ = ["BPTTBatcher", "collate_padded", "detach_state", "pad_sequence", "sequence_mask"]
 
 
 # -- padding ---------------------------------------------------------------------------
-def _as_tensors(sequences) -> list[Tensor]:
-    tensors = [s if isinstance(s, Tensor) else Tensor(s) for s in sequences]  # lists: ember's dtype rule
-    if not tensors:
-        raise ValueError("pad_sequence: expected a non-empty list of sequences")
-    trailing = {tuple(t.shape[1:]) for t in tensors}
-    if any(t.ndim == 0 for t in tensors) or len(trailing) > 1:
-        shapes = [tuple(t.shape) for t in tensors]
-        raise ValueError(f"pad_sequence: sequences must have shape (L_i, *) with one trailing shape, got {shapes}")
-    dtypes = {t.dtype for t in tensors}
-    if len(dtypes) > 1:
-        dtype = np.result_type(*dtypes)
-        tensors = [t if t.dtype == dtype else t.to(dtype=dtype) for t in tensors]
-    return tensors
-
-
-def pad_sequence(sequences, batch_first: bool = False, padding_value=0.0, padding_side: str = "right") -> Tensor:
-    """Stack sequences of shapes (L_i, *) into one (T, N, *) tensor — (N, T, *) with ``batch_first`` —
-    where T = max L_i and the missing steps hold ``padding_value`` (PyTorch's ``pad_sequence``).
-
-    The sequences may be Tensors, arrays or lists; the dtype is their common one. The result
-    is differentiable with respect to the input tensors (one gather, no loop over sequences).
-
-    >>> pad_sequence([[1, 2, 3], [4]], batch_first=True).tolist()
-    [[1, 2, 3], [4, 0, 0]]
-    """
-    if padding_side not in ("right", "left"):
-        raise ValueError(f"pad_sequence: padding_side should be 'right' or 'left', got {padding_side!r}")
-    tensors = _as_tensors(sequences)
-    xp = tensors[0].xp
-    lengths = xp.asarray([t.shape[0] for t in tensors], dtype=np.int64)
-    T, total = int(lengths.max()), int(lengths.sum())
-    filler = Tensor(xp.full((1, *tensors[0].shape[1:]), padding_value, dtype=tensors[0].dtype))
-    flat = ops.concat([*tensors, filler], dim=0)  # the filler row sits at index `total`
-    # index[n, t] points into `flat`: the step's row for a real step, `total` for padding.
-    steps = xp.arange(T, dtype=np.int64)[None, :]
-    if padding_side == "left":
-        steps = steps - (T - lengths)[:, None]
-    starts = xp.concatenate([xp.zeros(1, np.int64), xp.cumsum(lengths)[:-1]])
-    real = (steps >= 0) & (steps < lengths[:, None])
-    index = xp.where(real, starts[:, None] + steps, total)
-    return ops.getitem(flat, index if batch_first else index.T)
-
-
 def sequence_mask(lengths, max_len: int | None = None) -> Tensor:
     """A bool (N, T) mask, True at the real steps: ``mask[n, t] = t < lengths[n]``.
 
