@@ -129,7 +129,7 @@ def test_bad_op_and_backend_are_named():
         comm.all_reduce(np.zeros(2), op="mean")
     comm.destroy_process_group()
     with pytest.raises(ValueError, match="backend must be 'mpi' or 'nccl'"):
-        comm.init_process_group(backend="gloo")
+        comm.init_process_group(backend="ucc")
 
 
 def test_mpiexec_command_starts_argv_on_n_ranks():

@@ -14,34 +14,47 @@
 ...     dp.sync_running_stats()                      # BatchNorm statistics: mean over ranks
 >>> if dist.is_main_process(): em.save(model.state_dict(), "model.safetensors")
 
-Or ``Trainer(..., distributed=True)``, which does all of the above. Without an MPI launcher
-everything runs as one process (world size 1), and mpi4py need not be installed.
+Or ``Trainer(..., distributed=True)``, which does all of the above. PyTorch's names work too:
+``init_process_group("gloo")``, ``all_reduce(t, op=ReduceOp.SUM)``, ``all_gather(list, t)``,
+``DistributedDataParallel(model)`` (gradients averaged during ``backward``), ``no_sync()``.
+Without an MPI launcher everything runs as one process (world size 1), and mpi4py need not
+be installed.
 """
 from ember.distributed.comm import (
     ProcessGroup,
     ReduceOp,
+    Work,
     abort,
+    all_gather,
+    all_gather_into_tensor,
     all_gather_object,
     all_reduce,
     barrier,
     broadcast,
     broadcast_object_list,
     destroy_process_group,
+    get_backend,
     get_local_rank,
     get_rank,
     get_world_size,
+    group,
     init_process_group,
+    is_available,
     is_initialized,
     is_main_process,
+    is_mpi_available,
     launched_by_mpi,
+    reduce,
 )
 from ember.distributed.data_parallel import CommStats, DataParallel
+from ember.distributed.ddp import DistributedDataParallel
 from ember.distributed.launch import find_mpiexec, mpiexec_command
 from ember.distributed.sampler import DistributedSampler
 
 __all__ = [
-    "CommStats", "DataParallel", "DistributedSampler", "ProcessGroup", "ReduceOp", "abort", "all_gather_object",
-    "all_reduce", "barrier", "broadcast", "broadcast_object_list", "destroy_process_group", "find_mpiexec",
-    "get_local_rank", "get_rank", "get_world_size", "init_process_group", "is_initialized", "is_main_process",
-    "launched_by_mpi", "mpiexec_command",
+    "CommStats", "DataParallel", "DistributedDataParallel", "DistributedSampler", "ProcessGroup", "ReduceOp", "Work",
+    "abort", "all_gather", "all_gather_into_tensor", "all_gather_object", "all_reduce", "barrier", "broadcast",
+    "broadcast_object_list", "destroy_process_group", "find_mpiexec", "get_backend", "get_local_rank", "get_rank",
+    "get_world_size", "group", "init_process_group", "is_available", "is_initialized", "is_main_process",
+    "is_mpi_available", "launched_by_mpi", "mpiexec_command", "reduce",
 ]

@@ -33,9 +33,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ember import backend
-from ember import random as _random
 from ember.autograd.tensor import Tensor
 from ember.data.dataloader import DataLoader, default_collate
+from ember.data.sampler import numpy_generator
 from ember.distributed.comm import ReduceOp, init_process_group
 from ember.distributed.sampler import DistributedSampler, _EvalShard
 
@@ -259,14 +259,17 @@ class DataParallel:
             sampler = _EvalShard(len(loader.dataset), self.world_size, self.rank)
         collate_fn = None if loader.collate_fn is default_collate else loader.collate_fn
         sharded = _ShardedLoader(loader.dataset, loader.batch_size, sampler=sampler, collate_fn=collate_fn,
-                                 drop_last=loader.drop_last, device=loader.device)
+                                 drop_last=loader.drop_last, device=loader.device, num_workers=loader.num_workers,
+                                 timeout=loader.timeout, worker_init_fn=loader.worker_init_fn,
+                                 multiprocessing_context=loader.multiprocessing_context,
+                                 prefetch_factor=loader.prefetch_factor, persistent_workers=loader.persistent_workers)
         sharded.set_epoch(loader.epoch)
         return sharded
 
     def _shared_seed(self, loader) -> int:
         if loader.seed is not None:
             return int(loader.seed)
-        rng = loader.generator if loader.generator is not None else _random.generator()
+        rng = numpy_generator(loader.generator)
         return int(self.group.broadcast_object(int(rng.integers(2**31)), 0))  # every rank draws: RNGs stay in step
 
     def reduce_sums(self, totals: dict, count: int) -> tuple[dict, int]:
