@@ -100,3 +100,22 @@ def test_concept_index_names_resolve():
         except (ImportError, AttributeError) as err:
             missing.append(f"{name}: {err}")
     assert not missing, missing
+
+
+# -- coming from PyTorch ----------------------------------------------------------------------------------
+def ember_names_in_tables(path: Path) -> list[str]:
+    """Every `ember.…` name written in backticks inside a table row of ``path``."""
+    rows = [line for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("|")]
+    return sorted({name for row in rows for name in re.findall(r"`(ember(?:\.\w+)+)`", row)})
+
+
+def test_every_name_on_the_coming_from_pytorch_page_exists():
+    names = ember_names_in_tables(DOCS / "coming-from-pytorch.md")
+    assert len(names) > 100, names
+    missing = []
+    for name in names:
+        try:
+            resolve(name)
+        except (AttributeError, ImportError):
+            missing.append(name)
+    assert not missing, f"names on the page that ember lacks: {missing}"
