@@ -236,3 +236,17 @@ def test_multinomial_out_and_the_generator_argument_checks():
     assert em_random.numpy_generator(None) is em_random.generator()
     with pytest.raises(TypeError, match="Generator"):
         em.rand(2, generator=42)
+
+
+def test_multinomial_few_draws_from_many_categories_follow_the_weights():
+    """Few draws per row from a long row take the two-level inverse CDF, short last block included."""
+    n = 3 * 256 + 7
+    weights = np.ones(n)
+    weights[-1], weights[300] = 200.0, 100.0  # in the ragged last block, and in a middle one
+    rows = em.tensor(np.tile(weights, (400, 1)))
+    draws = em.multinomial(rows, 5, replacement=True, generator=em.Generator().manual_seed(0)).numpy().ravel()
+    assert draws.min() >= 0 and draws.max() < n
+    p = weights / weights.sum()
+    for category in (n - 1, 300, 0):
+        expected = p[category] * draws.size
+        assert abs((draws == category).sum() - expected) < 5 * np.sqrt(expected) + 3, category

@@ -182,3 +182,24 @@ def test_topk_along_every_dim_of_a_3d_tensor(dim):
         ours, theirs = em.topk(em.tensor(x), 2, dim, largest), torch.topk(torch.tensor(x), 2, dim, largest)
         assert_close(ours.values, theirs.values)
         assert_close(ours.indices, theirs.indices)
+
+
+@pytest.mark.parametrize("largest", [True, False])
+@pytest.mark.parametrize("shape, k, dtype", [((32, 50000), 10, np.float32), ((2, 50001), 5, np.float64),
+                                             ((50001,), 3, np.float32), ((3, 40000), 4, np.int64)])
+def test_topk_of_a_few_among_many_searches_blocks_and_matches_torch(shape, k, dtype, largest):
+    """Long rows with small k take the blocked search (only the blocks with the best extremes are
+    partitioned); values and indices must be torch's, the ragged last block included."""
+    a = (np.random.default_rng(3).standard_normal(shape) * 1000).astype(dtype)
+    ours = em.topk(em.tensor(a), k, largest=largest)
+    theirs = torch.topk(torch.from_numpy(a), k, largest=largest)
+    np.testing.assert_array_equal(ours.values.numpy(), theirs.values.numpy())
+    np.testing.assert_array_equal(ours.indices.numpy(), theirs.indices.numpy())
+
+
+def test_blocked_topk_puts_nan_first_as_torch():
+    a = np.random.default_rng(4).standard_normal((3, 50000)).astype(np.float32)
+    a[1, 777] = np.nan
+    ours, theirs = em.topk(em.tensor(a), 4), torch.topk(torch.from_numpy(a), 4)
+    np.testing.assert_array_equal(ours.values.numpy(), theirs.values.numpy())
+    assert ours.indices.numpy()[1, 0] == 777

@@ -39,9 +39,10 @@ def _check_along(name, x_shape, dim, index, src_shape=None):
             raise RuntimeError(f"{name}(): index of shape {index.shape} is larger than the tensor of "
                                f"shape {x_shape} (or the source of shape {src_shape}) off dimension {dim}")
     size = x_shape[dim] if x_shape else 1
-    if index.size and (int(index.min()) < 0 or int(index.max()) >= size):
-        bad = int(index.min()) if int(index.min()) < 0 else int(index.max())
-        raise IndexError(f"{name}(): index {bad} is out of bounds for dimension {dim} with size {size}")
+    lo, hi = (int(index.min()), int(index.max())) if index.size else (0, 0)  # one pass each over a long index
+    if lo < 0 or hi >= size:
+        raise IndexError(f"{name}(): index {lo if lo < 0 else hi} is out of bounds for dimension {dim} with size "
+                         f"{size}")
 
 
 def flat_positions(shape, dim, index):
