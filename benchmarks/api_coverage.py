@@ -150,7 +150,11 @@ def torch_name(dotted: str) -> bool:
 def ember_has(dotted: str) -> bool:
     owner, _, member = dotted.partition(".")
     if owner in ("Tensor", "Module", "Optimizer"):
-        return hasattr(_ember_instances()[owner], member)
+        instance = _ember_instances()[owner]
+        try:
+            return hasattr(instance, member)
+        except Exception:  # noqa: BLE001 - a property that exists but refuses this instance (x.mT of a 1-D x)
+            return True
     return resolve(dotted, "ember") is not None
 
 
@@ -159,7 +163,7 @@ def _ember_instances() -> dict:
     """An ember tensor, module and optimizer: members such as ``grad`` are set on instances, not classes."""
     import ember
 
-    weight = ember.zeros(1, requires_grad=True)
+    weight = ember.zeros(2, 2, requires_grad=True)
     return {"Tensor": weight, "Module": ember.nn.Linear(1, 1), "Optimizer": ember.optim.SGD([weight], lr=0.1)}
 
 
