@@ -8,6 +8,7 @@ from __future__ import annotations
 # ember.ops imports Tensor, which imports this module: the methods look ``ember.ops`` up when
 # called, by which time the package is complete.
 import ember
+from ember.autograd.op_methods import pick
 
 
 class MathMethods:
@@ -214,11 +215,12 @@ class MathMethods:
         return ember.ops.bitwise_not(self)
 
     # -- reductions and scans --------------------------------------------------------------------------
+    # keepdim defaults to False, not None: the NumPy spelling (axis=, keepdims=) wins when it is given
     def sum(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
-        return ember.ops.sum(self, _pick(dim, axis), _pick(keepdim, keepdims), dtype=dtype)
+        return ember.ops.sum(self, pick(dim, axis), pick(keepdim, keepdims), dtype=dtype)
 
     def mean(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
-        return ember.ops.mean(self, _pick(dim, axis), _pick(keepdim, keepdims), dtype=dtype)
+        return ember.ops.mean(self, pick(dim, axis), pick(keepdim, keepdims), dtype=dtype)
 
     def prod(self, dim=None, keepdim=False, *, dtype=None):
         return ember.ops.prod(self, dim, keepdim, dtype=dtype)
@@ -244,8 +246,3 @@ class MathMethods:
 
     def equal(self, other):
         return ember.ops.equal(self, other)
-
-
-def _pick(torch_style, numpy_style):
-    """Accept both PyTorch's (dim, keepdim) and NumPy's (axis, keepdims) spellings."""
-    return torch_style if numpy_style is None else numpy_style
