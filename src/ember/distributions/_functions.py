@@ -32,11 +32,32 @@ def _pole(z):
     return (z <= 0) & (z == xp_of(z).floor(z))
 
 
-def _lgamma(x):
+def _reflected(x):
+    """The array module, z = x in float64, the mask z < ½ (where the reflection formula serves), and the
+    argument the series see: w = 1 − z there, z elsewhere."""
     xp = xp_of(x)
     z = x.astype(xp.float64)
     reflect = z < 0.5
-    w = xp.where(reflect, 1.0 - z, z) - 1.0
+    return xp, z, reflect, xp.where(reflect, 1.0 - z, z)
+
+
+def _shift_up(w, term):
+    """Step w up by 1 until w ≥ 10, summing ``term(w)`` over the steps taken.
+
+    These are the recurrences that carry ψ and ψ' to where their asymptotic series are accurate.
+    """
+    xp = xp_of(w)
+    acc = xp.zeros_like(w)
+    for _ in range(int(_SHIFT)):
+        small = w < _SHIFT
+        acc += xp.where(small, term(w), 0.0)
+        w = xp.where(small, w + 1.0, w)
+    return w, acc
+
+
+def _lgamma(x):
+    xp, z, reflect, w = _reflected(x)
+    w = w - 1.0
     a = _LANCZOS[0] + sum(c / (w + k) for k, c in enumerate(_LANCZOS[1:], start=1))
     t = w + _LANCZOS_G + 0.5
     y = 0.5 * math.log(2 * math.pi) + (w + 0.5) * xp.log(t) - t + xp.log(a)
@@ -47,15 +68,8 @@ def _lgamma(x):
 
 
 def _digamma(x):
-    xp = xp_of(x)
-    z = x.astype(xp.float64)
-    reflect = z < 0.5
-    w = xp.where(reflect, 1.0 - z, z)
-    acc = xp.zeros_like(w)
-    for _ in range(int(_SHIFT)):
-        small = w < _SHIFT
-        acc -= xp.where(small, 1.0 / w, 0.0)
-        w = xp.where(small, w + 1.0, w)
+    xp, z, reflect, w = _reflected(x)
+    w, acc = _shift_up(w, lambda w: -1.0 / w)  # ψ(x) = ψ(x + 1) − 1/x
     r = 1.0 / (w * w)
     series = r * (1 / 12 - r * (1 / 120 - r * (1 / 252 - r * (1 / 240 - r / 132))))
     y = acc + xp.log(w) - 0.5 / w - series
@@ -66,15 +80,8 @@ def _digamma(x):
 
 
 def _trigamma(x):
-    xp = xp_of(x)
-    z = x.astype(xp.float64)
-    reflect = z < 0.5
-    w = xp.where(reflect, 1.0 - z, z)
-    acc = xp.zeros_like(w)
-    for _ in range(int(_SHIFT)):
-        small = w < _SHIFT
-        acc += xp.where(small, 1.0 / (w * w), 0.0)
-        w = xp.where(small, w + 1.0, w)
+    xp, z, reflect, w = _reflected(x)
+    w, acc = _shift_up(w, lambda w: 1.0 / (w * w))  # ψ'(x) = ψ'(x + 1) + 1/x²
     r = 1.0 / (w * w)
     series = 1 / w + r / 2 + r / w * (1 / 6 - r * (1 / 30 - r * (1 / 42 - r * (1 / 30 - r * 5 / 66))))
     y = acc + series

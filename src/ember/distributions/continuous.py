@@ -19,11 +19,10 @@ import math
 import numpy as np
 
 from ember.autograd.grad_mode import no_grad
-from ember.backend import to_numpy
 from ember.distributions import constraints
 from ember.distributions._functions import digamma, lgamma
 from ember.distributions.distribution import Distribution
-from ember.distributions.utils import broadcast_all, draw, standard_normal, uniform
+from ember.distributions.utils import broadcast_all, draw, host_array, standard_normal, uniform
 from ember.ops.indexing import where
 from ember.ops.pointwise import clamp
 
@@ -38,15 +37,10 @@ def xlogy(x, y):
     return x * where(x_array == 0, 1.0, y).log()
 
 
-class Normal(Distribution):
-    """The Gaussian N(loc, scale²): p(x) = exp(−(x − μ)²/2σ²) / (σ√2π).
+class _LocScale(Distribution):
+    """Base of the symmetric location–scale families on the real line, x = loc + scale·z (Normal, Laplace).
 
-    Args:
-        loc: the mean μ (tensor or number).
-        scale: the standard deviation σ > 0.
-
-    >>> Normal(em.tensor([0.0]), em.tensor([1.0])).log_prob(em.tensor([0.0]))
-    tensor([-0.9189385])
+    ``loc`` and ``scale`` > 0 are broadcast together; the mean and the mode are ``loc``.
     """
 
     arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
@@ -64,6 +58,18 @@ class Normal(Distribution):
     @property
     def mode(self):
         return self.loc
+
+
+class Normal(_LocScale):
+    """The Gaussian N(loc, scale²): p(x) = exp(−(x − μ)²/2σ²) / (σ√2π).
+
+    Args:
+        loc: the mean μ (tensor or number).
+        scale: the standard deviation σ > 0.
+
+    >>> Normal(em.tensor([0.0]), em.tensor([1.0])).log_prob(em.tensor([0.0]))
+    tensor([-0.9189385])
+    """
 
     @property
     def stddev(self):
@@ -212,28 +218,12 @@ class Exponential(Distribution):
         return 1.0 - self.rate.log()
 
 
-class Laplace(Distribution):
+class Laplace(_LocScale):
     """p(x) = exp(−|x − μ|/b)/(2b) (``loc`` μ, ``scale`` b).
 
     >>> Laplace(0.0, 1.0).variance
     tensor(2.)
     """
-
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    has_rsample = True
-
-    def __init__(self, loc, scale, validate_args=None):
-        self.loc, self.scale = broadcast_all(loc, scale)
-        super().__init__(self.loc.shape, validate_args=validate_args)
-
-    @property
-    def mean(self):
-        return self.loc
-
-    @property
-    def mode(self):
-        return self.loc
 
     @property
     def stddev(self):
@@ -299,7 +289,7 @@ class Gamma(Distribution):
     def sample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)
         with no_grad():
-            alpha = np.broadcast_to(_host(self.concentration), shape)
+            alpha = host_array(self.concentration, shape)
             g = draw(self.concentration, shape, lambda rng, s: rng.standard_gamma(alpha))
             return clamp(g / self.rate.detach(), min=float(np.finfo(self.rate.dtype).tiny))
 
@@ -344,8 +334,7 @@ class Beta(Distribution):
     def sample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)
         with no_grad():
-            a = np.broadcast_to(_host(self.concentration1), shape)
-            b = np.broadcast_to(_host(self.concentration0), shape)
+            a, b = host_array(self.concentration1, shape), host_array(self.concentration0, shape)
             x = draw(self.concentration1, shape, lambda rng, s: rng.beta(a, b))
             finfo = np.finfo(self.concentration1.dtype)
             return clamp(x, float(finfo.tiny), 1 - float(finfo.eps))
@@ -363,11 +352,6 @@ class Beta(Distribution):
         total = a + b
         log_beta = lgamma(a) + lgamma(b) - lgamma(total)
         return log_beta - (a - 1) * digamma(a) - (b - 1) * digamma(b) + (total - 2) * digamma(total)
-
-
-def _host(t):
-    """A tensor's values as a float64 NumPy array (the samplers run on the host)."""
-    return to_numpy(t.array).astype(np.float64)
 
 
 def _array(x):

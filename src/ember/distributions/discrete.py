@@ -18,7 +18,6 @@ import numpy as np
 
 from ember.autograd.grad_mode import no_grad
 from ember.autograd.tensor import Tensor, _wrap
-from ember.backend import to_numpy
 from ember.distributions import constraints
 from ember.distributions._functions import lgamma
 from ember.distributions.continuous import xlogy
@@ -26,6 +25,7 @@ from ember.distributions.distribution import Distribution
 from ember.distributions.utils import (
     broadcast_all,
     draw,
+    host_array,
     lazy_property,
     logits_to_probs,
     probs_to_logits,
@@ -41,9 +41,11 @@ from ember.ops.shape import one_hot
 __all__ = ["Bernoulli", "Categorical", "Multinomial", "OneHotCategorical", "Poisson"]
 
 
-def _one_of(probs, logits):
+def _given(probs, logits) -> tuple:
+    """The name and value of the one parameterisation given, ``probs`` or ``logits``."""
     if (probs is None) == (logits is None):
         raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+    return ("probs", probs) if probs is not None else ("logits", logits)
 
 
 def _exact_softplus(x):
@@ -51,7 +53,39 @@ def _exact_softplus(x):
     return softplus(x, threshold=math.inf)
 
 
-class Bernoulli(Distribution):
+class _ProbsOrLogits(Distribution):
+    """Base of the distributions given by ``probs`` or by ``logits``: the one given is stored (and kept as
+    ``_param``), the other is computed from it on first read — σ and log-odds for a binary event
+    (``_is_binary``), else softmax and log.
+    """
+
+    _is_binary = False
+
+    def _keep(self, name: str, value: Tensor) -> None:
+        setattr(self, name, value)
+        self._param = value
+
+    @lazy_property
+    def logits(self):
+        """log(p/(1 − p)) for a binary event, else the normalised log-probabilities."""
+        return probs_to_logits(self.probs, is_binary=self._is_binary)
+
+    @lazy_property
+    def probs(self):
+        """The event probabilities."""
+        return logits_to_probs(self.logits, is_binary=self._is_binary)
+
+    @property
+    def param_shape(self):
+        return self._param.shape
+
+    def _enumerate(self, n: int, dtype, expand: bool) -> Tensor:
+        """The values 0 … n − 1 along a new leading dim, expanded over ``batch_shape`` when ``expand``."""
+        values = _wrap(self._param.xp.arange(n, dtype=dtype)).reshape((-1,) + (1,) * len(self.batch_shape))
+        return values.expand((-1,) + self.batch_shape) if expand else values
+
+
+class Bernoulli(_ProbsOrLogits):
     """P(x = 1) = p, P(x = 0) = 1 − p; parameterised by ``probs`` p or ``logits`` log(p/(1 − p)).
 
     Samples are 0./1. in the parameters' dtype.
@@ -63,30 +97,13 @@ class Bernoulli(Distribution):
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
     support = constraints.boolean
     has_enumerate_support = True
+    _is_binary = True
 
     def __init__(self, probs=None, logits=None, validate_args=None):
-        _one_of(probs, logits)
-        param = probs if probs is not None else logits
-        (value,) = broadcast_all(param)
-        if probs is not None:
-            self.probs = value
-        else:
-            self.logits = value
-        self._param = value
-        batch_shape = () if isinstance(param, numbers.Number) else value.shape
+        name, param = _given(probs, logits)
+        self._keep(name, broadcast_all(param)[0])
+        batch_shape = () if isinstance(param, numbers.Number) else self._param.shape
         super().__init__(batch_shape, validate_args=validate_args)
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @property
-    def param_shape(self):
-        return self._param.shape
 
     @property
     def mean(self):
@@ -119,11 +136,10 @@ class Bernoulli(Distribution):
         return _exact_softplus(self.logits) - self.probs * self.logits
 
     def enumerate_support(self, expand=True):
-        values = _wrap(self._param.xp.arange(2, dtype=self._param.dtype)).reshape((-1,) + (1,) * len(self.batch_shape))
-        return values.expand((-1,) + self.batch_shape) if expand else values
+        return self._enumerate(2, self._param.dtype, expand)
 
 
-class Categorical(Distribution):
+class Categorical(_ProbsOrLogits):
     """A draw of one of K categories, ``probs`` (…, K) or ``logits`` (…, K); samples are int64 indices.
 
     >>> d = Categorical(logits=em.tensor([0.0, 0.0, 0.0, 0.0]))
@@ -135,30 +151,15 @@ class Categorical(Distribution):
     has_enumerate_support = True
 
     def __init__(self, probs=None, logits=None, validate_args=None):
-        _one_of(probs, logits)
-        if probs is not None:
-            if probs.ndim < 1:
-                raise ValueError("`probs` parameter must be at least one-dimensional.")
-            self.probs = probs / probs.sum(-1, keepdim=True)
+        name, param = _given(probs, logits)
+        if param.ndim < 1:
+            raise ValueError(f"`{name}` parameter must be at least one-dimensional.")
+        if name == "probs":
+            self._keep(name, param / param.sum(-1, keepdim=True))
         else:
-            if logits.ndim < 1:
-                raise ValueError("`logits` parameter must be at least one-dimensional.")
-            self.logits = logits - logits.logsumexp(-1, keepdim=True)
-        self._param = self.probs if probs is not None else self.logits
+            self._keep(name, param - param.logsumexp(-1, keepdim=True))
         self._num_events = self._param.shape[-1]
         super().__init__(self._param.shape[:-1], validate_args=validate_args)
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits)
-
-    @property
-    def param_shape(self):
-        return self._param.shape
 
     @constraints.dependent_property(is_discrete=True, event_dim=0)
     def support(self):
@@ -178,8 +179,7 @@ class Categorical(Distribution):
 
     def sample(self, sample_shape=()):
         """Indices drawn by inverting the CDF: the number of cumulative probabilities ≤ u, u ~ U[0, 1)."""
-        probs = to_numpy(self.probs.detach().array).astype(np.float64)
-        cdf = np.cumsum(probs, -1)
+        cdf = np.cumsum(host_array(self.probs), -1)
         cdf /= cdf[..., -1:]
         last = self._num_events - 1
         return draw(self._param, self._extended_shape(sample_shape),
@@ -200,20 +200,18 @@ class Categorical(Distribution):
         return -(logits * self.probs).sum(-1)
 
     def enumerate_support(self, expand=True):
-        values = _wrap(self._param.xp.arange(self._num_events, dtype=np.int64))
-        values = values.reshape((-1,) + (1,) * len(self.batch_shape))
-        return values.expand((-1,) + self.batch_shape) if expand else values
+        return self._enumerate(self._num_events, np.int64, expand)
 
 
-class OneHotCategorical(Distribution):
-    """Categorical with one-hot vectors (…, K) for samples and values, in the parameters' dtype."""
+class _OverCategorical(Distribution):
+    """Base of the distributions over K-vectors built on a ``Categorical`` of the same ``probs`` / ``logits``
+    (kept as ``_categorical``): batch_shape is its batch_shape, event_shape is (K,).
+    """
 
-    arg_constraints = {"probs": constraints.simplex, "logits": constraints.independent(constraints.real, 1)}
-    support = constraints.one_hot
-    has_enumerate_support = True
+    arg_constraints = Categorical.arg_constraints
 
     def __init__(self, probs=None, logits=None, validate_args=None):
-        self._categorical = Categorical(probs, logits)
+        self._categorical = Categorical(probs=probs, logits=logits)
         param = self._categorical.param_shape
         super().__init__(param[:-1], param[-1:], validate_args=validate_args)
 
@@ -229,6 +227,13 @@ class OneHotCategorical(Distribution):
     @property
     def logits(self):
         return self._categorical.logits
+
+
+class OneHotCategorical(_OverCategorical):
+    """Categorical with one-hot vectors (…, K) for samples and values, in the parameters' dtype."""
+
+    support = constraints.one_hot
+    has_enumerate_support = True
 
     @property
     def mean(self):
@@ -255,39 +260,22 @@ class OneHotCategorical(Distribution):
         return self._categorical.entropy()
 
 
-class Multinomial(Distribution):
+class Multinomial(_OverCategorical):
     """Counts of ``total_count`` categorical draws: P(x) = n!/Π xᵢ! · Π pᵢ^{xᵢ}. Samples are (…, K) floats.
 
     >>> Multinomial(10, probs=em.tensor([0.5, 0.5])).sample().sum()
     tensor(10.)
     """
 
-    arg_constraints = {"probs": constraints.simplex, "logits": constraints.independent(constraints.real, 1)}
-
     def __init__(self, total_count=1, probs=None, logits=None, validate_args=None):
         if not isinstance(total_count, numbers.Integral):
             raise NotImplementedError("inhomogeneous total_count is not supported")
         self.total_count = int(total_count)
-        self._categorical = Categorical(probs=probs, logits=logits)
-        param = self._categorical.param_shape
-        super().__init__(param[:-1], param[-1:], validate_args=validate_args)
-
-    def expand(self, batch_shape, _instance=None):
-        new = super().expand(batch_shape, _instance)
-        new._categorical = self._categorical.expand(tuple(batch_shape))
-        return new
+        super().__init__(probs, logits, validate_args)
 
     @constraints.dependent_property(is_discrete=True, event_dim=1)
     def support(self):
         return constraints.multinomial(self.total_count)
-
-    @property
-    def probs(self):
-        return self._categorical.probs
-
-    @property
-    def logits(self):
-        return self._categorical.logits
 
     @property
     def param_shape(self):
@@ -303,7 +291,7 @@ class Multinomial(Distribution):
 
     def sample(self, sample_shape=()):
         """NumPy's multinomial sampler, batched over the parameters' batch dims."""
-        probs = to_numpy(self.probs.detach().array).astype(np.float64)
+        probs = host_array(self.probs)
         probs /= probs.sum(-1, keepdims=True)
         shape = self._extended_shape(sample_shape)[:-1]
         return draw(self._categorical._param, shape, lambda rng, s: rng.multinomial(self.total_count, probs, size=s))
@@ -360,7 +348,7 @@ class Poisson(Distribution):
 
     def sample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)
-        rate = np.broadcast_to(to_numpy(self.rate.detach().array).astype(np.float64), shape)
+        rate = host_array(self.rate, shape)
         return draw(self.rate, shape, lambda rng, s: rng.poisson(rate))
 
     def log_prob(self, value):

@@ -102,6 +102,12 @@ def draw(like: Tensor, shape: tuple, sampler, dtype=None) -> Tensor:
     return _wrap(backend.to_device(values, backend.device_of(like.array)))
 
 
+def host_array(t: Tensor, shape: tuple | None = None) -> np.ndarray:
+    """``t``'s values as a float64 NumPy array (NumPy's samplers run on the host), broadcast to ``shape`` if given."""
+    values = backend.to_numpy(t.array).astype(np.float64)
+    return values if shape is None else np.broadcast_to(values, shape)
+
+
 def standard_normal(like: Tensor, shape: tuple) -> Tensor:
     """ε ~ N(0, 1) of ``shape``, with ``like``'s dtype and device."""
     return draw(like, shape, lambda rng, s: rng.standard_normal(s))

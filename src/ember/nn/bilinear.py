@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import math
 
-from ember.autograd.tensor import Parameter
-from ember.creation import empty
 from ember.nn import init
+from ember.nn.linear import check_sizes, weight_and_bias
 from ember.nn.module import Module
 
 
@@ -50,20 +49,14 @@ class Bilinear(Module):
     def __init__(self, in1_features: int, in2_features: int, out_features: int, bias: bool = True, device=None,
                  dtype=None):
         super().__init__()
-        for name, value in (("in1_features", in1_features), ("in2_features", in2_features),
-                            ("out_features", out_features)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"Bilinear: {name} must be a non-negative integer, got {value!r}")
+        check_sizes("Bilinear", in1_features=in1_features, in2_features=in2_features, out_features=out_features)
         self.in1_features, self.in2_features, self.out_features = in1_features, in2_features, out_features
-        self.weight = Parameter(empty(out_features, in1_features, in2_features, dtype=dtype, device=device))
-        if bias:
-            self.bias = Parameter(empty(out_features, dtype=dtype, device=device))
-        else:
-            self.register_parameter("bias", None)
+        weight_and_bias(self, (out_features, in1_features, in2_features), bias, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """W, b ~ U(−1/√in1_features, 1/√in1_features), PyTorch's initialisation."""
+        # NOTE: not init.default_layer_init_, whose fan-in of a (out, in1, in2) weight is in1·in2
         bound = 1 / math.sqrt(self.weight.shape[1]) if self.weight.shape[1] else 0.0
         init.uniform_(self.weight, -bound, bound)
         if self.bias is not None:

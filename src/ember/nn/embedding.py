@@ -5,11 +5,44 @@ from ember.autograd.grad_mode import no_grad
 from ember.autograd.tensor import Parameter, Tensor
 from ember.creation import empty
 from ember.nn import init
+from ember.nn.linear import check_sizes
 from ember.nn.module import Module
 from ember.ops.embedding import embedding, embedding_bag
 
 
-class Embedding(Module):
+def _pretrained_table(layer, embeddings):
+    """A copy of the table ``embeddings`` for ``layer``.from_pretrained, which takes only a 2-D one."""
+    if embeddings.ndim != 2:
+        raise ValueError(f"{layer}.from_pretrained: embeddings must be 2-D, got shape {tuple(embeddings.shape)}")
+    return (embeddings.array if isinstance(embeddings, Tensor) else embeddings).copy()
+
+
+class _EmbeddingTable(Module):
+    """What Embedding and EmbeddingBag share: the table's initialisation and the repr of the lookup options."""
+
+    def reset_parameters(self) -> None:
+        """Redraw E ~ N(0, 1) and zero the ``padding_idx`` row, as PyTorch."""
+        init.normal_(self.weight)
+        self._fill_padding_idx_with_zero()
+
+    def _fill_padding_idx_with_zero(self):
+        if self.padding_idx is not None:
+            with no_grad():
+                self.weight.array[self.padding_idx] = 0
+
+    def _lookup_repr(self) -> str:
+        """The ``max_norm``, ``norm_type`` and ``scale_grad_by_freq`` part of the repr, each only when not default."""
+        s = ""
+        if self.max_norm is not None:
+            s += f", max_norm={self.max_norm}"
+        if self.norm_type != 2:
+            s += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq:
+            s += ", scale_grad_by_freq=True"
+        return s
+
+
+class Embedding(_EmbeddingTable):
     """Lookup table y = E[x] (= one_hot(x) @ E): token ids → vectors of ``embedding_dim``.
 
     Args:
@@ -35,9 +68,7 @@ class Embedding(Module):
                  norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False, _weight=None,
                  _freeze: bool = False, device=None, dtype=None):
         super().__init__()
-        for name, value in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"Embedding: {name} must be a non-negative integer, got {value!r}")
+        check_sizes("Embedding", num_embeddings=num_embeddings, embedding_dim=embedding_dim)
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(f"Embedding: padding_idx {padding_idx} must be within num_embeddings "
@@ -59,16 +90,6 @@ class Embedding(Module):
                                  f"({num_embeddings}, {embedding_dim})")
             self.weight = Parameter(Tensor(data, dtype=dtype, device=device), requires_grad=not _freeze)
 
-    def reset_parameters(self) -> None:
-        """Redraw E ~ N(0, 1) and zero the ``padding_idx`` row, as PyTorch."""
-        init.normal_(self.weight)
-        self._fill_padding_idx_with_zero()
-
-    def _fill_padding_idx_with_zero(self):
-        if self.padding_idx is not None:
-            with no_grad():
-                self.weight.array[self.padding_idx] = 0
-
     def forward(self, input):
         """The rows of the table at the integer ids ``input`` (*) → (*, embedding_dim)."""
         return embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
@@ -84,29 +105,21 @@ class Embedding(Module):
         >>> emb(em.tensor([1]))
         tensor([[4. , 5.1]])
         """
-        if embeddings.ndim != 2:
-            raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape {tuple(embeddings.shape)}")
-        rows, cols = embeddings.shape
-        data = embeddings.array if isinstance(embeddings, Tensor) else embeddings
-        return cls(rows, cols, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse,
-                   _weight=data.copy(), _freeze=freeze)
+        table = _pretrained_table("Embedding", embeddings)
+        return cls(*table.shape, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse, _weight=table,
+                   _freeze=freeze)
 
     def extra_repr(self) -> str:
         s = f"{self.num_embeddings}, {self.embedding_dim}"
         if self.padding_idx is not None:
             s += f", padding_idx={self.padding_idx}"
-        if self.max_norm is not None:
-            s += f", max_norm={self.max_norm}"
-        if self.norm_type != 2:
-            s += f", norm_type={self.norm_type}"
-        if self.scale_grad_by_freq:
-            s += ", scale_grad_by_freq=True"
+        s += self._lookup_repr()
         if self.sparse:
             s += ", sparse=True"
         return s
 
 
-class EmbeddingBag(Module):
+class EmbeddingBag(_EmbeddingTable):
     """Sums, means or maxima of bags of embeddings (``Embedding`` followed by a reduction over each bag,
     without building the (bags, length, dim) lookup in between).
 
@@ -140,13 +153,6 @@ class EmbeddingBag(Module):
         self.mode, self.sparse, self.include_last_offset = mode, sparse, include_last_offset
         self.weight = table.weight
 
-    def reset_parameters(self) -> None:
-        """Redraw the table from N(0, 1) and zero the ``padding_idx`` row, as PyTorch."""
-        init.normal_(self.weight)
-        if self.padding_idx is not None:
-            with no_grad():
-                self.weight.array[self.padding_idx] = 0
-
     def forward(self, input, offsets=None, per_sample_weights=None):
         """The reduced bags of ``input`` (see the class docstring) → (B, embedding_dim)."""
         return embedding_bag(input, self.weight, offsets, self.max_norm, self.norm_type, self.scale_grad_by_freq,
@@ -156,24 +162,14 @@ class EmbeddingBag(Module):
     def from_pretrained(cls, embeddings, freeze=True, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
                         mode="mean", sparse=False, include_last_offset=False, padding_idx=None):
         """An EmbeddingBag over the table ``embeddings`` (num_embeddings, embedding_dim), fixed when ``freeze``."""
-        if embeddings.ndim != 2:
-            raise ValueError(f"EmbeddingBag.from_pretrained: embeddings must be 2-D, got shape "
-                             f"{tuple(embeddings.shape)}")
-        data = embeddings.array if isinstance(embeddings, Tensor) else embeddings
-        bag = cls(*data.shape, max_norm, norm_type, scale_grad_by_freq, mode, sparse, data.copy(),
-                  include_last_offset, padding_idx)
+        table = _pretrained_table("EmbeddingBag", embeddings)
+        bag = cls(*table.shape, max_norm, norm_type, scale_grad_by_freq, mode, sparse, table, include_last_offset,
+                  padding_idx)
         bag.weight.requires_grad_(not freeze)
         return bag
 
     def extra_repr(self) -> str:
-        s = f"{self.num_embeddings}, {self.embedding_dim}"
-        if self.max_norm is not None:
-            s += f", max_norm={self.max_norm}"
-        if self.norm_type != 2:
-            s += f", norm_type={self.norm_type}"
-        if self.scale_grad_by_freq:
-            s += ", scale_grad_by_freq=True"
-        s += f", mode={self.mode!r}"
+        s = f"{self.num_embeddings}, {self.embedding_dim}{self._lookup_repr()}, mode={self.mode!r}"
         if self.padding_idx is not None:
             s += f", padding_idx={self.padding_idx}"
         return s

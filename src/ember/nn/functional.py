@@ -230,10 +230,25 @@ def _unbatched_feature_dropout(input, p, training, batched):
     return ops.squeeze(_feature_dropout(ops.unsqueeze(input, 0), p, training), 0)
 
 
-def dropout1d(input, p=0.5, training=True, inplace=False):
-    """Channel dropout on (N, C, L) or (C, L): each whole channel is zeroed with probability p."""
+def _check_dropout_p(p):
+    """The probability check of dropout1d/2d/3d, worded as PyTorch's."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+
+
+def _warn_unusual_rank(input, dims):
+    """PyTorch's deprecation warning of dropout2d/3d for an input that is neither (C, *spatial) nor (N, C, *spatial)."""
+    if input.ndim not in (dims + 1, dims + 2):
+        warnings.warn(f"dropout{dims}d: Received a {input.ndim}-D input to dropout{dims}d, which is deprecated and "
+                      "will result in an error in a future release. To retain the behavior and silence this warning, "
+                      f"please use dropout instead. Note that dropout{dims}d exists to provide channel-wise dropout on "
+                      f"inputs with {dims} spatial dimensions, a channel dimension, and an optional batch dimension "
+                      f"(i.e. {dims + 1}D or {dims + 2}D inputs).", stacklevel=3)  # the caller of dropout{dims}d
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False):
+    """Channel dropout on (N, C, L) or (C, L): each whole channel is zeroed with probability p."""
+    _check_dropout_p(p)
     if input.ndim not in (2, 3):
         raise RuntimeError(f"dropout1d: Expected 2D or 3D input, but received a {input.ndim}D input. Note that "
                            "dropout1d exists to provide channel-wise dropout on inputs with 1 spatial dimension, a "
@@ -247,14 +262,8 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
     As PyTorch: other ranks are dropped along dimensions 0 and 1 with a deprecation warning, and
     a 3-D input is read as (N, C, L) (channel-wise 1-D dropout), with a warning saying so.
     """
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-    if input.ndim not in (3, 4):
-        warnings.warn(f"dropout2d: Received a {input.ndim}-D input to dropout2d, which is deprecated and will result "
-                      "in an error in a future release. To retain the behavior and silence this warning, please use "
-                      "dropout instead. Note that dropout2d exists to provide channel-wise dropout on inputs with 2 "
-                      "spatial dimensions, a channel dimension, and an optional batch dimension (i.e. 3D or 4D "
-                      "inputs).", stacklevel=2)
+    _check_dropout_p(p)
+    _warn_unusual_rank(input, 2)
     if input.ndim == 3:
         warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout behavior "
                       "is desired - input is interpreted as shape (N, C, L), where C is the channel dim. This behavior "
@@ -269,14 +278,8 @@ def dropout3d(input, p=0.5, training=True, inplace=False):
 
     Other ranks warn, as in PyTorch, and are read as one sample.
     """
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-    if input.ndim not in (4, 5):
-        warnings.warn(f"dropout3d: Received a {input.ndim}-D input to dropout3d, which is deprecated and will result "
-                      "in an error in a future release. To retain the behavior and silence this warning, please use "
-                      "dropout instead. Note that dropout3d exists to provide channel-wise dropout on inputs with 3 "
-                      "spatial dimensions, a channel dimension, and an optional batch dimension (i.e. 4D or 5D "
-                      "inputs).", stacklevel=2)
+    _check_dropout_p(p)
+    _warn_unusual_rank(input, 3)
     return _unbatched_feature_dropout(input, p, training, input.ndim == 5)
 
 

@@ -182,9 +182,6 @@ class _LazyConvNd(LazyModuleMixin):
 
     _lazy_size = "in_channels"
 
-    def _lazy_init(self, device, dtype):
-        self._make_lazy(("weight", "bias"), device, dtype)
-
     def _size_of(self, input):
         size = input.shape[1] if input.ndim == self._dims + 2 else input.shape[0] if input.ndim else 0
         if input.ndim not in (self._dims + 1, self._dims + 2) or size % self.groups:
@@ -206,7 +203,28 @@ class _LazyConvNd(LazyModuleMixin):
         return {"weight": weight, "bias": (self.out_channels,)}
 
 
-class LazyConv1d(_LazyConvNd, Conv1d):
+class _LazyConv(_LazyConvNd):
+    """The constructor of LazyConv1d/2d/3d: ``ConvNd``'s arguments without ``in_channels``."""
+
+    def __init__(self, out_channels: int, kernel_size, stride=1, padding=0, dilation=1, groups: int = 1,
+                 bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
+        # ``groups`` stands in for in_channels until the first input: the smallest size the checks accept
+        super().__init__(groups, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode,
+                         device, dtype)
+        self._make_lazy(("weight", "bias"), device, dtype)
+
+
+class _LazyConvTranspose(_LazyConvNd):
+    """The constructor of LazyConvTranspose1d/2d: ``ConvTransposeNd``'s arguments without ``in_channels``."""
+
+    def __init__(self, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0, groups: int = 1,
+                 bias: bool = True, dilation=1, padding_mode: str = "zeros", device=None, dtype=None):
+        super().__init__(groups, out_channels, kernel_size, stride, padding, output_padding, groups, bias, dilation,
+                         padding_mode, device, dtype)
+        self._make_lazy(("weight", "bias"), device, dtype)
+
+
+class LazyConv1d(_LazyConv, Conv1d):
     """``Conv1d`` with ``in_channels`` read from the first input.
 
     >>> nn.LazyConv1d(16, kernel_size=3)(em.randn(4, 2, 20)).shape
@@ -215,14 +233,8 @@ class LazyConv1d(_LazyConvNd, Conv1d):
 
     cls_to_become = Conv1d
 
-    def __init__(self, out_channels: int, kernel_size, stride=1, padding=0, dilation=1, groups: int = 1,
-                 bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
-        super().__init__(groups, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode,
-                         device, dtype)
-        self._lazy_init(device, dtype)
 
-
-class LazyConv2d(_LazyConvNd, Conv2d):
+class LazyConv2d(_LazyConv, Conv2d):
     """``Conv2d`` with ``in_channels`` read from the first input.
 
     >>> net = nn.Sequential(nn.LazyConv2d(6, kernel_size=5, padding=2), nn.ReLU())
@@ -232,47 +244,23 @@ class LazyConv2d(_LazyConvNd, Conv2d):
 
     cls_to_become = Conv2d
 
-    def __init__(self, out_channels: int, kernel_size, stride=1, padding=0, dilation=1, groups: int = 1,
-                 bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
-        super().__init__(groups, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode,
-                         device, dtype)
-        self._lazy_init(device, dtype)
 
-
-class LazyConv3d(_LazyConvNd, Conv3d):
+class LazyConv3d(_LazyConv, Conv3d):
     """``Conv3d`` with ``in_channels`` read from the first input."""
 
     cls_to_become = Conv3d
 
-    def __init__(self, out_channels: int, kernel_size, stride=1, padding=0, dilation=1, groups: int = 1,
-                 bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
-        super().__init__(groups, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode,
-                         device, dtype)
-        self._lazy_init(device, dtype)
 
-
-class LazyConvTranspose1d(_LazyConvNd, ConvTranspose1d):
+class LazyConvTranspose1d(_LazyConvTranspose, ConvTranspose1d):
     """``ConvTranspose1d`` with ``in_channels`` read from the first input."""
 
     cls_to_become = ConvTranspose1d
 
-    def __init__(self, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0, groups: int = 1,
-                 bias: bool = True, dilation=1, padding_mode: str = "zeros", device=None, dtype=None):
-        super().__init__(groups, out_channels, kernel_size, stride, padding, output_padding, groups, bias, dilation,
-                         padding_mode, device, dtype)
-        self._lazy_init(device, dtype)
 
-
-class LazyConvTranspose2d(_LazyConvNd, ConvTranspose2d):
+class LazyConvTranspose2d(_LazyConvTranspose, ConvTranspose2d):
     """``ConvTranspose2d`` with ``in_channels`` read from the first input."""
 
     cls_to_become = ConvTranspose2d
-
-    def __init__(self, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0, groups: int = 1,
-                 bias: bool = True, dilation=1, padding_mode: str = "zeros", device=None, dtype=None):
-        super().__init__(groups, out_channels, kernel_size, stride, padding, output_padding, groups, bias, dilation,
-                         padding_mode, device, dtype)
-        self._lazy_init(device, dtype)
 
 
 class _LazyBatchNorm(LazyModuleMixin):

@@ -8,6 +8,22 @@ from ember.nn import init
 from ember.nn.module import Module
 
 
+def check_sizes(layer: str, **sizes) -> None:
+    """Each of ``sizes`` (name=value) must be an int ≥ 0 (0 makes an empty layer, as in PyTorch)."""
+    for name, value in sizes.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"{layer}: {name} must be a non-negative integer, got {value!r}")
+
+
+def weight_and_bias(module, shape, bias: bool, device, dtype) -> None:
+    """Register ``module.weight`` of ``shape`` and ``module.bias`` of (shape[0],), or None when not ``bias``.
+
+    Both are left uninitialised (``empty``): the layer's ``reset_parameters`` draws them.
+    """
+    module.weight = Parameter(empty(*shape, dtype=dtype, device=device))
+    module.register_parameter("bias", Parameter(empty(shape[0], dtype=dtype, device=device)) if bias else None)
+
+
 class Linear(Module):
     """Fully connected layer: y = x Wᵀ + b (the course's z = W a + b for a batch of row vectors).
 
@@ -28,15 +44,9 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None):
         super().__init__()
-        for name, value in (("in_features", in_features), ("out_features", out_features)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"Linear: {name} must be a non-negative integer, got {value!r}")
+        check_sizes("Linear", in_features=in_features, out_features=out_features)
         self.in_features, self.out_features = in_features, out_features
-        self.weight = Parameter(empty(out_features, in_features, dtype=dtype, device=device))
-        if bias:
-            self.bias = Parameter(empty(out_features, dtype=dtype, device=device))
-        else:
-            self.register_parameter("bias", None)
+        weight_and_bias(self, (out_features, in_features), bias, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

@@ -121,20 +121,20 @@ class ReflectionPad1d(_PadNd):
     _mode = "reflect"
 
 
-class ReflectionPad2d(ReflectionPad1d):
+class ReflectionPad2d(_PadNd):
     """Reflection padding of H and W; input (N, C, H, W) or (C, H, W), ``padding`` an int or four widths.
 
     >>> nn.ReflectionPad2d((1, 1, 2, 0))(em.randn(1, 3, 5, 5)).shape
     (1, 3, 7, 7)
     """
 
-    _dims = 2
+    _mode, _dims = "reflect", 2  # siblings of the 1-d layer, not subclasses (as in PyTorch)
 
 
-class ReflectionPad3d(ReflectionPad1d):
+class ReflectionPad3d(_PadNd):
     """Reflection padding of D, H and W; input (N, C, D, H, W) or (C, D, H, W)."""
 
-    _dims = 3
+    _mode, _dims = "reflect", 3  # siblings of the 1-d layer, not subclasses (as in PyTorch)
 
 
 class ReplicationPad1d(_PadNd):
@@ -147,16 +147,16 @@ class ReplicationPad1d(_PadNd):
     _mode = "replicate"
 
 
-class ReplicationPad2d(ReplicationPad1d):
+class ReplicationPad2d(_PadNd):
     """Replication padding of H and W; input (N, C, H, W) or (C, H, W)."""
 
-    _dims = 2
+    _mode, _dims = "replicate", 2  # siblings of the 1-d layer, not subclasses (as in PyTorch)
 
 
-class ReplicationPad3d(ReplicationPad1d):
+class ReplicationPad3d(_PadNd):
     """Replication padding of D, H and W; input (N, C, D, H, W) or (C, D, H, W)."""
 
-    _dims = 3
+    _mode, _dims = "replicate", 3  # siblings of the 1-d layer, not subclasses (as in PyTorch)
 
 
 class CircularPad1d(_PadNd):
@@ -169,13 +169,13 @@ class CircularPad1d(_PadNd):
     _mode = "circular"
 
 
-class CircularPad2d(CircularPad1d):
+class CircularPad2d(_PadNd):
     """Circular padding of H and W (a torus); input (N, C, H, W) or (C, H, W)."""
 
-    _dims = 2
+    _mode, _dims = "circular", 2  # siblings of the 1-d layer, not subclasses (as in PyTorch)
 
 
-class CircularPad3d(CircularPad1d):
+class CircularPad3d(_PadNd):
     """Circular padding of D, H and W; input (N, C, D, H, W) or (C, D, H, W)."""
 
-    _dims = 3
+    _mode, _dims = "circular", 3  # siblings of the 1-d layer, not subclasses (as in PyTorch)
