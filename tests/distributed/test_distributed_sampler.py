@@ -2,6 +2,7 @@
 bucketing against a stand-in group that records its calls (the real ranks are in test_distributed_mpi.py)."""
 import numpy as np
 import pytest
+from distributed_helpers import no_launcher  # noqa: F401  (autouse: every test runs outside any launcher)
 
 import ember as em
 from ember import nn
@@ -11,17 +12,6 @@ from ember.distributed.data_parallel import DataParallel
 from ember.distributed.launch import mpiexec_command
 from ember.distributed.sampler import DistributedSampler
 from ember.train import EarlyStopping, LRSchedulerCallback, ModelCheckpoint, ProgressBar
-
-
-@pytest.fixture(autouse=True)
-def _no_launcher(monkeypatch):
-    """Every test sees a process not started by mpiexec, and leaves no group behind."""
-    for name in (*comm._SIZE_VARIABLES, "PMIX_RANK"):
-        monkeypatch.delenv(name, raising=False)
-    comm.destroy_process_group()
-    yield
-    comm.destroy_process_group()
-
 
 # -- DistributedSampler ------------------------------------------------------------------------
 

@@ -6,37 +6,17 @@ The MPI test needs mpi4py and an ``mpiexec`` (the ``test`` extra installs both);
 fails with a message saying so, it never skips.
 """
 import copy
-import importlib.util
 import json
-import os
-import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from distributed_helpers import WORLD, load_script, mpirun_ok, no_launcher  # noqa: F401  (autouse)
 
 import ember as em
 import ember.distributed as dist
 from ember import nn
 from ember.distributed import comm
 from ember.distributed.ddp import DistributedDataParallel
-from ember.distributed.launch import find_mpiexec, mpiexec_command
-
-HERE = Path(__file__).parent
-WORLD = 2
-
-
-@pytest.fixture(autouse=True)
-def _no_launcher(monkeypatch):
-    """Every test sees a process not started by mpiexec, and leaves no group behind."""
-    for name in (*comm._SIZE_VARIABLES, "PMIX_RANK"):
-        monkeypatch.delenv(name, raising=False)
-    comm.destroy_process_group()
-    yield
-    comm.destroy_process_group()
-
 
 # -- the process group under PyTorch's names -------------------------------------------------------------
 
@@ -254,38 +234,9 @@ def test_optimizer_steps_through_ddp_match_the_doubled_gradient_steps():
 # -- two real ranks under mpiexec ---------------------------------------------------------------------------
 
 
-def _mpirun(script: str, out: Path, timeout: float = 180.0) -> tuple[int, str]:
-    try:
-        import mpi4py  # noqa: F401
-        mpiexec = find_mpiexec()
-    except (ImportError, RuntimeError) as err:
-        pytest.fail(f"MPI is not available ({err}); install the test extra: pip install -e '.[test]'")
-    command = mpiexec_command(WORLD, [sys.executable, HERE / script, out], mpiexec=mpiexec)
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                            start_new_session=True)
-    try:
-        output, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        output, _ = proc.communicate()
-        return -1, output + f"\n[killed after {timeout} s]"
-    return proc.returncode, output
-
-
 @pytest.fixture(scope="module")
 def mpi_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("mpi_ddp")
-    code, output = _mpirun("mpi_ddp.py", out)
-    assert code == 0, f"mpiexec -n {WORLD} mpi_ddp.py failed:\n{output}"
-    return out
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("mpi_ddp", HERE / "mpi_ddp.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return mpirun_ok("mpi_ddp.py", tmp_path_factory.mktemp("mpi_ddp"))
 
 
 def test_torch_named_collectives_across_two_ranks(mpi_run):
@@ -301,7 +252,7 @@ def test_torch_named_collectives_across_two_ranks(mpi_run):
 
 
 def test_ddp_on_two_ranks_with_half_batches_matches_one_process_on_the_full_batch(mpi_run):
-    script = _script()
+    script = load_script("mpi_ddp")
     reference = script.reference(WORLD)
     initial = script.state_arrays(script.build(script.INIT_SEED))
     ranks = [dict(np.load(mpi_run / f"ddp_rank{r}.npz")) for r in range(WORLD)]

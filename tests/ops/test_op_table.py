@@ -6,35 +6,17 @@ of a random upstream gradient) and ``test_gradcheck`` (float64 central differenc
 Inputs are drawn away from kinks (ReLU at 0, clip bounds, |x| at 0) so both are well defined.
 """
 import numpy as np
-import pytest
 import torch
 import torch.nn.functional as TF
+from op_cases import away, case, drawn_tests, fixed, randn
 
 import ember as em
-from ember.testing import gradcheck
-from torch_parity import Const, check_op, make_inputs
+from torch_parity import Const
 
 
 # -- input generators ------------------------------------------------------------------------
-def randn(*shape):
-    return lambda rng: rng.standard_normal(shape)
-
-
 def positive(*shape):
     return lambda rng: rng.uniform(0.5, 2.0, shape)
-
-
-def away(*shape, kinks=(0.0,), margin=0.1, scale=1.0):
-    """Normal samples (× scale) with every value at least ``margin`` from each kink."""
-
-    def draw(rng):
-        x = scale * rng.standard_normal(shape)
-        for k in kinks:
-            near = np.abs(x - k) < margin
-            x = np.where(near, k + np.where(x >= k, margin, -margin) * 1.5, x)
-        return x
-
-    return draw
 
 
 def probs(*shape, axis=-1):
@@ -55,15 +37,6 @@ def ints(high, *shape, low=0):
 
 def mask(*shape):
     return lambda rng: rng.random(shape) < 0.5
-
-
-def fixed(value):
-    return lambda rng: value
-
-
-def case(name, ember_fn, torch_fn, *gens, rtol=None, atol=None, finite_diff=True):
-    """One table row; ``torch_fn=None`` means the same expression works on both tensors."""
-    return pytest.param(ember_fn, torch_fn or ember_fn, gens, rtol, atol, finite_diff, id=name)
 
 
 def torch_dims(axis, ndim):
@@ -368,31 +341,4 @@ CASES += [case("bce_edges", em.binary_cross_entropy, TF.binary_cross_entropy, fi
                fixed(Const(np.array([0.0, 1.0, 1.0, 0.0]))), finite_diff=False)]
 
 
-def _inputs(gens, seed=0):
-    rng = np.random.default_rng(seed)
-    inputs = []
-    for gen in gens:
-        value = gen(rng)
-        inputs.append(value.astype(np.float64) if isinstance(value, np.ndarray) and value.dtype.kind == "f" else value)
-    return inputs
-
-
-@pytest.mark.parametrize("ember_fn, torch_fn, gens, rtol, atol, finite_diff", CASES)
-def test_against_torch(ember_fn, torch_fn, gens, rtol, atol, finite_diff):
-    check_op(ember_fn, torch_fn, _inputs(gens), rtol=rtol, atol=atol, dtype=np.float32)
-
-
-@pytest.mark.parametrize("ember_fn, torch_fn, gens, rtol, atol, finite_diff", CASES)
-def test_float64_against_torch(ember_fn, torch_fn, gens, rtol, atol, finite_diff):
-    check_op(ember_fn, torch_fn, _inputs(gens, seed=1), dtype=np.float64)
-
-
-# Cases at kinks (ties, saturated edges) have no finite-difference gradient; PyTorch parity
-# above still checks their backward.
-SMOOTH_CASES = [case for case in CASES if case.values[-1]]
-
-
-@pytest.mark.parametrize("ember_fn, torch_fn, gens, rtol, atol, finite_diff", SMOOTH_CASES)
-def test_gradcheck(ember_fn, torch_fn, gens, rtol, atol, finite_diff):
-    ember_inputs, _ = make_inputs(_inputs(gens, seed=2), dtype=np.float64)
-    assert gradcheck(ember_fn, ember_inputs)
+test_against_torch, test_float64_against_torch, test_gradcheck = drawn_tests(CASES)

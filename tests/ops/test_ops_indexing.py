@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 import torch
+from op_cases import fixed_tests
 
 import ember as em
 from ember.testing import gradcheck
@@ -75,19 +76,7 @@ for reduce in ("sum", "mean", "amax", "amin", "prod"):
             lambda x, i, s, r=reduce, k=include_self: torch.scatter_reduce(x, 0, i, s, r, include_self=k),
             [RNG.uniform(0.5, 2.0, (4, 3)), ints(4, 5, 3), RNG.uniform(0.5, 2.0, (5, 3))],
         ))
-IDS = [c[0] for c in CASES]
-
-
-@pytest.mark.parametrize("name, ours, theirs, inputs", CASES, ids=IDS)
-def test_against_torch(name, ours, theirs, inputs):
-    check_op(ours, theirs, inputs, dtype=np.float32)
-
-
-@pytest.mark.parametrize("name, ours, theirs, inputs", CASES, ids=IDS)
-def test_gradcheck(name, ours, theirs, inputs):
-    tensors = [em.tensor(a, dtype=em.float64, requires_grad=True) if a.dtype.kind == "f" else em.tensor(a)
-               for a in inputs]
-    assert gradcheck(ours, tensors)
+test_against_torch, test_gradcheck = fixed_tests(CASES)
 
 
 # -- edge semantics ------------------------------------------------------------------------

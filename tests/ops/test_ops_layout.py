@@ -3,10 +3,10 @@ PyTorch and finite differences."""
 import numpy as np
 import pytest
 import torch
+from op_cases import fixed_tests
 
 import ember as em
-from ember.testing import gradcheck
-from torch_parity import assert_close, check_op
+from torch_parity import assert_close
 
 RNG = np.random.default_rng(2)
 
@@ -84,19 +84,7 @@ CASES = [
 for k in (-1, 0, 1, 2, 3, 5):
     CASES.append((f"rot90_{k}", lambda x, k=k: em.rot90(x, k), lambda x, k=k: torch.rot90(x, k), [randn(2, 3)]))
 CASES.append(("rot90_dims", lambda x: em.rot90(x, 1, (2, 0)), lambda x: torch.rot90(x, 1, (2, 0)), [randn(2, 3, 4)]))
-IDS = [c[0] for c in CASES]
-
-
-@pytest.mark.parametrize("name, ours, theirs, inputs", CASES, ids=IDS)
-def test_against_torch(name, ours, theirs, inputs):
-    check_op(ours, theirs, inputs, dtype=np.float32)
-
-
-@pytest.mark.parametrize("name, ours, theirs, inputs", CASES, ids=IDS)
-def test_gradcheck(name, ours, theirs, inputs):
-    tensors = [em.tensor(a, dtype=em.float64, requires_grad=True) if a.dtype.kind == "f" else em.tensor(a)
-               for a in inputs]
-    assert gradcheck(ours, tensors)
+test_against_torch, test_gradcheck = fixed_tests(CASES)
 
 
 # -- shapes, aliases, errors ------------------------------------------------------------------

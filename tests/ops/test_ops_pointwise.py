@@ -8,45 +8,19 @@ no-gradient functions (predicates, bit operations, comparisons) are checked valu
 import numpy as np
 import pytest
 import torch
+from op_cases import away, case, drawn_tests, fixed, randn
 
 import ember as em
-from ember.testing import gradcheck
-from torch_parity import assert_close, check_op, make_inputs
+from torch_parity import assert_close, check_op
 
 
 # -- input generators ----------------------------------------------------------------------------------
-def randn(*shape):
-    return lambda rng: rng.standard_normal(shape)
-
-
 def uniform(low, high):
     return lambda *shape: (lambda rng: rng.uniform(low, high, shape))
 
 
-def away(*shape, kinks=(0.0,), margin=0.1, scale=1.0):
-    """Normal samples (× scale) at least ``margin`` from each kink."""
-
-    def draw(rng):
-        x = scale * rng.standard_normal(shape)
-        for k in kinks:
-            near = np.abs(x - k) < margin
-            x = np.where(near, k + np.where(x >= k, margin, -margin) * 1.5, x)
-        return x
-
-    return draw
-
-
 def off_integers(*shape):
     return away(*shape, kinks=tuple(range(-4, 5)), scale=2.0)
-
-
-def fixed(value):
-    return lambda rng: value
-
-
-def case(name, ember_fn, torch_fn, *gens, rtol=None, atol=None, finite_diff=True):
-    """One row; ``torch_fn=None`` means the same expression works on both frameworks' tensors."""
-    return pytest.param(ember_fn, torch_fn or ember_fn, gens, rtol, atol, finite_diff, id=name)
 
 
 def method(name, *args, **kwargs):
@@ -136,28 +110,7 @@ CASES += [
 ]
 
 
-def _inputs(gens, seed=0):
-    rng = np.random.default_rng(seed)
-    return [gen(rng) for gen in gens]
-
-
-@pytest.mark.parametrize("ember_fn, torch_fn, gens, rtol, atol, finite_diff", CASES)
-def test_against_torch(ember_fn, torch_fn, gens, rtol, atol, finite_diff):
-    check_op(ember_fn, torch_fn, _inputs(gens), rtol=rtol, atol=atol, dtype=np.float32)
-
-
-@pytest.mark.parametrize("ember_fn, torch_fn, gens, rtol, atol, finite_diff", CASES)
-def test_float64_against_torch(ember_fn, torch_fn, gens, rtol, atol, finite_diff):
-    check_op(ember_fn, torch_fn, _inputs(gens, seed=1), dtype=np.float64)
-
-
-SMOOTH_CASES = [c for c in CASES if c.values[-1]]
-
-
-@pytest.mark.parametrize("ember_fn, torch_fn, gens, rtol, atol, finite_diff", SMOOTH_CASES)
-def test_gradcheck(ember_fn, torch_fn, gens, rtol, atol, finite_diff):
-    ember_inputs, _ = make_inputs(_inputs(gens, seed=2), dtype=np.float64)
-    assert gradcheck(ember_fn, ember_inputs)
+test_against_torch, test_float64_against_torch, test_gradcheck = drawn_tests(CASES)
 
 
 # -- dtypes --------------------------------------------------------------------------------------------------

@@ -8,24 +8,10 @@ import math
 import numpy as np
 import pytest
 import torch
+from op_cases import case, drawn_tests, fixed, randn
 
 import ember as em
-from ember.testing import gradcheck
-from torch_parity import check_op, make_inputs
-
-
-def randn(*shape):
-    return lambda rng: rng.standard_normal(shape)
-
-
-def fixed(value):
-    return lambda rng: value
-
-
-def case(name, ember_fn, torch_fn, *gens, rtol=None, atol=None, finite_diff=True):
-    """One row; ``torch_fn=None`` means the same expression works on both frameworks' tensors."""
-    return pytest.param(ember_fn, torch_fn or ember_fn, gens, rtol, atol, finite_diff, id=name)
-
+from torch_parity import check_op
 
 # -- matrix products -------------------------------------------------------------------------------------
 CASES = [
@@ -145,28 +131,7 @@ CASES += [
 ]
 
 
-def _inputs(gens, seed=0):
-    rng = np.random.default_rng(seed)
-    return [gen(rng) for gen in gens]
-
-
-@pytest.mark.parametrize("ember_fn, torch_fn, gens, rtol, atol, finite_diff", CASES)
-def test_against_torch(ember_fn, torch_fn, gens, rtol, atol, finite_diff):
-    check_op(ember_fn, torch_fn, _inputs(gens), rtol=rtol, atol=atol, dtype=np.float32)
-
-
-@pytest.mark.parametrize("ember_fn, torch_fn, gens, rtol, atol, finite_diff", CASES)
-def test_float64_against_torch(ember_fn, torch_fn, gens, rtol, atol, finite_diff):
-    check_op(ember_fn, torch_fn, _inputs(gens, seed=1), dtype=np.float64)
-
-
-SMOOTH_CASES = [c for c in CASES if c.values[-1]]
-
-
-@pytest.mark.parametrize("ember_fn, torch_fn, gens, rtol, atol, finite_diff", SMOOTH_CASES)
-def test_gradcheck(ember_fn, torch_fn, gens, rtol, atol, finite_diff):
-    ember_inputs, _ = make_inputs(_inputs(gens, seed=2), dtype=np.float64)
-    assert gradcheck(ember_fn, ember_inputs)
+test_against_torch, test_float64_against_torch, test_gradcheck = drawn_tests(CASES)
 
 
 # -- the rest ------------------------------------------------------------------------------------------------------

@@ -6,9 +6,9 @@ destination) are the same in both libraries and finite differences stay on one b
 import numpy as np
 import pytest
 import torch
+from op_cases import fixed_tests
 
 import ember as em
-from ember.testing import gradcheck
 from torch_parity import assert_close, check_op
 
 RNG = np.random.default_rng(1)
@@ -38,17 +38,7 @@ CASES = [
     ("median_dim0_keepdim", lambda x: x.median(0, keepdim=True), lambda x: x.median(0, keepdim=True),
      [distinct(5, 2)]),
 ]
-IDS = [c[0] for c in CASES]
-
-
-@pytest.mark.parametrize("name, ours, theirs, inputs", CASES, ids=IDS)
-def test_against_torch(name, ours, theirs, inputs):
-    check_op(ours, theirs, inputs, dtype=np.float32)
-
-
-@pytest.mark.parametrize("name, ours, theirs, inputs", CASES, ids=IDS)
-def test_gradcheck(name, ours, theirs, inputs):
-    assert gradcheck(ours, [em.tensor(a, dtype=em.float64, requires_grad=True) for a in inputs])
+test_against_torch, test_gradcheck = fixed_tests(CASES)
 
 
 def test_topk_unsorted_gives_the_same_set():

@@ -38,14 +38,35 @@ def _torch_loss(P, x, y):
     return torch.nn.functional.mse_loss(torch.nn.functional.linear(h, P["W2"], P["b2"]), torch.from_numpy(y))
 
 
+def train_step(opt, loss, P, x, y):
+    """One step of ``opt`` (ember's or PyTorch's): clear the gradients, backpropagate ``loss(P, x, y)``, update."""
+    opt.zero_grad()
+    loss(P, x, y).backward()
+    opt.step()
+
+
+def assert_cuda_matches_cpu(cls, kwargs, steps):
+    """``steps`` updates of one parameter from the same random gradients end at the same values on CPU and GPU."""
+    rng = np.random.default_rng(0)
+    w0, grads = rng.normal(size=(6, 5)), [rng.normal(size=(6, 5)) for _ in range(steps)]
+    results = []
+    for device in ("cpu", "cuda"):
+        w = nn.Parameter(em.tensor(w0, device=device))
+        opt = getattr(optim, cls)([w], **kwargs)
+        for g in grads:
+            w.grad = em.tensor(g, device=device)
+            opt.step()
+        assert w.device == device
+        results.append(em.backend.to_numpy(w.array))
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-10, atol=1e-12)
+
+
 def run_ember(cls, kwargs, dtype, grouped=False, steps=range(STEPS), params=None, opt=None):
     weights, batches = _init(dtype)
     P = params or {k: nn.Parameter(em.tensor(w.copy())) for k, w in weights.items()}
     opt = opt or getattr(optim, cls)(_groups(P, grouped), **kwargs)
     for i in steps:
-        opt.zero_grad()
-        _ember_loss(P, *batches[i]).backward()
-        opt.step()
+        train_step(opt, _ember_loss, P, *batches[i])
     return P, opt
 
 
@@ -54,9 +75,7 @@ def run_torch(cls, kwargs, dtype, grouped=False, steps=STEPS):
     P = {k: torch.nn.Parameter(torch.from_numpy(w.copy())) for k, w in weights.items()}
     opt = getattr(torch.optim, cls)(_groups(P, grouped), **kwargs)
     for i in range(steps):
-        opt.zero_grad()
-        _torch_loss(P, *batches[i]).backward()
-        opt.step()
+        train_step(opt, _torch_loss, P, *batches[i])
     return P, opt
 
 
@@ -295,15 +314,4 @@ def test_repr_lists_groups():
 @pytest.mark.parametrize("case", [c for c in CASES if c[0] != "SGD" or "nesterov" in c[1]], ids=_case_id)
 def test_cuda_matches_cpu(case):
     cls, kwargs = case
-    rng = np.random.default_rng(0)
-    w0, grads = rng.normal(size=(6, 5)), [rng.normal(size=(6, 5)) for _ in range(5)]
-    results = []
-    for device in ("cpu", "cuda"):
-        w = nn.Parameter(em.tensor(w0, device=device))
-        opt = getattr(optim, cls)([w], **kwargs)
-        for g in grads:
-            w.grad = em.tensor(g, device=device)
-            opt.step()
-        assert w.device == device
-        results.append(em.backend.to_numpy(w.array))
-    np.testing.assert_allclose(results[1], results[0], rtol=1e-10, atol=1e-12)
+    assert_cuda_matches_cpu(cls, kwargs, steps=5)

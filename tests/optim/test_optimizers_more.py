@@ -5,7 +5,17 @@ import copy
 import numpy as np
 import pytest
 import torch
-from test_optimizers import SHAPES, _case_id, _ember_loss, _from_checkpoint, _init, _to_checkpoint, _torch_loss
+from test_optimizers import (
+    SHAPES,
+    _case_id,
+    _ember_loss,
+    _from_checkpoint,
+    _init,
+    _to_checkpoint,
+    _torch_loss,
+    assert_cuda_matches_cpu,
+    train_step,
+)
 
 import ember as em
 import ember.nn as nn
@@ -30,12 +40,8 @@ def _trajectories(cls, kwargs, second, dtype, steps=STEPS):
     topt = getattr(torch.optim, cls)(_groups(T, second), **kwargs)
     ours, theirs = [], []
     for x, y in batches:
-        opt.zero_grad()
-        _ember_loss(P, x, y).backward()
-        opt.step()
-        topt.zero_grad()
-        _torch_loss(T, x, y).backward()
-        topt.step()
+        train_step(opt, _ember_loss, P, x, y)
+        train_step(topt, _torch_loss, T, x, y)
         ours.append({k: p.array.copy() for k, p in P.items()})
         theirs.append({k: p.detach().numpy().copy() for k, p in T.items()})
     return ours, theirs, opt, topt
@@ -124,9 +130,7 @@ def test_state_dict_round_trip(case):
 
     def run(P, opt, steps):
         for i in steps:
-            opt.zero_grad()
-            _ember_loss(P, *batches[i]).backward()
-            opt.step()
+            train_step(opt, _ember_loss, P, *batches[i])
 
     P = {k: nn.Parameter(em.tensor(w.copy())) for k, w in weights.items()}
     full = getattr(optim, cls)(_groups(P, second), **kwargs)
@@ -160,12 +164,8 @@ def test_loads_torch_state_dict(case):
             opt = getattr(optim, cls)(_groups(P, {}))
             opt.load_state_dict(sd)
         if P is not None:
-            opt.zero_grad()
-            _ember_loss(P, x, y).backward()
-            opt.step()
-        topt.zero_grad()
-        _torch_loss(T, x, y).backward()
-        topt.step()
+            train_step(opt, _ember_loss, P, x, y)
+        train_step(topt, _torch_loss, T, x, y)
     for k in SHAPES:
         np.testing.assert_allclose(P[k].array, T[k].detach().numpy(), rtol=1e-10, atol=1e-12, err_msg=k)
 
@@ -356,18 +356,7 @@ def test_lbfgs_on_a_tiny_net_matches_torch():
 @pytest.mark.parametrize("case", ROUND_TRIP, ids=_id)
 def test_cuda_matches_cpu(case):
     cls, kwargs, _ = case
-    rng = np.random.default_rng(0)
-    w0, grads = rng.normal(size=(6, 5)), [rng.normal(size=(6, 5)) for _ in range(8)]
-    results = []
-    for device in ("cpu", "cuda"):
-        w = nn.Parameter(em.tensor(w0, device=device))
-        opt = getattr(optim, cls)([w], **kwargs)
-        for g in grads:
-            w.grad = em.tensor(g, device=device)
-            opt.step()
-        assert w.device == device
-        results.append(em.backend.to_numpy(w.array))
-    np.testing.assert_allclose(results[1], results[0], rtol=1e-10, atol=1e-12)
+    assert_cuda_matches_cpu(cls, kwargs, steps=8)
 
 
 @pytest.mark.skipif(not em.cuda_available(), reason="needs CuPy and a GPU")
