@@ -146,7 +146,15 @@ from ember.nn.pooling import (
     MaxPool3d,
     SpatialPyramidPooling,
 )
+from ember.nn.positional import LearnedPositionalEmbedding, SinusoidalPositionalEncoding
 from ember.nn.recurrent import GRU, LSTM, RNN, GRUCell, JordanRNN, LSTMCell, RNNCell
+from ember.nn.transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 from ember.nn.upsampling import PixelShuffle, PixelUnshuffle, Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
 __all__ = [
@@ -177,4 +185,6 @@ __all__ = [
     "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ReflectionPad1d",
     "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d",
     "CircularPad1d", "CircularPad2d", "CircularPad3d",
+    "Transformer", "TransformerEncoder", "TransformerDecoder", "TransformerEncoderLayer", "TransformerDecoderLayer",
+    "SinusoidalPositionalEncoding", "LearnedPositionalEmbedding",
 ]

@@ -24,7 +24,7 @@ from ember.nn import init
 from ember.nn.linear import Linear
 from ember.nn.module import Module
 from ember.ops.activation import softmax, tanh
-from ember.ops.dropout import dropout
+from ember.ops.attention import attention, scaled_dot_product_attention  # noqa: F401 - F's name, kept here
 from ember.ops.elementwise import clamp, masked_fill, sqrt, where
 from ember.ops.linalg import linear, matmul
 from ember.ops.reduction import mean
@@ -253,39 +253,7 @@ BilinearAttention = GeneralAttention
 BahdanauAttention = AdditiveAttention
 
 
-# -- PyTorch's scaled dot-product attention and MultiheadAttention ------------------------------------
-def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
-                                 enable_gqa=False):
-    """softmax(Q Kᵀ · scale + M) V, PyTorch's ``F.scaled_dot_product_attention``.
-
-    query (..., L, E), key (..., S, E), value (..., S, Ev) → (..., L, Ev). ``scale`` defaults to
-    1/√E. ``attn_mask`` broadcastable to (..., L, S): bool True = takes part (opposite to
-    MultiheadAttention's masks), float = added to the scores. ``is_causal`` lets query i see
-    keys j ≤ i. ``dropout_p`` drops attention weights (always: as PyTorch, pass 0 to evaluate).
-    A query with no key allowed gives zeros, as PyTorch's.
-
-    >>> q = k = v = em.randn(2, 4, 6, 8)              # (N, heads, L, E)
-    >>> F.scaled_dot_product_attention(q, k, v, is_causal=True).shape
-    (2, 4, 6, 8)
-    """
-    if enable_gqa:
-        raise NotImplementedError("scaled_dot_product_attention: enable_gqa=True is not supported")
-    L, S = query.shape[-2], key.shape[-2]
-    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
-    scores = matmul(query, key.transpose(-1, -2)) * scale
-    keep = bias = None
-    if is_causal:
-        if attn_mask is not None:
-            raise ValueError("scaled_dot_product_attention: pass attn_mask or is_causal=True, not both")
-        keep = xp_of(scores.array).tri(L, S, dtype=bool)
-    mask = _mask_array(attn_mask, scores)
-    if mask is not None:
-        keep, bias = (mask, None) if mask.dtype == bool else (None, mask)
-    weights = masked_softmax(scores, keep, bias)
-    weights = dropout(weights, dropout_p, training=dropout_p > 0)
-    return matmul(weights, value)
-
-
+# -- PyTorch's MultiheadAttention ---------------------------------------------------------------------
 class MultiheadAttention(Module):
     """Multi-head attention as PyTorch's: MultiHead(Q, K, V) = concat(head_1, …, head_h) W_oᵀ + b_o,
     head_i = softmax(Q W_qiᵀ (K W_kiᵀ)ᵀ / √d) V W_viᵀ, with d = embed_dim / num_heads.
@@ -303,10 +271,13 @@ class MultiheadAttention(Module):
     forward(query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
     average_attn_weights=True, is_causal=False) returns (attn_output, attn_output_weights):
     output (L, N, E) or (N, L, E); weights (N, L, S), or (N, h, L, S) when not averaged,
-    or None when ``need_weights`` is False. ``key_padding_mask`` (N, S) and ``attn_mask``
-    (L, S) or (N·h, L, S): bool True = excluded, float = added. Unlike PyTorch (NaN), a query
-    whose every key is masked gets zero weights. ``is_causal`` is only a hint that
-    ``attn_mask`` is causal, as in PyTorch; the mask is what is applied.
+    or None when ``need_weights`` is False; the weights are those that multiply the values
+    (after dropout in training), as PyTorch's. ``key_padding_mask`` (N, S) and ``attn_mask``
+    (L, S) or (N·h, L, S): bool True = excluded, float = added. A query whose every key is
+    masked gets zero weights and output (PyTorch gives NaN when ``need_weights``). ``is_causal``
+    is a hint that ``attn_mask`` is causal; as in PyTorch, with no key_padding_mask and
+    ``need_weights=False`` the causal triangle is applied in its place, else the mask itself.
+    The attention itself is the fused ``ember.ops.attention.attention`` over (N, h, L, d) arrays.
 
     Parameters and init as PyTorch: in_proj_weight (3E, E) xavier-uniform, in_proj_bias (3E,)
     zero, out_proj (Linear(E, E)) with a zero bias.
@@ -396,12 +367,15 @@ class MultiheadAttention(Module):
         q = self._split_heads(linear(query, Wq, bq))
         k = self._split_heads(linear(key, Wk, bk))
         v = self._split_heads(linear(value, Wv, bv))
-        scores = matmul(q, k.transpose(-1, -2)) * (1.0 / math.sqrt(self.head_dim))
-        weights = masked_softmax(scores, *_keep_and_bias(scores, key_padding_mask,
-                                                         self._head_mask(attn_mask, scores, N, L, S)))
-        dropped = dropout(weights, self.dropout, self.training)
-        context = reshape(permute(matmul(dropped, v), (0, 2, 1, 3)), (N, L, self.embed_dim))
-        out = self.out_proj(context)
+        if is_causal and key_padding_mask is None and not need_weights:
+            # as PyTorch: with nothing else to merge, the hint stands for the mask (the causal triangle)
+            excluded, bias = q.xp.triu(q.xp.ones((L, S), dtype=bool), 1), None
+        else:
+            excluded, bias = self._merged_masks(key_padding_mask, attn_mask, q, N, L, S)
+        p = self.dropout if self.training else 0.0
+        result = attention(q, k, v, excluded, bias, p, need_weights=need_weights)
+        context, weights = result if need_weights else (result, None)
+        out = self.out_proj(reshape(permute(context, (0, 2, 1, 3)), (N, L, self.embed_dim)))
         if unbatched:
             out = squeeze(out, 0)
         elif not self.batch_first:
@@ -411,6 +385,25 @@ class MultiheadAttention(Module):
         if average_attn_weights:
             weights = mean(weights, axis=1)
         return out, squeeze(weights, 0) if unbatched else weights
+
+    def _merged_masks(self, key_padding_mask, attn_mask, q, N, L, S):
+        """(excluded, bias) for the (N, h, L, S) scores: bool masks or-ed (True = excluded); with any
+        float mask, one additive bias with −inf at the excluded keys, as PyTorch merges them."""
+        kpm = _mask_array(key_padding_mask, q)
+        if kpm is not None:
+            if kpm.shape != (N, S):
+                raise ValueError(f"MultiheadAttention: key_padding_mask must be (N, S) = ({N}, {S}), "
+                                 f"got {tuple(kpm.shape)}")
+            kpm = kpm.reshape(N, 1, 1, S)
+        masks = [m for m in (kpm, self._head_mask(attn_mask, q, N, L, S)) if m is not None]
+        if not masks:
+            return None, None
+        if all(m.dtype == bool for m in masks):
+            return (masks[0] | masks[1] if len(masks) == 2 else masks[0]), None
+        xp = q.xp
+        inf, zero = q.array.dtype.type(math.inf), q.array.dtype.type(0)
+        bias = sum(xp.where(m, -inf, zero) if m.dtype == bool else m for m in masks)
+        return None, bias
 
     def _check_inputs(self, query, key, value):
         E = self.embed_dim

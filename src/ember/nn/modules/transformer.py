@@ -1,2 +1,7 @@
-"""PyTorch's ``torch.nn.modules.transformer``: ember has no Transformer layers yet, so nothing is here."""
-__all__ = []
+"""PyTorch's ``torch.nn.modules.transformer``: Transformer, its encoder and decoder stacks and layers."""
+from ember.nn import transformer
+from ember.nn.modules._reexport import layers
+
+_LAYERS = layers(transformer)
+globals().update(_LAYERS)
+__all__ = sorted(_LAYERS)
