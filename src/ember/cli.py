@@ -2,6 +2,7 @@
 
     ember demo                     train the default model on the bundled digits
     ember train mlp --data digits  train a registered model on a built-in dataset
+    ember train gpt --text FILE    a character-level GPT; then ember generate --checkpoint DIR
     mpiexec -n 2 ember train ...   the same, data-parallel on 2 processes (batch size per process)
     ember --help                   every subcommand, one line each
 
@@ -100,9 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_options(demo, epochs=30, out="runs/demo", batch_size=32, label_smoothing=0.1)
     demo.set_defaults(func=cmd_demo, resize=32)
 
-    train = _subparser(sub, "train", "train a registered model on digits or mnist1d",
+    train = _subparser(sub, "train", "train a registered model on digits or mnist1d, or a GPT on a text",
                        "ember train mlp --data mnist1d --hidden 256 128 --dropout 0.1 --epochs 30")
-    train.add_argument("model", help="a name from ember.models.available(), e.g. mlp")
+    train.add_argument("model", help="a name from ember.models.available(), e.g. mlp "
+                                     "('ember train gpt --help': the GPT's own options)")
     train.add_argument("--data", default="digits", choices=("digits", "mnist1d"), help="dataset (default digits)")
     train.add_argument("--hidden", type=positive_int, nargs="+", default=[256],
                        help="hidden layer sizes (default 256)")
@@ -134,6 +136,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_date_arguments(dates)
     dates.set_defaults(func=cmd_translate_dates)
 
+    generate = _subparser(sub, "generate", "continue a prompt with a GPT trained by 'ember train gpt'",
+                          'ember generate --checkpoint runs/gpt --prompt "In the beginning" --max-new-tokens 300')
+    from ember.apps.gpt import add_generate_arguments
+    from ember.apps.gpt import generate as generate_text
+
+    add_generate_arguments(generate)
+    generate.set_defaults(func=generate_text)
+
     for name, (module, help_text, example) in _APPS.items():
         app = importlib.import_module(module)
         app.add_arguments(command := _subparser(sub, name, help_text, example))
@@ -152,6 +162,9 @@ def _set_types(parser: argparse.ArgumentParser, types: dict) -> None:
 
 def main(argv=None) -> int:
     """Entry point of the ``ember`` command: parse ``argv`` and run the subcommand; returns the exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["train"] and len(argv) > 1 and argv[1].lower() == "gpt":
+        return _train_gpt(argv[2:])  # iterations and model sizes rather than the epoch trainer's options
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):
@@ -161,6 +174,17 @@ def main(argv=None) -> int:
 
 
 # -- commands -----------------------------------------------------------------------------------
+
+
+def _train_gpt(argv) -> int:
+    """``ember train gpt``: a character-level GPT on a text file (ember.apps.gpt), with its own options."""
+    from ember.apps import gpt
+
+    parser = argparse.ArgumentParser(prog="ember train gpt", description="Train a character-level GPT on a text.",
+                                     epilog="example:\n  ember train gpt --text corpus.txt --iters 2000 --out runs/gpt",
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    gpt.add_arguments(parser)
+    return int(gpt.run(parser.parse_args(argv)) or 0)
 
 
 def cmd_demo(args) -> int:

@@ -53,6 +53,7 @@ def available() -> list[str]:
 
 # The model modules import ``register`` from here, so they come after it.
 from ember.models.alexnet import AlexNet, alexnet  # noqa: E402
+from ember.models.gpt import GPT, GPTConfig  # noqa: E402
 from ember.models.inception import (  # noqa: E402
     BasicConv2d,
     GoogLeNet,
@@ -82,7 +83,7 @@ from ember.models.text import BagOfEmbeddings, CharLM, LSTMClassifier, RNNRegres
 from ember.models.vgg import VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn  # noqa: E402
 
 __all__ = [
-    "AlexNet", "BagOfEmbeddings", "BasicBlock", "BasicConv2d", "Bottleneck", "CharLM", "GoogLeNet",
+    "AlexNet", "BagOfEmbeddings", "GPT", "GPTConfig", "BasicBlock", "BasicConv2d", "Bottleneck", "CharLM", "GoogLeNet",
     "GoogLeNetOutputs", "Inception", "InceptionAux", "LeNet5", "LSTMClassifier", "MLP", "MNIST1DConvNet",
     "MNIST1DGRU", "MNIST1DMLP", "ResNet", "RNNRegressor", "TextCNN", "VGG", "alexnet", "available", "digits_mlp",
     "get", "googlenet", "lenet5", "mnist1d_setup", "register", "resnet101", "resnet152", "resnet18", "resnet34",

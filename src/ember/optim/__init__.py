@@ -12,10 +12,11 @@ from ember.optim import lr_scheduler
 from ember.optim.adagrad import Adadelta, Adagrad
 from ember.optim.adam import Adam, Adamax, AdamW, NAdam, RAdam
 from ember.optim.ema import ExponentialMovingAverage
+from ember.optim.groups import param_groups, warmup_cosine
 from ember.optim.lbfgs import LBFGS
 from ember.optim.optimizer import Optimizer
 from ember.optim.rmsprop import RMSprop
 from ember.optim.sgd import ASGD, SGD
 
 __all__ = ["SGD", "ASGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "LBFGS",
-           "Optimizer", "ExponentialMovingAverage", "lr_scheduler"]
+           "Optimizer", "ExponentialMovingAverage", "lr_scheduler", "param_groups", "warmup_cosine"]
