@@ -374,3 +374,16 @@ def test_version_counter_can_be_bumped_by_optimisers():
         w._version += 1
     with pytest.raises(RuntimeError, match="modified in place"):
         y.sum().backward()
+
+
+def test_set_grad_enabled_switches_when_called_and_restores_after_with():
+    assert em.is_grad_enabled()
+    with em.set_grad_enabled(False):
+        assert not em.is_grad_enabled()
+    assert em.is_grad_enabled()
+    try:
+        em.set_grad_enabled(False)  # a plain call switches, as in PyTorch
+        assert not em.is_grad_enabled() and not (em.ones(2, requires_grad=True) * 2).requires_grad
+    finally:
+        em.set_grad_enabled(True)
+    assert em.is_grad_enabled()

@@ -57,12 +57,20 @@ class enable_grad(_Switch):  # noqa: N801
 
 
 class set_grad_enabled(_Switch):  # noqa: N801
-    """``with set_grad_enabled(training):`` records the graph only when ``training`` is true."""
+    """``with set_grad_enabled(training):`` records the graph only when ``training`` is true.
+
+    As in PyTorch, the call itself switches the mode (``em.set_grad_enabled(False)`` on its own
+    line turns recording off); used with ``with``, the previous mode comes back on exit.
+    """
 
     attribute = "grad_enabled"
 
     def __init__(self, mode: bool):
-        self.value = bool(mode)
+        self.value, self._previous = bool(mode), _state.grad_enabled
+        _state.grad_enabled = self.value
+
+    def __enter__(self):
+        return self  # already switched by __init__; __exit__ restores the mode before the call
 
 
 class detect_anomaly(_Switch):  # noqa: N801
