@@ -1,4 +1,4 @@
-"""The back ends of the playground's three explorer pages: convolution, embeddings and attention.
+"""The back ends of the playground's explorer pages: convolution, embeddings and attention.
 
 - ``ImageStore`` and ``convolve`` / ``kernel_receptive_field``: a grey image (a bundled sample or an
   upload, at most 256 px a side) cross-correlated with a kernel from ``ember.vision.filters`` or the
@@ -10,6 +10,8 @@
   PCA of the most frequent words, nearest neighbours and analogies.
 - ``DateModel``: the date translator saved by ``ember translate-dates`` (or quick-trained here, bounded),
   its translation of a typed date and the attention weights.
+- ``GPTModel``: a small character GPT trained here in the background (~10 s; cached) and the
+  self-attention weights of each of its layers and heads over a typed prompt.
 
 Every public method validates its input and raises ``RequestError`` with a message for the page.
 """
@@ -35,8 +37,8 @@ from ember.playground.validation import RequestError
 from ember.vision import filters
 from ember.viz.features import feature_maps, receptive_field
 
-__all__ = ["KERNELS", "DateModel", "DigitModel", "ImageStore", "WordVectors", "convolve", "get_kernel",
-           "kernel_receptive_field", "prepare_digit"]
+__all__ = ["GPT_SIZES", "KERNELS", "DateModel", "DigitModel", "GPTModel", "ImageStore", "WordVectors", "convolve",
+           "get_kernel", "gpt_attention_maps", "gpt_text", "kernel_receptive_field", "prepare_digit"]
 
 MAX_SIDE, MAX_KERNEL, MAX_UPLOAD_BYTES = 256, 15, 2 * 1024 * 1024
 # NOTE: decoding costs up to 4 bytes a pixel before the image is shrunk to MAX_SIDE; 4096 × 4096 keeps
@@ -565,3 +567,175 @@ class DateModel:
         rows = list(outputs[0]) + ["<eos>"]  # the decoder stops on <eos> or after 11 steps
         return {"text": text, "output": outputs[0], "input_chars": list(text), "output_chars": rows[:len(weights)],
                 "attention": np.round(weights, 4).tolist()}
+
+
+# -- a character GPT's self-attention ---------------------------------------------------------------------
+
+GPT_SIZES = {"n_layer": 2, "n_head": 4, "n_embd": 64, "block_size": 64}
+"""The character GPT of the attention page: small enough to train here in seconds."""
+
+_GPT_PASSAGE = (
+    "In the beginning God created the heaven and the earth. And the earth was without form, and void; and "
+    "darkness was upon the face of the deep. And the Spirit of God moved upon the face of the waters. And God "
+    "said, Let there be light: and there was light. And God saw the light, that it was good: and God divided "
+    "the light from the darkness. And God called the light Day, and the darkness he called Night. And the "
+    "evening and the morning were the first day.")
+"""Genesis 1:1-5 (King James Bible): the training text when Debian's ``bible-kjv`` is not installed."""
+
+
+def gpt_text() -> tuple[str, str]:
+    """(text, its name): Genesis 1-3 of the King James Bible, else the built-in passage; whitespace as spaces
+    so that every character of the vocabulary can be typed in a one-line field."""
+    from ember.data.datasets.text import bible_kjv
+
+    try:
+        return " ".join(bible_kjv(reference="gen1:1-gen3:24", timeout=30).split()), "Genesis 1-3 (King James Bible)"
+    except (FileNotFoundError, RuntimeError, OSError):
+        return _GPT_PASSAGE, "Genesis 1:1-5 (King James Bible, built in)"
+
+
+def gpt_attention_maps(model, idx) -> np.ndarray:
+    """(layers, heads, T, T): every block's causal softmax weights for the tokens ``idx`` (1, T).
+
+    Each block's ``c_attn`` projection of ln_1(x) gives Q, K, V per head; the weights are
+    softmax(Q Kᵀ / √d + causal mask) row by row (query t over keys s ≤ t), the ones
+    ``F.scaled_dot_product_attention`` applies inside the block; x then goes through the whole block.
+    """
+    import math
+
+    from ember.nn import functional as F
+
+    _, T = idx.shape
+    mask = nn.Transformer.generate_square_subsequent_mask(T)  # −inf above the diagonal: no look ahead
+    with no_grad():
+        x = model.transformer.wte(idx) + model.transformer.wpe(em.arange(T))
+        maps = []
+        for block in model.transformer.h:
+            attn = block.attn
+            q, k, _ = (t.view(1, T, attn.n_head, -1).transpose(1, 2)  # (1, heads, T, E/heads)
+                       for t in attn.c_attn(block.ln_1(x)).split(attn.n_embd, dim=2))
+            maps.append(F.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]) + mask, dim=-1).array[0])
+            x = block(x)
+    return np.stack([np.asarray(m, dtype=np.float64) for m in maps])
+
+
+class GPTModel:
+    """A character GPT (``GPT_SIZES``) for the attention page, trained here in the background on ``gpt_text``.
+
+    ``train(steps)`` runs AdamW (3e-3, batch 16 windows of ``block_size``) in a thread and caches the
+    weights (``gpt-chars.safetensors``, an ``ember.save`` of the state dict) and the vocabulary
+    (``gpt-chars.json``) under ``cache_dir``, where a later start finds them. 300 steps take ~10 s.
+    """
+
+    NAME = "gpt-chars"
+
+    def __init__(self, cache_dir=None):
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+        self._model, self.vocab, self._lock = None, None, threading.Lock()
+        self.training, self.message, self._thread = False, None, None
+
+    def _files(self):
+        return (self.cache_dir / f"{self.NAME}.safetensors", self.cache_dir / f"{self.NAME}.json") \
+            if self.cache_dir else (None, None)
+
+    def model(self):
+        """The trained GPT, or None; loads a cached one on the first call."""
+        import json
+
+        from ember.models.gpt import GPT
+
+        weights, meta = self._files()
+        with self._lock:
+            if self._model is None and not self.training and meta is not None and meta.is_file():
+                try:
+                    info = json.loads(meta.read_text())
+                    model = GPT(len(info["vocab"]), **info["sizes"])
+                    model.load_state_dict(em.load(weights))
+                    self._model, self.vocab = model.eval(), info["vocab"]
+                    self.message = f"loaded from the cache: {info['message']}"
+                except (OSError, ValueError, KeyError, TypeError, RuntimeError) as error:
+                    self.message = f"the cached GPT could not be loaded ({type(error).__name__}: {error}); train one"
+            return self._model
+
+    def status(self) -> dict:
+        """{'ready', 'training', 'message', 'vocab', 'block_size', 'layers', 'heads'} for the page."""
+        ready = self.model() is not None
+        message = self.message if ready or self.training else (self.message or "no GPT yet: train one on this page")
+        return {"ready": ready, "training": self.training, "message": message, "vocab": self.vocab if ready else None,
+                "block_size": GPT_SIZES["block_size"], "layers": GPT_SIZES["n_layer"], "heads": GPT_SIZES["n_head"]}
+
+    def train(self, steps: int, seed: int = 0) -> None:
+        """Start training in the background; RequestError 409 when one is already training."""
+        with self._lock:
+            if self.training:
+                raise RequestError("gpt: a GPT is already training", 409)
+            self.training, self.message = True, f"training for {steps} steps…"
+        self._thread = threading.Thread(target=self._work, args=(steps, seed), name="playground-gpt", daemon=True)
+        self._thread.start()
+
+    def _work(self, steps: int, seed: int) -> None:
+        try:
+            model, vocab, message = _train_gpt(steps, seed, self._progress)
+            self._cache(model, vocab, message)
+            with self._lock:
+                self._model, self.vocab, self.message = model.eval(), vocab, message
+        except Exception as error:  # noqa: BLE001 - reported on the page
+            with self._lock:
+                self.message = f"training failed: {type(error).__name__}: {error}"
+        finally:
+            self.training = False
+
+    def _progress(self, step: int, steps: int, loss: float) -> None:
+        self.message = f"training: step {step} of {steps}, loss {loss:.3f}…"
+
+    def _cache(self, model, vocab: str, message: str) -> None:
+        import json
+
+        weights, meta = self._files()
+        if weights is None:
+            return
+        weights.parent.mkdir(parents=True, exist_ok=True)
+        em.save(model.state_dict(), weights)
+        meta.write_text(json.dumps({"vocab": vocab, "sizes": GPT_SIZES, "message": message}))  # last: marks it whole
+
+    def attention(self, text: str) -> dict:
+        """The characters of ``text`` and every layer's and head's attention weights over them (rounded)."""
+        model = self.model()
+        if model is None:
+            raise RequestError(self.message if self.training else "gpt: no GPT yet; train one first", 409)
+        block = model.config.block_size
+        if len(text) > block:
+            raise RequestError(f"gpt/attention: 'text' has {len(text)} characters; at most {block} (the block size)")
+        unknown = sorted(set(text) - set(self.vocab))
+        if unknown:
+            raise RequestError(f"gpt/attention: characters not in the vocabulary: {' '.join(map(repr, unknown))}; "
+                               f"use only {self.vocab!r}")
+        stoi = {c: i for i, c in enumerate(self.vocab)}
+        weights = gpt_attention_maps(model, Tensor(np.array([[stoi[c] for c in text]], dtype=np.int64)))
+        return {"tokens": list(text), "weights": np.round(weights, 4).tolist(), "layers": int(weights.shape[0]),
+                "heads": int(weights.shape[1])}
+
+
+def _train_gpt(steps: int, seed: int, progress) -> tuple:
+    """A GPT (``GPT_SIZES``) trained for ``steps`` AdamW steps on ``gpt_text``; (model, vocabulary, a summary)."""
+    from ember.models.gpt import GPT
+    from ember.optim import AdamW
+
+    text, name = gpt_text()
+    vocab = "".join(sorted(set(text)))
+    stoi = {c: i for i, c in enumerate(vocab)}
+    data = np.array([stoi[c] for c in text], dtype=np.int64)
+    block = GPT_SIZES["block_size"]
+    em.manual_seed(seed)
+    model = GPT(len(vocab), **GPT_SIZES)
+    optimizer, rng = AdamW(model.parameters(), lr=3e-3, weight_decay=0.0), np.random.default_rng(seed)
+    model.train()
+    for step in range(1, steps + 1):
+        windows = data[rng.integers(0, len(data) - block - 1, 16)[:, None] + np.arange(block + 1)]
+        _, loss = model(Tensor(windows[:, :-1]), Tensor(windows[:, 1:]))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if step % 10 == 0 or step == steps:
+            progress(step, steps, float(loss.item()))
+    return model, vocab, f"{steps} steps on {name} ({len(text)} characters), final loss {float(loss.item()):.3f}"

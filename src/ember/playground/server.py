@@ -19,6 +19,9 @@ these endpoints; every answer is JSON, every refusal a 4xx with {"error": "..."}
     GET    /api/dates                         whether a date translator is loaded, and how to get one
     POST   /api/dates/train                   {"train_size", "epochs"}: a bounded quick training
     POST   /api/dates/translate               {"text"} → output and attention weights
+    GET    /api/gpt                           whether the character GPT is trained, its vocabulary and sizes
+    POST   /api/gpt/train                     {"steps"}: train it in the background (10 to 3000 steps)
+    POST   /api/gpt/attention                 {"text"} → tokens and weights [layers][heads][T][T]
 
 HEAD answers any GET path with GET's headers and no body.
 
@@ -99,6 +102,7 @@ class App:
         self.digit = explorers.DigitModel(lenet, cache_dir)
         self.words = explorers.WordVectors(vectors)
         self.dates = explorers.DateModel(dates_model, cache_dir)
+        self.gpt = explorers.GPTModel(cache_dir)
         self.keepalive = keepalive
         # (method, path pattern, function, body limit); a function gets (app, match, query, body)
         self.routes = [
@@ -116,10 +120,12 @@ class App:
             ("POST", r"/api/embeddings/analogy", _analogy, JSON_LIMIT),
             ("GET", r"/api/dates", _dates_status, 0), ("POST", r"/api/dates/train", _dates_train, JSON_LIMIT),
             ("POST", r"/api/dates/translate", _translate, JSON_LIMIT),
+            ("GET", r"/api/gpt", _gpt_status, 0), ("POST", r"/api/gpt/train", _gpt_train, JSON_LIMIT),
+            ("POST", r"/api/gpt/attention", _gpt_attention, JSON_LIMIT),
         ]
         self.routes = [(m, re.compile(p), f, limit) for m, p, f, limit in self.routes]
         self.heavy_endpoints = {_upload, _convolve, _receptive_field, _digit, _projection, _neighbours, _analogy,
-                                _translate, _dates_train}
+                                _translate, _dates_train, _gpt_train, _gpt_attention}
 
     @contextlib.contextmanager
     def heavy_slot(self, function):
@@ -273,6 +279,26 @@ def _translate(app, match, query, body, handler):
     if not text.strip():
         raise RequestError("dates/translate: 'text' is blank; type a date such as '3rd of March 2021'")
     return app.dates.translate(text)
+
+
+def _gpt_status(app, match, query, body, handler):
+    Fields(query, "gpt").done()
+    return app.gpt.status()
+
+
+def _gpt_train(app, match, query, body, handler):
+    f = Fields(body, "gpt/train")
+    steps = f.integer("steps", 10, 3000, 300)
+    f.done()
+    app.gpt.train(steps)
+    return app.gpt.status()
+
+
+def _gpt_attention(app, match, query, body, handler):
+    f = Fields(body, "gpt/attention")
+    text = f.text("text", 1000)  # the model's block size is checked against the model's own
+    f.done()
+    return app.gpt.attention(text)
 
 
 # -- HTTP ----------------------------------------------------------------------------------------------

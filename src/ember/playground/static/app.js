@@ -570,28 +570,89 @@ pages.attention = (() => {
     try {
       const result = await api("POST", "/api/dates/translate", { text: $("att-text").value });
       $("att-output").textContent = result.output;
-      drawHeatmap(result);
+      drawHeatmap($("att-canvas"), result.output_chars, result.input_chars, result.attention);
     } catch (error) { $("att-output").textContent = "–"; showError("att-error", error); }
   }
-  function drawHeatmap(result) {
-    const c = $("att-canvas"), ctx = c.getContext("2d"), rows = result.output_chars, cols = result.input_chars;
+  // weights[t][s] (rows × cols, each in [0, 1]) as a viridis grid, labelled by the characters
+  function drawHeatmap(c, rows, cols, weights) {
+    const ctx = c.getContext("2d");
     const left = 50, top = 30, cell = Math.max(8, Math.min(28, Math.floor((c.width - left - 10) / cols.length)));
     c.height = top + rows.length * cell + 10;
     ctx.clearRect(0, 0, c.width, c.height);
     ctx.font = "12px monospace"; ctx.textAlign = "center"; ctx.textBaseline = "middle";
-    result.attention.forEach((row, t) => row.forEach((w, s) => {
+    weights.forEach((row, t) => row.forEach((w, s) => {
       ctx.fillStyle = `rgb(${viridis(w).join(",")})`;
       ctx.fillRect(left + s * cell, top + t * cell, cell - 1, cell - 1);
     }));
     ctx.fillStyle = "#222";
     cols.forEach((ch, s) => ctx.fillText(ch === " " ? "␣" : ch, left + s * cell + cell / 2, top - 10));
     ctx.textAlign = "right";
-    rows.forEach((ch, t) => ctx.fillText(ch, left - 6, top + t * cell + cell / 2));
+    rows.forEach((ch, t) => ctx.fillText(ch === " " ? "␣" : ch, left - 6, top + t * cell + cell / 2));
   }
+
+  // -- the character GPT: one T × T map per layer and head
+  let gptPolling = null, gptStarted = false, gptResult = null;
+  async function gptStatus() {
+    try {
+      const s = await api("GET", "/api/gpt");
+      $("gpt-status").textContent = s.ready ? `GPT ready (${s.layers} layers × ${s.heads} heads, contexts of up to ${s.block_size} characters; ${s.message}).` : s.message;
+      $("gpt-status").dataset.ready = s.ready ? "1" : "0";
+      $("gpt-train-box").hidden = s.ready || s.training;
+      if (s.training && !gptPolling) gptPolling = setInterval(gptStatus, 1000);
+      if (!s.training && gptPolling) {
+        clearInterval(gptPolling); gptPolling = null;
+        if (s.ready) gptAttention();
+      }
+      return s;
+    } catch (error) { showError("gpt-error", error); return null; }
+  }
+  async function gptTrain() {
+    showError("gpt-error", null);
+    try {
+      await api("POST", "/api/gpt/train", { steps: Number($("gpt-steps").value) });
+      gptStatus();
+    } catch (error) { showError("gpt-error", error); }
+  }
+  function fillSelect(id, count) {
+    const select = $(id), keep = Math.min(Number(select.value) || 0, count - 1);
+    select.innerHTML = Array.from({ length: count }, (_, i) => `<option value="${i}">${i + 1}</option>`).join("");
+    select.value = String(keep);
+  }
+  async function gptAttention() {
+    showError("gpt-error", null);
+    try {
+      gptResult = await api("POST", "/api/gpt/attention", { text: $("gpt-text").value });
+      fillSelect("gpt-layer", gptResult.layers);
+      fillSelect("gpt-head", gptResult.heads);
+      drawGpt();
+    } catch (error) { gptResult = null; showError("gpt-error", error); }
+  }
+  function drawGpt() {
+    if (!gptResult) return;
+    const weights = gptResult.weights[Number($("gpt-layer").value)][Number($("gpt-head").value)];
+    drawHeatmap($("gpt-canvas"), gptResult.tokens, gptResult.tokens, weights);
+  }
+  async function setMode() {
+    const gpt = $("att-mode").value === "gpt";
+    $("att-dates-box").hidden = gpt;
+    $("att-gpt-box").hidden = !gpt;
+    if (gpt && !gptStarted) {
+      gptStarted = true;
+      const s = await gptStatus();
+      if (s && s.ready) gptAttention();
+    }
+  }
+
   function init() {
     $("att-translate").addEventListener("click", translate);
     $("att-text").addEventListener("keydown", (e) => { if (e.key === "Enter") translate(); });
     $("att-train").addEventListener("click", train);
+    $("att-mode").addEventListener("change", setMode);
+    $("gpt-train").addEventListener("click", gptTrain);
+    $("gpt-show").addEventListener("click", gptAttention);
+    $("gpt-text").addEventListener("keydown", (e) => { if (e.key === "Enter") gptAttention(); });
+    $("gpt-layer").addEventListener("change", drawGpt);
+    $("gpt-head").addEventListener("change", drawGpt);
   }
   async function show() {
     if (started) return;
@@ -599,7 +660,7 @@ pages.attention = (() => {
     const s = await status();
     if (s && s.ready) translate();
   }
-  return { init, show, translate };
+  return { init, show, translate, gptAttention };
 })();
 
 // ================================================================ start
