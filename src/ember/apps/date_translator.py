@@ -11,6 +11,16 @@ gradient norm clipped at 1, full teacher forcing, 5 epochs. Training batches gro
 similar length so little time goes to padding. With full teacher forcing the Luong decoder runs
 all target steps in one call of the recurrent layer, which is why it is the default.
 
+``--arch transformer`` (``run(arch="transformer")``) trains an encoder–decoder Transformer instead
+(``ember.text.TransformerSeq2Seq``: character embeddings plus sinusoidal positions, ``nn.Transformer``
+with 2 pre-norm encoder and 2 decoder layers of width 64, 4 heads, feed-forward 128, no dropout,
+a key-padding mask over the padded sources and the causal mask over the target). Its recipe
+(``TRANSFORMER_RECIPE``) keeps the data, batches, optimiser, schedule, clipping and epochs of the
+GRU's; the whole shifted target is one call in training, and decoding caches each decoder
+layer's past inputs. Its heatmaps show the last decoder layer's cross-attention, averaged over
+the heads. ``--arch gru`` (the model above) stays the default; a saved translator records its
+architecture in config.json, so ``--translate`` and ``DateTranslator.load`` need no ``--arch``.
+
 Evaluation: exact match (the whole ISO string right) and character BLEU (``corpus_bleu`` on the
 characters) for greedy and beam search; the attention of a few examples is drawn as heatmaps
 (input characters × output characters).
@@ -53,17 +63,24 @@ from ember.text.bleu import corpus_bleu
 from ember.text.dates import build_char_vocabs, generate_dates
 from ember.text.decoding import beam_search, greedy_search
 from ember.text.seq2seq import Decoder, Encoder, Seq2Seq
+from ember.text.transformer_seq2seq import TransformerSeq2Seq
 from ember.text.vocab import Vocab
 from ember.viz.attention import plot_attention
 
-__all__ = ["MIN_CONFIDENCE", "RECIPE", "DateTranslator", "Translation", "add_arguments", "evaluate", "is_iso_date",
-           "main_translate_dates", "plot_attention", "run", "train"]
+__all__ = ["MIN_CONFIDENCE", "RECIPE", "RECIPES", "TRANSFORMER_RECIPE", "DateTranslator", "Translation",
+           "add_arguments", "evaluate", "is_iso_date", "main_translate_dates", "plot_attention", "run", "train"]
 
 ISO_LENGTH = 10
 MAX_LEN = ISO_LENGTH + 1  # the ten characters and <eos>
 RECIPE = {"train_size": 30000, "test_size": 2000, "embed_dim": 32, "hidden_size": 64, "attention": "luong_general",
           "epochs": 5, "batch_size": 64, "lr": 3e-3, "clip": 1.0, "beam_width": 3, "seed": 0}
-_MODEL_KEYS = ("embed_dim", "hidden_size", "attention")
+TRANSFORMER_RECIPE = {**{k: v for k, v in RECIPE.items() if k not in ("embed_dim", "hidden_size", "attention")},
+                      "d_model": 64, "nhead": 4, "num_layers": 2, "dim_feedforward": 128, "dropout": 0.0,
+                      "positional": "sinusoidal"}
+RECIPES = {"gru": RECIPE, "transformer": TRANSFORMER_RECIPE}
+_MODEL_KEYS = {"gru": ("embed_dim", "hidden_size", "attention"),
+               "transformer": ("d_model", "nhead", "num_layers", "dim_feedforward", "dropout", "positional")}
+TRANSFORMER_MAX_LEN = 256  # the longest written date the Transformer reads (its positional table)
 _WEIGHTS, _CONFIG, _SRC_VOCAB, _TGT_VOCAB = "model.safetensors", "config.json", "src_vocab.json", "tgt_vocab.json"
 MIN_CONFIDENCE = 0.5  # below it, the model finds its own answer less likely than not: --translate warns
 
@@ -104,29 +121,54 @@ def is_iso_date(text: str) -> bool:
 
 # -- the model with its vocabularies -----------------------------------------------------------
 class DateTranslator:
-    """A ``Seq2Seq`` over characters and its two vocabularies: encode texts, decode, save, load.
+    """A seq2seq model over characters and its two vocabularies: encode texts, decode, save, load.
 
     Args:
         src_vocab, tgt_vocab: from ``build_char_vocabs`` (specials <pad> 0, <unk> 1, <bos> 2, <eos> 3).
-        embed_dim, hidden_size: embedding size and GRU width (the encoder is bidirectional,
-            so its outputs have 2·hidden_size features; the decoder starts from the sum of the
-            two directions' last states).
-        attention: ``'luong_general'``, ``'luong_dot'`` (needs equal sizes, so not here) or ``'bahdanau'``.
+        arch: ``'gru'`` (a ``Seq2Seq``: bidirectional GRU encoder, GRU decoder with attention) or
+            ``'transformer'`` (a ``TransformerSeq2Seq``).
+        embed_dim, hidden_size, attention (``'gru'``): embedding size and GRU width (the encoder is
+            bidirectional, so its outputs have 2·hidden_size features; the decoder starts from the
+            sum of the two directions' last states); ``'luong_general'``, ``'luong_dot'`` (needs
+            equal sizes, so not here) or ``'bahdanau'``.
+        d_model, nhead, num_layers, dim_feedforward, dropout, positional (``'transformer'``): model
+            width, attention heads, layers of the encoder and of the decoder each, feed-forward
+            width, dropout, ``'sinusoidal'`` or ``'learned'`` positions.
 
     >>> src, tgt = build_char_vocabs(generate_dates(1000))             # doctest: +SKIP
     >>> translator = DateTranslator(src, tgt, embed_dim=16, hidden_size=32)   # doctest: +SKIP
     >>> translator.translate("3rd of March 2021")      # untrained: ten arbitrary characters  # doctest: +SKIP
+    >>> DateTranslator(src, tgt, arch="transformer", d_model=32, num_layers=1)   # doctest: +SKIP
     """
 
     def __init__(self, src_vocab: Vocab, tgt_vocab: Vocab, embed_dim: int = 32, hidden_size: int = 64,
-                 attention: str = "luong_general"):
+                 attention: str = "luong_general", arch: str = "gru", d_model: int = 64, nhead: int = 4,
+                 num_layers: int = 2, dim_feedforward: int = 128, dropout: float = 0.0,
+                 positional: str = "sinusoidal"):
+        if arch not in RECIPES:
+            raise ValueError(f"DateTranslator: arch must be one of {tuple(RECIPES)}, got {arch!r}")
         self.src_vocab, self.tgt_vocab = src_vocab, tgt_vocab
+        bos, eos = tgt_vocab.bos_index, tgt_vocab.eos_index
+        if arch == "transformer":
+            self.config = {"arch": arch, "d_model": int(d_model), "nhead": int(nhead), "num_layers": int(num_layers),
+                           "dim_feedforward": int(dim_feedforward), "dropout": float(dropout),
+                           "positional": positional}
+            self.model = TransformerSeq2Seq(len(src_vocab), len(tgt_vocab), d_model, nhead, num_layers, num_layers,
+                                            dim_feedforward, dropout, max_len=TRANSFORMER_MAX_LEN,
+                                            positional=positional, src_padding_idx=src_vocab.pad_index,
+                                            tgt_padding_idx=tgt_vocab.pad_index, bos=bos, eos=eos)
+            return
         self.config = {"embed_dim": int(embed_dim), "hidden_size": int(hidden_size), "attention": attention}
         encoder = Encoder(len(src_vocab), embed_dim, hidden_size, cell="gru", bidirectional=True,
                           padding_idx=src_vocab.pad_index)
         decoder = Decoder(len(tgt_vocab), embed_dim, hidden_size, cell="gru", attention=attention,
                           encoder_size=encoder.output_size, padding_idx=tgt_vocab.pad_index)
-        self.model = Seq2Seq(encoder, decoder, bos=tgt_vocab.bos_index, eos=tgt_vocab.eos_index)
+        self.model = Seq2Seq(encoder, decoder, bos=bos, eos=eos)
+
+    @property
+    def arch(self) -> str:
+        """``'gru'`` or ``'transformer'``."""
+        return self.config.get("arch", "gru")
 
     # -- tensors -------------------------------------------------------------------------------
     def encode_sources(self, texts) -> tuple[Tensor, Tensor]:
@@ -303,17 +345,23 @@ def evaluate(translator: DateTranslator, pairs, beam_width: int = 1) -> dict:
 
 
 # -- the recipe ----------------------------------------------------------------------------------
-def run(out="runs/translate-dates", log=print, **overrides) -> dict:
+def run(out="runs/translate-dates", log=print, arch="gru", **overrides) -> dict:
     """Generate data, train, evaluate greedy and beam, save the model and heatmaps: the whole recipe.
 
-    ``overrides`` replace entries of ``RECIPE`` (e.g. ``epochs=2, train_size=2000``) and may add
-    ``families`` (the date format families, default all). Writes into ``out``: the saved
-    translator, attention.png, report.json. Returns the report (accuracies, BLEU, times).
+    ``arch`` picks the model and its recipe: ``'gru'`` (``RECIPE``) or ``'transformer'``
+    (``TRANSFORMER_RECIPE``). ``overrides`` replace entries of that recipe (e.g. ``epochs=2,
+    train_size=2000``) and may add ``families`` (the date format families, default all). Writes
+    into ``out``: the saved translator, attention.png, report.json. Returns the report
+    (accuracies, BLEU, parameters, times).
     """
-    unknown = set(overrides) - set(RECIPE) - {"families"}
+    if arch not in RECIPES:
+        raise ValueError(f"date_translator.run: arch must be one of {tuple(RECIPES)}, got {arch!r}")
+    recipe = RECIPES[arch]
+    unknown = set(overrides) - set(recipe) - {"families"}
     if unknown:
-        raise ValueError(f"date_translator.run: unknown options {sorted(unknown)}; known: {sorted(RECIPE)}")
-    cfg = {**RECIPE, "families": None, **overrides}
+        raise ValueError(f"date_translator.run: unknown options {sorted(unknown)} for arch={arch!r}; "
+                         f"known: {sorted(recipe)}")
+    cfg = {**recipe, "arch": arch, "families": None, **overrides}
     em.manual_seed(cfg["seed"])
     started = time.perf_counter()
     train_pairs = generate_dates(cfg["train_size"], seed=cfg["seed"], families=cfg["families"])
@@ -322,11 +370,11 @@ def run(out="runs/translate-dates", log=print, **overrides) -> dict:
     test_pairs = [p for p in generate_dates(cfg["test_size"] * 2, seed=cfg["seed"] + 10_000, families=cfg["families"])
                   if p[0] not in seen][:cfg["test_size"]]
     src_vocab, tgt_vocab = build_char_vocabs(train_pairs)
-    translator = DateTranslator(src_vocab, tgt_vocab, **{k: cfg[k] for k in _MODEL_KEYS})
+    translator = DateTranslator(src_vocab, tgt_vocab, arch=arch, **{k: cfg[k] for k in _MODEL_KEYS[arch]})
     n_params = sum(p.numel() for p in translator.model.parameters())
     if log:
         log(f"{len(train_pairs)} training / {len(test_pairs)} held-out dates, {len(src_vocab)} input symbols; "
-            f"{n_params:,} parameters; e.g. {train_pairs[0][0]!r} → {train_pairs[0][1]}")
+            f"{arch}, {n_params:,} parameters; e.g. {train_pairs[0][0]!r} → {train_pairs[0][1]}")
     history = train(translator, train_pairs, cfg["epochs"], cfg["batch_size"], cfg["lr"], cfg["clip"], cfg["seed"],
                     log)
     train_seconds = time.perf_counter() - started
@@ -357,10 +405,13 @@ def run(out="runs/translate-dates", log=print, **overrides) -> dict:
 def add_arguments(parser) -> None:
     """The options of ``ember translate-dates`` on an argparse parser."""
     add_recipe_arguments(parser, RECIPE, "pairs")
+    parser.add_argument("--arch", default="gru", choices=tuple(RECIPES),
+                        help="the model: 'gru' (bidirectional GRU encoder, GRU decoder with attention; the default) "
+                             "or 'transformer' (encoder-decoder Transformer)")
     parser.add_argument("--hidden-size", type=positive_int, default=RECIPE["hidden_size"],
-                        help=f"GRU width per direction (default {RECIPE['hidden_size']})")
+                        help=f"GRU width per direction, --arch gru (default {RECIPE['hidden_size']})")
     parser.add_argument("--attention", default=RECIPE["attention"], choices=("luong_general", "bahdanau"),
-                        help=f"attention of the decoder (default {RECIPE['attention']})")
+                        help=f"attention of the GRU decoder, --arch gru (default {RECIPE['attention']})")
     parser.add_argument("--beam-width", type=positive_int, default=RECIPE["beam_width"],
                         help=f"beam width compared with greedy (default {RECIPE['beam_width']})")
     parser.add_argument("--out", default="runs/translate-dates", help="directory of the saved model, heatmaps, report")
@@ -369,6 +420,16 @@ def add_arguments(parser) -> None:
                              "and a warning on stderr when it is no real date or the model is unsure")
     parser.add_argument("--min-confidence", type=probability, default=MIN_CONFIDENCE,
                         help=f"--translate warns below this confidence of the model (default {MIN_CONFIDENCE})")
+
+
+def _recipe_options(args) -> dict:
+    """The options of ``run`` from the command line: the GRU's own ones only for ``--arch gru``."""
+    arch = getattr(args, "arch", "gru")
+    options = {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "train_size", "test_size", "beam_width",
+                                             "seed")}
+    if arch == "gru":
+        options.update(hidden_size=args.hidden_size, attention=args.attention)
+    return {"arch": arch, **{k: v for k, v in options.items() if v is not None}}
 
 
 def _doubt(translation: Translation, min_confidence: float) -> str | None:
@@ -382,7 +443,8 @@ def _doubt(translation: Translation, min_confidence: float) -> str | None:
 
 
 def main_translate_dates(args) -> int:
-    """``ember translate-dates``: train and evaluate the recipe, or ``--translate TEXT`` with a saved model.
+    """``ember translate-dates``: train and evaluate the recipe of ``--arch``, or ``--translate TEXT`` with a
+    saved model (of either architecture: its config.json says which).
 
     ``--translate`` prints the ISO answer on stdout and, when it is no real date or its confidence
     is below ``--min-confidence``, a warning on stderr (the exit status stays 0).
@@ -395,9 +457,7 @@ def main_translate_dates(args) -> int:
             if doubt:
                 print(f"ember translate-dates: warning: {doubt}", file=sys.stderr)
             return 0
-        run(out=args.out, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, train_size=args.train_size,
-            test_size=args.test_size, hidden_size=args.hidden_size, attention=args.attention,
-            beam_width=args.beam_width, seed=args.seed)
+        run(out=args.out, **_recipe_options(args))
     except (ImportError, FileNotFoundError) as err:
         print(f"ember translate-dates: {err}", file=sys.stderr)
         return 2
