@@ -26,6 +26,10 @@ def test_device_type_index_and_repr_match_torch(args):
     d, t = em.device(*args), torch.device(*args)
     assert (d.type, d.index, repr(d), str(d)) == (t.type, t.index, repr(t), str(t))
 
+# The CPU's answers (no GPU, clear errors) are checked where there is no GPU, that is in CI and on
+# every developer machine; on a GPU machine the GPU tests of each module check the other side.
+WITHOUT_GPU = pytest.mark.skipif(em.cuda.is_available(), reason="checks the answers of a machine without a GPU")
+
 
 def test_device_equality_follows_type_and_index():
     assert em.device("cuda:0") == em.device("cuda", 0) and em.device("cuda") != em.device("cuda:0")
@@ -58,9 +62,8 @@ def test_devices_are_accepted_wherever_a_device_name_is():
     assert backend.normalize_device(em.device("cuda", 1)) == "cuda"
 
 
+@WITHOUT_GPU
 def test_moving_to_cuda_without_cupy_gives_the_clear_error():
-    if em.cuda.is_available():
-        pytest.skip("a GPU is present: the move succeeds")
     with pytest.raises(RuntimeError, match="needs CuPy"):
         em.zeros(2).to(em.device("cuda", 0))
     with pytest.raises(RuntimeError, match="needs CuPy"):
@@ -68,9 +71,8 @@ def test_moving_to_cuda_without_cupy_gives_the_clear_error():
 
 
 # -- cuda, accelerator, backends ---------------------------------------------------------------------
+@WITHOUT_GPU
 def test_cuda_queries_have_the_cpu_answers_without_a_gpu():
-    if em.cuda.is_available():
-        pytest.skip("a GPU is present")
     assert em.cuda.is_available() is False and em.cuda.device_count() == 0
     assert em.cuda.is_bf16_supported() is False and em.cuda.current_device() == 0
     em.cuda.synchronize(), em.cuda.empty_cache(), em.cuda.reset_peak_memory_stats()
@@ -90,9 +92,8 @@ def test_cuda_seeding_leaves_the_host_generator_alone():
     assert np.array_equal(em.randn(4).numpy(), expected.numpy())
 
 
+@WITHOUT_GPU
 def test_accelerator_reports_none_on_the_cpu():
-    if em.cuda.is_available():
-        pytest.skip("a GPU is present")
     assert em.accelerator.is_available() is False and em.accelerator.current_accelerator() is None
     assert em.accelerator.device_count() == 0
     em.accelerator.synchronize()
@@ -353,9 +354,8 @@ def test_disabled_grad_scaler_is_the_identity_like_torch():
     assert np.array_equal(w.detach().numpy(), [-2.0, -2.0])
 
 
+@WITHOUT_GPU
 def test_cuda_grad_scaler_disables_itself_without_a_gpu():
-    if em.cuda.is_available():
-        pytest.skip("a GPU is present")
     with pytest.warns(UserWarning, match="CUDA is not available"):
         assert em.cuda.amp.GradScaler().is_enabled() is False
     with pytest.warns(UserWarning, match="CUDA is not available"):
