@@ -20,15 +20,16 @@ def default_dtype_restored():
     em.set_default_dtype(em.float32)
 
 
+# The CPU's answers (no GPU, clear errors) are checked where there is no GPU, that is in CI and on
+# every developer machine; on a GPU machine the GPU tests of each module check the other side.
+WITHOUT_GPU = pytest.mark.skipif(em.cuda.is_available(), reason="checks the answers of a machine without a GPU")
+
+
 # -- devices ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("args", [("cpu",), ("cuda",), ("cuda", 0), ("cuda:1",), ("cpu", 0)])
 def test_device_type_index_and_repr_match_torch(args):
     d, t = em.device(*args), torch.device(*args)
     assert (d.type, d.index, repr(d), str(d)) == (t.type, t.index, repr(t), str(t))
-
-# The CPU's answers (no GPU, clear errors) are checked where there is no GPU, that is in CI and on
-# every developer machine; on a GPU machine the GPU tests of each module check the other side.
-WITHOUT_GPU = pytest.mark.skipif(em.cuda.is_available(), reason="checks the answers of a machine without a GPU")
 
 
 def test_device_equality_follows_type_and_index():
