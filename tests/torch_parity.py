@@ -157,3 +157,47 @@ def check_module(ours, theirs, data, rtol=None, atol=None, seed=7, copy=True):
     for name, b in ours.named_buffers():
         assert_close(b, theirs_buffers[name], rtol, atol, name=f"buffer {name}", check_dtype=False)
     return y
+
+
+def check_second_order(ember_fn, torch_fn, inputs, rtol=None, atol=None, seed=3):
+    """Compare second derivatives with PyTorch's, in float64.
+
+    With a random upstream gradient u (itself differentiable) the first derivatives
+    g = ∂(Σ u ⊙ f)/∂x are taken with ``create_graph=True`` in both frameworks, then a random v
+    is backpropagated through them: ∂(Σ v ⊙ g)/∂x (the Hessian-vector product) and ∂(…)/∂u
+    (the Jacobian-vector product) must agree. An op whose first derivative does not depend on
+    the inputs (a linear op) has zero second derivatives in both.
+    """
+    rng = np.random.default_rng(seed)
+    ember_inputs, torch_inputs = make_inputs(inputs, dtype=np.float64)
+    ours, theirs = _as_list(ember_fn(*ember_inputs)), _as_list(torch_fn(*torch_inputs))
+    pairs = [(o, t) for o, t in zip(ours, theirs, strict=True) if t.requires_grad]
+    e_wanted = [e for e in ember_inputs if isinstance(e, Tensor) and e.requires_grad]
+    t_wanted = [t for t in torch_inputs if isinstance(t, torch.Tensor) and t.requires_grad]
+    if not pairs or not t_wanted:
+        return
+    upstream = [rng.standard_normal(t.shape) for _, t in pairs]
+    e_up = [Tensor(u, requires_grad=True) for u in upstream]
+    t_up = [torch.from_numpy(u).requires_grad_(True) for u in upstream]
+    import ember as em
+
+    e_first = em.autograd.grad([o for o, _ in pairs], e_wanted, e_up, create_graph=True, materialize_grads=True)
+    t_first = torch.autograd.grad([t for _, t in pairs], t_wanted, t_up, create_graph=True, materialize_grads=True)
+    for k, (e, t) in enumerate(zip(e_first, t_first, strict=True)):
+        assert_close(e, t, rtol, atol, name=f"first derivative {k}")
+    probes = [rng.standard_normal(t.shape) for t in t_first]
+    e_terms = [(g * Tensor(v)).sum() for g, v in zip(e_first, probes, strict=True) if g.requires_grad]
+    t_terms = [(g * torch.from_numpy(v)).sum() for g, v in zip(t_first, probes, strict=True) if g.requires_grad]
+    e_second = _second(em.autograd.grad, e_terms, e_wanted + e_up, lambda x: np.zeros(x.shape))
+    t_second = _second(torch.autograd.grad, t_terms, t_wanted + t_up, lambda x: np.zeros(tuple(x.shape)))
+    for k, (e, t) in enumerate(zip(e_second, t_second, strict=True)):
+        what = f"second derivative w.r.t. input {k}" if k < len(e_wanted) else "second derivative w.r.t. upstream"
+        assert_close(e, t, rtol, atol, name=what)
+
+
+def _second(grad, terms, wrt, zeros):
+    """∂(Σ terms)/∂wrt, zeros where nothing depends on an input (both frameworks' conventions)."""
+    if not terms:
+        return [zeros(x) for x in wrt]
+    found = grad(sum(terms[1:], terms[0]), wrt, allow_unused=True)
+    return [zeros(x) if g is None else to_numpy(g) for g, x in zip(found, wrt, strict=True)]

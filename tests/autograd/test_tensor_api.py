@@ -326,7 +326,7 @@ def test_grad_fn():
     x = em.tensor([1.0], requires_grad=True)
     assert x.grad_fn is None and x.is_leaf
     y = x * 2
-    assert y.grad_fn is y.creator and y.grad_fn.name == "Mul" and not y.is_leaf
+    assert y.grad_fn is y.creator and y.grad_fn.name() == "MulBackward0" and not y.is_leaf
 
 
 def test_backward_keywords():
@@ -336,8 +336,6 @@ def test_backward_keywords():
     assert x.grad.tolist() == [2.0, 2.0]
     y.backward(em.tensor([1.0, 1.0]))  # the positional form still works
     assert x.grad.tolist() == [4.0, 6.0]
-    with pytest.raises(NotImplementedError, match="create_graph"):
-        (x * x).sum().backward(create_graph=True)
 
 
 def test_backward_inputs_fills_only_those():

@@ -341,4 +341,5 @@ CASES += [case("bce_edges", em.binary_cross_entropy, TF.binary_cross_entropy, fi
                fixed(Const(np.array([0.0, 1.0, 1.0, 0.0]))), finite_diff=False)]
 
 
-test_against_torch, test_float64_against_torch, test_gradcheck = drawn_tests(CASES)
+(test_against_torch, test_float64_against_torch, test_gradcheck, test_second_order_against_torch,
+ test_gradgradcheck) = drawn_tests(CASES)

@@ -76,7 +76,7 @@ for reduce in ("sum", "mean", "amax", "amin", "prod"):
             lambda x, i, s, r=reduce, k=include_self: torch.scatter_reduce(x, 0, i, s, r, include_self=k),
             [RNG.uniform(0.5, 2.0, (4, 3)), ints(4, 5, 3), RNG.uniform(0.5, 2.0, (5, 3))],
         ))
-test_against_torch, test_gradcheck = fixed_tests(CASES)
+test_against_torch, test_gradcheck, test_second_order_against_torch, test_gradgradcheck = fixed_tests(CASES)
 
 
 # -- edge semantics ------------------------------------------------------------------------

@@ -84,7 +84,7 @@ CASES = [
 for k in (-1, 0, 1, 2, 3, 5):
     CASES.append((f"rot90_{k}", lambda x, k=k: em.rot90(x, k), lambda x, k=k: torch.rot90(x, k), [randn(2, 3)]))
 CASES.append(("rot90_dims", lambda x: em.rot90(x, 1, (2, 0)), lambda x: torch.rot90(x, 1, (2, 0)), [randn(2, 3, 4)]))
-test_against_torch, test_gradcheck = fixed_tests(CASES)
+test_against_torch, test_gradcheck, test_second_order_against_torch, test_gradgradcheck = fixed_tests(CASES)
 
 
 # -- shapes, aliases, errors ------------------------------------------------------------------

@@ -131,7 +131,8 @@ CASES += [
 ]
 
 
-test_against_torch, test_float64_against_torch, test_gradcheck = drawn_tests(CASES)
+(test_against_torch, test_float64_against_torch, test_gradcheck, test_second_order_against_torch,
+ test_gradgradcheck) = drawn_tests(CASES)
 
 
 # -- the rest ------------------------------------------------------------------------------------------------------

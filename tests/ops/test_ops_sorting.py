@@ -38,7 +38,7 @@ CASES = [
     ("median_dim0_keepdim", lambda x: x.median(0, keepdim=True), lambda x: x.median(0, keepdim=True),
      [distinct(5, 2)]),
 ]
-test_against_torch, test_gradcheck = fixed_tests(CASES)
+test_against_torch, test_gradcheck, test_second_order_against_torch, test_gradgradcheck = fixed_tests(CASES)
 
 
 def test_topk_unsorted_gives_the_same_set():

@@ -27,7 +27,7 @@ def backward(tensor, grad=None, retain_graph=False):
         return
     handed = set() if owned else {id(grad)}  # arrays held elsewhere (a .grad, the caller): copy before storing
     grads, hooked_leaves = {id(tensor): grad}, {}
-    order = _topological_order(tensor.creator)
+    order = _topological_order([tensor.creator])
     with grad_mode.no_grad():
         for fn in order:
             _run_node(fn, grads, handed, retain_graph, hooked_leaves)
@@ -40,14 +40,17 @@ def backward(tensor, grad=None, retain_graph=False):
 
 def apply_hooks(tensor, g):
     """Run the tensor's hooks on its gradient ``g``; a hook's non-None result replaces it."""
-    from ember.autograd.tensor import _wrap
+    from ember.autograd.tensor import Tensor, _wrap
 
+    as_tensor = isinstance(g, Tensor)  # under create_graph the gradient is a tensor with a graph
     for hook in list(tensor._hooks.values()):
-        result = hook(_wrap(g))
+        result = hook(g if as_tensor else _wrap(g))
         if result is not None:
-            result = result.array if hasattr(result, "array") else tensor.xp.asarray(result)
+            if not as_tensor:
+                result = result.array if hasattr(result, "array") else tensor.xp.asarray(result)
             if result.shape != g.shape:
-                raise RuntimeError(f"hook: returned a gradient of shape {result.shape}, expected {g.shape}")
+                raise RuntimeError(f"hook: returned a gradient of shape {tuple(result.shape)}, expected "
+                                   f"{tuple(g.shape)}")
             g = result
     return g
 
@@ -80,30 +83,37 @@ def _initial_grad(tensor, grad):
     return grad, False
 
 
-def _topological_order(root):
-    """Function nodes ordered so that each runs after every node that consumes its outputs."""
-    pending, stack = {id(root): 0}, [root]
+def _topological_order(roots, needed=None):
+    """Function nodes ordered so that each runs after every node that consumes its outputs.
+
+    ``needed`` (a predicate on nodes) prunes the branches that lead to no wanted input.
+    """
+    pending, stack = {}, []
+    for root in roots:
+        if id(root) not in pending:
+            pending[id(root)] = 0
+            stack.append(root)
     while stack:  # count the gradient-sending edges into each node
         fn = stack.pop()
         if fn.saved is None:
             raise RuntimeError(
-                f"{fn.name}: trying to backward through the graph a second time (its saved arrays "
+                f"{fn.op_name}: trying to backward through the graph a second time (its saved arrays "
                 "were freed by the first backward); pass retain_graph=True to the first backward"
             )
         for x in fn.inputs:
             parent = x.creator
-            if parent is not None:
+            if parent is not None and (needed is None or needed(parent)):
                 if id(parent) not in pending:
                     pending[id(parent)] = 0
                     stack.append(parent)
                 pending[id(parent)] += 1
-    order, ready = [], [root]
+    order, ready = [], [fn for fn in {id(r): r for r in roots}.values() if pending[id(fn)] == 0]
     while ready:
         fn = ready.pop()
         order.append(fn)
         for x in fn.inputs:
             parent = x.creator
-            if parent is not None:
+            if parent is not None and id(parent) in pending:
                 pending[id(parent)] -= 1
                 if pending[id(parent)] == 0:
                     ready.append(parent)
@@ -138,7 +148,7 @@ def _run_node(fn, grads, handed, retain_graph, hooked_leaves):
             continue
         data = x.array
         if gx.shape != data.shape:
-            raise RuntimeError(f"{fn.name}.backward returned grad of shape {gx.shape} for input of shape {data.shape}")
+            raise RuntimeError(f"{fn.op_name}.backward returned grad of shape {gx.shape} for input of shape {data.shape}")
         if gx.dtype is not data.dtype and gx.dtype != data.dtype:
             gx = gx.astype(data.dtype)
         if x.creator is None and not x._hooks:
@@ -155,3 +165,128 @@ def _skip(fn, retain_graph):
     """A node no gradient reached (e.g. an unused output branch): free it without running it."""
     if not retain_graph:
         fn.release()
+
+
+# -- the general pass: several roots, chosen inputs, gradients with a graph -----------------------------
+def run_backward(roots, seeds, retain_graph=False, create_graph=False, inputs=None, accumulate=True):
+    """Backward from several ``roots`` at once; what ``autograd.grad`` and ``backward(inputs=...)`` run.
+
+    ``seeds`` are the roots' output gradients (None for a one-element root). With ``create_graph``
+    the pass runs every node's ``vjp`` (its backward written in ember ops) with recording on, so
+    the gradients it returns are tensors with a graph of their own and can be differentiated
+    again. ``inputs`` restricts the pass to the branches that reach them; ``accumulate`` adds the
+    gradients into ``.grad`` (``backward``), otherwise they are returned in ``inputs``' order
+    (``autograd.grad``), None where no gradient reached an input.
+    """
+    from ember.autograd.tensor import Tensor, _wrap
+
+    grads, tensors = {}, {}  # id -> summed gradient (arrays, or tensors with create_graph); id -> tensor
+    for t, g in zip(roots, seeds, strict=True):
+        if not t.requires_grad:
+            raise RuntimeError("backward: an output does not require grad and has no graph")
+        if create_graph and isinstance(g, Tensor):  # a seed with a graph of its own (jvp's double-vjp) stays one
+            if tuple(g.shape) != tuple(t.shape):
+                raise RuntimeError(f"backward: grad shape {tuple(g.shape)} does not match tensor shape {t.shape}")
+            g = g if g.dtype == t.dtype else g.to(t.dtype)
+        else:
+            g, _ = _initial_grad(t, g)
+            g = _wrap(g) if create_graph else g
+        tensors[id(t)] = t
+        grads[id(t)] = g if id(t) not in grads else grads[id(t)] + g
+    wanted = None if inputs is None else {id(x): x for x in inputs}
+    needed = None if wanted is None else _reaches(wanted)
+    creators = [t.creator for t in roots if t.creator is not None and (needed is None or needed(t.creator))]
+    order, captured = _topological_order(creators, needed), {}
+    with grad_mode.enable_grad() if create_graph else grad_mode.no_grad():
+        for fn in order:
+            _run_node_general(fn, grads, tensors, captured, wanted, retain_graph, create_graph, accumulate)
+        for key, g in grads.items():  # leaves (and wanted tensors whose creator was pruned)
+            x = tensors[key]
+            if x._hooks:
+                g = apply_hooks(x, g)
+            if wanted is not None and key in wanted:
+                captured[key] = g
+            if accumulate and (wanted is None or key in wanted):
+                _store_grad(x, g)
+    if not retain_graph:
+        for fn in order:
+            fn.inputs = fn.outputs = None
+    if inputs is None:
+        return None
+    return [g if g is None or isinstance(g, Tensor) else _wrap(g) for g in (captured.get(id(x)) for x in inputs)]
+
+
+def _run_node_general(fn, grads, tensors, captured, wanted, retain_graph, create_graph, accumulate):
+    """One node of ``run_backward``: its outputs' gradients in, its inputs' gradients summed out."""
+    from ember.autograd.tensor import _wrap
+
+    ys = [ref() for ref in fn.outputs]
+    gys = [grads.pop(id(y), None) if y is not None else None for y in ys]
+    for k, y in enumerate(ys):
+        if y is None or gys[k] is None:
+            continue
+        if y._hooks:
+            gys[k] = apply_hooks(y, gys[k])
+        if wanted is not None and id(y) in wanted:
+            captured[id(y)] = gys[k]
+        if accumulate and (y._retains_grad if wanted is None else id(y) in wanted):
+            _store_grad(y, gys[k])
+    if all(g is None for g in gys):
+        return _skip(fn, retain_graph)
+    if len(gys) > 1:
+        xp = fn.inputs[0].xp
+        fill = [xp.zeros(*meta) if g is None else g for g, meta in zip(gys, fn.output_meta, strict=True)]
+        gys = [_wrap(f) if create_graph and g is None else f for g, f in zip(gys, fill, strict=True)]
+    if fn._versions:
+        fn.check_saved_unchanged()
+    gxs = fn.vjp(*gys) if create_graph else fn.backward(*gys)
+    if not isinstance(gxs, tuple):
+        gxs = (gxs,)
+    if grad_mode._state.detect_anomaly:
+        _check_finite(fn, [getattr(g, "array", g) for g in gxs], "backward")
+    if not retain_graph:
+        fn.release()
+    for x, gx, needed in zip(fn.inputs, gxs, fn.needs_input_grad, strict=False):
+        if gx is None or not needed:
+            continue
+        if gx.shape != x.shape:
+            raise RuntimeError(f"{fn.op_name}.backward returned grad of shape {gx.shape} for input of shape {x.shape}")
+        if gx.dtype != x.dtype:
+            gx = gx.to(x.dtype) if create_graph else gx.astype(x.dtype)
+        tensors[id(x)] = x
+        previous = grads.get(id(x))
+        grads[id(x)] = gx if previous is None else previous + gx
+
+
+def _store_grad(x, g):
+    """Add ``g`` (an array, or a tensor with a graph under create_graph) into ``x.grad``."""
+    from ember.autograd.tensor import Tensor
+
+    if not isinstance(g, Tensor):
+        return x._accumulate(g)
+    x.grad = g if x.grad is None else x.grad + g
+
+
+def _reaches(wanted):
+    """A memoised predicate: does the node lead (through its inputs) to one of the ``wanted`` tensors?"""
+    memo = {}
+
+    def needed(root):
+        stack = [root]
+        while stack:
+            fn = stack[-1]
+            if id(fn) in memo:
+                stack.pop()
+                continue
+            if fn.inputs is None:  # freed by an earlier backward: keep it, so the order reports it
+                memo[id(stack.pop())] = True
+                continue
+            parents = [x.creator for x in fn.inputs if x.creator is not None and id(x.creator) not in memo]
+            if parents:
+                stack.extend(parents)
+                continue
+            stack.pop()
+            memo[id(fn)] = any(id(x) in wanted or (x.creator is not None and memo[id(x.creator)]) for x in fn.inputs)
+        return memo[id(root)]
+
+    return needed

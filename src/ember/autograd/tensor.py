@@ -215,13 +215,16 @@ class Tensor(MathMethods, OpMethods, InplaceMethods):
         """Compute the gradient of this tensor w.r.t. every leaf and add it to ``leaf.grad``.
 
         ``gradient`` is d(loss)/d(this tensor) (needed unless it has one element); with ``inputs``
-        only those tensors (leaves or not) receive a ``.grad``.
+        only those tensors (leaves or not) receive a ``.grad``. With ``create_graph=True`` the
+        backward pass is recorded too, so ``.grad`` has a graph and can be differentiated again
+        (``retain_graph`` then defaults to True, as in PyTorch).
         """
-        if create_graph:
-            raise NotImplementedError("backward(create_graph=True): gradients of gradients are not supported")
-        if inputs is None:
-            return engine.backward(self, gradient, bool(retain_graph))
-        _backward_into(self, gradient, bool(retain_graph), [inputs] if isinstance(inputs, Tensor) else inputs)
+        retain_graph = create_graph if retain_graph is None else bool(retain_graph)
+        if inputs is None and not create_graph:
+            return engine.backward(self, gradient, retain_graph)  # the first-order fast path
+        if isinstance(inputs, Tensor):
+            inputs = [inputs]
+        engine.run_backward([self], [gradient], retain_graph, create_graph, None if inputs is None else list(inputs))
 
     def register_hook(self, hook):
         """Call ``hook(grad)`` with this tensor's gradient during backward; a tensor it returns
@@ -478,7 +481,7 @@ class Tensor(MathMethods, OpMethods, InplaceMethods):
         if self.device != "cpu":
             extras.append(f"device='{self.device}'")
         if self.creator is not None:
-            extras.append(f"grad_fn=<{self.creator.name}>")
+            extras.append(f"grad_fn=<{self.creator.name()}>")
         elif self.requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + ", ".join([body, *extras]) + ")"
@@ -492,37 +495,6 @@ class Parameter(Tensor):
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
-
-
-def _graph_tensors(root):
-    """Every tensor that the graph of ``root`` reads: leaves and intermediate results."""
-    seen, stack, tensors = set(), [root.creator], {}
-    while stack:
-        fn = stack.pop()
-        if fn is None or id(fn) in seen or fn.inputs is None:
-            continue
-        seen.add(id(fn))
-        for x in fn.inputs:
-            tensors[id(x)] = x
-            stack.append(x.creator)
-    return list(tensors.values())
-
-
-def _backward_into(root, gradient, retain_graph, inputs):
-    """``backward(inputs=...)``: run the pass, then undo what it wrote outside ``inputs``."""
-    wanted = {id(t) for t in inputs}
-    others = [t for t in _graph_tensors(root) + [root] if id(t) not in wanted]
-    before = [(t, t.grad) for t in others]
-    flagged = [t for t in inputs if not t.is_leaf and not t._retains_grad]
-    for t in flagged:
-        t._retains_grad = True
-    try:
-        engine.backward(root, gradient, retain_graph)
-    finally:
-        for t in flagged:
-            t._retains_grad = False
-        for t, grad in before:
-            t.grad = grad
 
 
 class _HookHandle:

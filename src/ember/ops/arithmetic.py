@@ -1,11 +1,11 @@
 """Arithmetic: + − × ÷ ** and negation, broadcasting with the gradient summed back."""
 from __future__ import annotations
 
-from ember import dtypes
+from ember import dtypes, ops
 from ember.autograd.function import Function
 from ember.autograd.tensor import Tensor, as_tensor
 from ember.backend import get_array_module as xp_of
-from ember.ops.broadcast import sum_to
+from ember.ops.broadcast import reduce_to, sum_to
 
 
 def promote(x, y, true_divide=False):
@@ -37,6 +37,9 @@ class Add(Function):
     def backward(self, gy):
         return sum_to(gy, self.shapes[0]), sum_to(gy, self.shapes[1])
 
+    def vjp(self, gy):
+        return reduce_to(gy, self.shapes[0]), reduce_to(gy, self.shapes[1])
+
 
 def add(x, y):
     """x + y, broadcasting; the gradient is summed back to each input's shape.
@@ -53,6 +56,9 @@ class Neg(Function):
 
     def backward(self, gy):
         return -gy
+
+    def vjp(self, gy):
+        return neg(gy)
 
 
 def neg(x):
@@ -77,6 +83,12 @@ class Mul(Function):
         gw = sum_to(gy * x, y.shape) if self.needs_input_grad[1] else None
         return gx, gw
 
+    def vjp(self, gy):
+        x, y = self.inputs
+        gx = reduce_to(mul(gy, y), x.shape) if self.needs_input_grad[0] else None
+        gw = reduce_to(mul(gy, x), y.shape) if self.needs_input_grad[1] else None
+        return gx, gw
+
 
 def mul(x, y):
     """x ⊙ y (elementwise, broadcasting): ∂/∂x = y, ∂/∂y = x.
@@ -97,6 +109,12 @@ class Div(Function):
         x, y = self.saved
         gx = sum_to(gy / y, x.shape) if self.needs_input_grad[0] else None
         gw = sum_to(-gy * x / (y * y), y.shape) if self.needs_input_grad[1] else None
+        return gx, gw
+
+    def vjp(self, gy):
+        x, y = self.inputs
+        gx = reduce_to(div(gy, y), x.shape) if self.needs_input_grad[0] else None
+        gw = reduce_to(neg(div(mul(gy, x), mul(y, y))), y.shape) if self.needs_input_grad[1] else None
         return gx, gw
 
 
@@ -123,6 +141,15 @@ class Pow(Function):
             xp = xp_of(x)
             log_x = xp.log(xp.where(x > 0, x, 1))  # d(x^c)/dc = x^c ln x, taken as 0 where x <= 0
             gc = sum_to(gy * y * log_x, c.shape)
+        return gx, gc
+
+    def vjp(self, gy):
+        x, c = self.inputs
+        gx = reduce_to(gy * c * x ** (c - 1), x.shape) if self.needs_input_grad[0] else None
+        gc = None
+        if self.needs_input_grad[1]:
+            log_x = ops.where(x > 0, x, 1.0).log()  # 0 where x <= 0, as in backward
+            gc = reduce_to(gy * self.output() * log_x, c.shape)
         return gx, gc
 
 

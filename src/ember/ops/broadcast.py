@@ -37,6 +37,12 @@ def keep_reduced_axes(g, axis, keepdims):
     return xp_of(g).expand_dims(g, axis)
 
 
+def kept_shape(shape, axis):
+    """``shape`` with the reduced ``axis`` (int, tuple or None for all) kept as size 1."""
+    axes = range(len(shape)) if axis is None else (axis,) if isinstance(axis, int) else axis
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
 def drop_reduced_axes(y, axis):
     """A reduction computed with keepdims=True, with the reduced axes removed."""
     return y.reshape(()) if axis is None else y.squeeze(axis=axis)
@@ -52,6 +58,32 @@ class BroadcastTo(Function):
 
     def backward(self, gy):
         return sum_to(gy, self.x_shape)
+
+    def vjp(self, gy):
+        return reduce_to(gy, self.x_shape)
+
+
+class SumTo(Function):
+    """``sum_to`` as a recorded op on tensors (what the broadcasting ops' ``vjp`` call); its
+    gradient broadcasts back, so the pair are each other's adjoint to any order."""
+
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+    def forward(self, g):
+        self.g_shape = g.shape
+        return sum_to(g, self.shape)
+
+    def backward(self, gy):
+        return xp_of(gy).broadcast_to(gy.reshape(self.shape), self.g_shape)
+
+    def vjp(self, gy):
+        return BroadcastTo(self.g_shape)(gy.reshape(self.shape))
+
+
+def reduce_to(g, shape):
+    """``sum_to`` for a gradient that is a tensor with a graph (the higher-order path)."""
+    return g if tuple(g.shape) == tuple(shape) else SumTo(shape)(g)
 
 def broadcast_to(x, shape):
     """Broadcast ``x`` to ``shape`` (NumPy's rules); the gradient is summed back."""

@@ -75,7 +75,7 @@ class _Recurrence(Function):
         xp = xp_of(x)
         T, N = x.shape[:2]
         lengths = None if self.lengths is None else xp.asarray(self.lengths).astype(int).reshape(-1)
-        _check(self.name, x, states, W_ih, W_hh, biases, self.gates, lengths)
+        _check(self.op_name, x, states, W_ih, W_hh, biases, self.gates, lengths)
         self.mask = self.order = None
         if lengths is not None and bool((lengths < T).any()):
             t = xp.arange(T)[:, None]

@@ -8,8 +8,9 @@ from ember.autograd.function import Function
 from ember.autograd.tensor import Tensor, as_tensor
 from ember.backend import get_array_module as xp_of
 from ember.ops.arithmetic import mul
-from ember.ops.broadcast import drop_reduced_axes, keep_reduced_axes, normalize_axis
+from ember.ops.broadcast import broadcast_to, drop_reduced_axes, keep_reduced_axes, kept_shape, normalize_axis
 from ember.ops.elementwise import cast, maximum, minimum, sqrt
+from ember.ops.indexing import scatter_add
 
 
 class Sum(Function):
@@ -25,6 +26,9 @@ class Sum(Function):
         gx = xp_of(gy).empty(self.x_shape, dtype=gy.dtype)
         gx[...] = gy  # a fresh array (cheaper than broadcast_to, and the leaf need not copy it)
         return gx
+
+    def vjp(self, gy):
+        return broadcast_to(gy.reshape(kept_shape(self.x_shape, self.axis)), self.x_shape)
 
 
 def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):  # noqa: A001 - NumPy's, PyTorch's
@@ -79,6 +83,12 @@ class _Extreme(Function):
         hit = x == y
         return gy * hit / hit.sum(axis=self.axis, keepdims=True)
 
+    def vjp(self, gy):
+        x, y = self.saved
+        hit = x == y
+        share = Tensor((hit / hit.sum(axis=self.axis, keepdims=True)).astype(x.dtype))  # constant where no ties move
+        return mul(broadcast_to(gy.reshape(kept_shape(x.shape, self.axis)), x.shape), share)
+
 
 class _ExtremeAlongDim(Function):
     """max or min along one dim (PyTorch's ``max(x, dim)``): the gradient flows to the one index
@@ -103,6 +113,11 @@ class _ExtremeAlongDim(Function):
         gx = xp_of(gy).zeros(self.x_shape, dtype=gy.dtype)
         xp_of(gy).put_along_axis(gx, index, keep_reduced_axes(gy, self.axis, self.keepdims), axis=self.axis)
         return gx
+
+    def vjp(self, gy):
+        (index,) = self.saved
+        zeros = Tensor(xp_of(index).zeros(self.x_shape, dtype=gy.dtype))
+        return scatter_add(zeros, self.axis, Tensor(index), gy.reshape(index.shape))
 
 
 class Max(_Extreme):

@@ -2,6 +2,6 @@
 
 (The comparisons with PyTorch live with the test suite, since the library never imports it.)
 """
-from ember.testing.gradcheck import gradcheck, numerical_grad
+from ember.testing.gradcheck import gradcheck, gradgradcheck, numerical_grad
 
-__all__ = ["gradcheck", "numerical_grad"]
+__all__ = ["gradcheck", "gradgradcheck", "numerical_grad"]

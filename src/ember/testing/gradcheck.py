@@ -80,3 +80,36 @@ def _as_float64(x):
     if isinstance(x, Tensor) and x.dtype.kind == "f" and x.dtype != np.float64:
         return Tensor(x.array.astype(np.float64), requires_grad=x.requires_grad)
     return x
+
+
+def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exception=True):
+    """Check ``fn``'s second derivatives: gradcheck of the map (inputs, u) ↦ ∂(Σ u ⊙ fn(inputs))/∂inputs.
+
+    The first derivatives are taken with ``create_graph=True`` and checked against central
+    differences of themselves, with respect to the inputs and to the upstream gradient ``u``
+    (random unless ``grad_outputs`` is given), so a wrong ``vjp`` of any op ``fn`` uses fails.
+
+    >>> x = em.randn(3, dtype=em.float64, requires_grad=True)
+    >>> em.autograd.gradgradcheck(lambda t: t.tanh(), [x])
+    True
+    """
+    from ember.autograd import grad
+    from ember.autograd.grad_mode import enable_grad
+
+    inputs = [_as_float64(x) for x in inputs]
+    n = len(inputs)
+    if grad_outputs is None:
+        rng = np.random.default_rng(seed + 1)
+        grad_outputs = [Tensor(rng.standard_normal(o.shape), requires_grad=True)
+                        for o in _outputs(fn, inputs) if o.requires_grad]
+
+    def first_derivatives(*args):
+        xs, us = args[:n], args[n:]
+        with enable_grad():
+            pairs = [(o, u) for o, u in zip([o for o in _outputs(fn, xs) if o.requires_grad], us, strict=True)]
+            wanted = [x for x in xs if isinstance(x, Tensor) and x.requires_grad]
+            return grad([o for o, _ in pairs], wanted, [u for _, u in pairs], create_graph=True,
+                        materialize_grads=True)
+
+    return gradcheck(first_derivatives, [*inputs, *grad_outputs], eps=eps, atol=atol, rtol=rtol, seed=seed,
+                     raise_exception=raise_exception)

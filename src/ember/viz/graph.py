@@ -77,7 +77,7 @@ class _DotBuilder:
         return self.node(t, "param" if id(t) in self.names else "leaf", label)[0]
 
     def op(self, fn) -> tuple[str, bool]:
-        label = fn.name
+        label = fn.op_name
         if self.show_shapes:
             label += "\n" + "\n".join(_describe(*meta) for meta in _output_meta(fn))
         return self.node(fn, "op", label)
@@ -105,7 +105,7 @@ def _output_index(fn, t):
 
 def _check_alive(fn):
     if fn.inputs is None:
-        raise RuntimeError(f"graph: the graph through {fn.name} was freed by backward(); call graph() before "
+        raise RuntimeError(f"graph: the graph through {fn.op_name} was freed by backward(); call graph() before "
                            "backward, or backward(retain_graph=True) to keep it")
 
 
