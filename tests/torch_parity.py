@@ -36,7 +36,7 @@ def to_numpy(x):
     if isinstance(x, Tensor):
         return _backend_to_numpy(x.array)
     if type(x).__module__.startswith("torch"):
-        return x.detach().cpu().numpy()
+        return x.detach().cpu().numpy(force=True)  # force: a second derivative may be a ZeroTensor
     return np.asarray(x)
 
 

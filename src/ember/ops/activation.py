@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import math
 
-from ember import random
+from ember import ops, random
 from ember.autograd.function import Function
 from ember.backend import get_array_module as xp_of
 from ember.backend import to_device
-from ember.ops.broadcast import drop_reduced_axes, keep_reduced_axes
-from ember.ops.elementwise import abs, clip, where
+from ember.ops.arithmetic import mul
+from ember.ops.broadcast import drop_reduced_axes, keep_reduced_axes, kept_shape, normalize_axis
+from ember.ops.elementwise import abs, clip, constant, exp, where
 from ember.ops.shape import chunk
 
 
@@ -26,6 +27,10 @@ class Sigmoid(Function):
         (y,) = self.saved
         return gy * y * (1 - y)  # σ' = σ(1 − σ)
 
+    def vjp(self, gy):
+        y = self.output()
+        return mul(gy, y * (1.0 - y))
+
 
 def sigmoid(x):
     """σ(x) = 1 / (1 + e^−x), numerically stable."""
@@ -41,6 +46,10 @@ class Tanh(Function):
     def backward(self, gy):
         (y,) = self.saved
         return gy * (1 - y * y)  # tanh' = 1 − tanh²
+
+    def vjp(self, gy):
+        y = self.output()
+        return mul(gy, 1.0 - y * y)
 
 
 def tanh(x):
@@ -64,6 +73,11 @@ class LeakyReLU(Function):
         if self.slope == 0:
             return gy * positive  # ReLU' = 1 for x > 0, else 0
         return xp_of(gy).where(positive, gy, gy * gy.dtype.type(self.slope))
+
+    def vjp(self, gy):
+        (positive,) = self.saved
+        slope = xp_of(positive).where(positive, 1.0, self.slope)  # piecewise constant
+        return mul(gy, constant(slope, gy))
 
 
 def relu(x):
@@ -89,6 +103,10 @@ class ELU(Function):
     def backward(self, gy):
         x, y = self.saved
         return gy * xp_of(x).where(x > 0, 1, y + self.alpha).astype(gy.dtype, copy=False)
+
+    def vjp(self, gy):
+        x, _ = self.saved
+        return mul(gy, where(x > 0, 1.0, self.output() + self.alpha))  # (y + α)' = y + α for x ≤ 0
 
 
 def elu(x, alpha=1.0):
@@ -123,6 +141,15 @@ class GELU(Function):
         cdf = xp.where(x != 0, y / xp.where(x != 0, x, 1), 0.5)  # Φ(x) = y / x, and Φ(0) = 1/2
         pdf = xp.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
         return (gy * (cdf + x * pdf)).astype(gy.dtype, copy=False)  # d[xΦ(x)] = Φ(x) + xφ(x)
+
+    def vjp(self, gy):
+        (x,) = self.inputs
+        if self.approximate == "tanh":
+            t = tanh((x + x * x * x * 0.044715) * _K)
+            return mul(gy, (t + 1.0) * 0.5 + x * (1.0 - t * t) * (x * x * (3 * 0.044715) + 1.0) * (0.5 * _K))
+        cdf = (ops.erf(x * (1 / math.sqrt(2))) + 1.0) * 0.5
+        pdf = exp(x * x * -0.5) * (1 / math.sqrt(2 * math.pi))
+        return mul(gy, cdf + x * pdf)  # plain Φ(x) + xφ(x): the y / x recovery would divide by x
 
 
 _K = math.sqrt(2 / math.pi)
@@ -165,6 +192,11 @@ class Softplus(Function):
         s = Sigmoid().forward(bx)
         return gy * xp_of(x).where(bx > self.threshold, 1, s).astype(gy.dtype, copy=False)
 
+    def vjp(self, gy):
+        (x,) = self.inputs
+        linear = x.array * self.beta > self.threshold
+        return mul(gy, where(linear, 1.0, sigmoid(x * self.beta)))
+
 
 def softplus(x, beta=1.0, threshold=20.0):
     """(1/β)·log(1 + e^{βx}); linear above ``threshold`` as PyTorch."""
@@ -187,6 +219,10 @@ class Hardtanh(Function):
     def backward(self, gy):
         (x,) = self.saved
         return gy * ((x > self.low) & (x < self.high))
+
+    def vjp(self, gy):
+        (x,) = self.saved
+        return mul(gy, constant((x > self.low) & (x < self.high), gy))
 
 
 def hardtanh(x, min_val=-1.0, max_val=1.0):
@@ -217,6 +253,10 @@ class Softmax(Function):
         gx = y * gy
         return gx - y * gx.sum(axis=self.axis, keepdims=True)  # J = diag(y) − y yᵀ
 
+    def vjp(self, gy):
+        y = self.output()
+        return y * (gy - ops.sum(gy * y, self.axis, keepdims=True))
+
 
 def softmax(x, dim=-1):
     """e^{x_i} / Σ_j e^{x_j} along ``dim``, computed after subtracting the max."""
@@ -235,6 +275,9 @@ class LogSoftmax(Function):
     def backward(self, gy):
         (y,) = self.saved
         return gy - xp_of(y).exp(y) * gy.sum(axis=self.axis, keepdims=True)
+
+    def vjp(self, gy):
+        return gy - exp(self.output()) * ops.sum(gy, self.axis, keepdims=True)
 
 
 def _shifted(x, axis):
@@ -283,6 +326,11 @@ class LogSumExp(Function):
         (p,) = self.saved
         gy = keep_reduced_axes(gy, self.axis, self.keepdims)
         return gy * p  # ∂/∂x_i = softmax_i
+
+    def vjp(self, gy):
+        (x,) = self.inputs
+        p = Softmax(self.axis)(x)  # recomputed in the graph; e^{x − y} would lose it at large |x|
+        return gy.reshape(kept_shape(x.shape, normalize_axis(self.axis, x.ndim))) * p
 
 
 def logsumexp(x, dim=None, keepdim=False):

@@ -8,8 +8,14 @@ from ember import backend
 from ember.autograd.function import Function
 from ember.autograd.tensor import Tensor, as_tensor
 from ember.backend import get_array_module as xp_of
-from ember.ops.arithmetic import promote
-from ember.ops.broadcast import sum_to
+from ember.ops.arithmetic import div, mul, neg, promote
+from ember.ops.broadcast import reduce_to, sum_to
+
+
+def constant(array, like):
+    """A piecewise-constant factor of a ``vjp`` (a mask, a sign, a slope) as a tensor of ``like``'s
+    dtype, outside the graph: its own derivative is 0 wherever it is defined."""
+    return Tensor(array.astype(like.dtype, copy=False))
 
 
 class Exp(Function):
@@ -21,6 +27,9 @@ class Exp(Function):
     def backward(self, gy):
         (y,) = self.saved
         return gy * y  # d e^x = e^x
+
+    def vjp(self, gy):
+        return mul(gy, self.output())
 
 
 def exp(x):
@@ -36,6 +45,9 @@ class Log(Function):
     def backward(self, gy):
         (x,) = self.saved
         return gy / x
+
+    def vjp(self, gy):
+        return div(gy, self.inputs[0])
 
 
 def log(x):
@@ -53,6 +65,9 @@ class Sqrt(Function):
         (y,) = self.saved
         return gy / (2 * y)
 
+    def vjp(self, gy):
+        return div(gy, mul(self.output(), 2.0))
+
 
 def sqrt(x):
     """√x."""
@@ -67,6 +82,10 @@ class Abs(Function):
     def backward(self, gy):
         (x,) = self.saved
         return gy * xp_of(x).sign(x)  # 0 at x = 0, as PyTorch
+
+    def vjp(self, gy):
+        (x,) = self.saved
+        return mul(gy, constant(xp_of(x).sign(x), gy))  # sign is piecewise constant
 
 
 def abs(x):  # noqa: A001 - mirrors the builtin
@@ -83,6 +102,9 @@ class Sin(Function):
         (x,) = self.saved
         return gy * xp_of(x).cos(x)
 
+    def vjp(self, gy):
+        return mul(gy, cos(self.inputs[0]))
+
 
 def sin(x):
     """sin(x) (gradient cos x)."""
@@ -97,6 +119,9 @@ class Cos(Function):
     def backward(self, gy):
         (x,) = self.saved
         return -gy * xp_of(x).sin(x)
+
+    def vjp(self, gy):
+        return neg(mul(gy, sin(self.inputs[0])))
 
 
 def cos(x):
@@ -113,13 +138,19 @@ class Clip(Function):
         return xp_of(x).clip(x, self.low, self.high)
 
     def backward(self, gy):
+        return gy * self._inside()  # gradient passes only where x was not clipped
+
+    def vjp(self, gy):
+        return mul(gy, constant(self._inside(), gy))
+
+    def _inside(self):
         (x,) = self.saved
         inside = xp_of(x).ones(x.shape, dtype=bool)
         if self.low is not None:
             inside &= x >= self.low
         if self.high is not None:
             inside &= x <= self.high
-        return gy * inside  # gradient passes only where x was not clipped
+        return inside
 
 
 def clip(x, min=None, max=None):  # noqa: A002 - PyTorch's names
@@ -141,6 +172,10 @@ class Maximum(Function):
         x, y = self.saved
         return _split_ties(gy, x > y, x == y, x.shape, y.shape)
 
+    def vjp(self, gy):
+        x, y = self.saved
+        return _split_ties_vjp(self, gy, x > y, x == y)
+
 
 class Minimum(Function):
     def forward(self, x, y):
@@ -151,11 +186,24 @@ class Minimum(Function):
         x, y = self.saved
         return _split_ties(gy, x < y, x == y, x.shape, y.shape)
 
+    def vjp(self, gy):
+        x, y = self.saved
+        return _split_ties_vjp(self, gy, x < y, x == y)
+
 
 def _split_ties(gy, x_wins, tie, x_shape, y_shape):
     """Route the gradient to the winning input; ties share it equally, as PyTorch."""
     wx = x_wins + 0.5 * tie
     return sum_to(gy * wx, x_shape), sum_to(gy * (1 - wx), y_shape)
+
+
+def _split_ties_vjp(fn, gy, x_wins, tie):
+    """``_split_ties`` on tensors: the weights are piecewise constant, so constants times gy."""
+    wx = x_wins + 0.5 * tie
+    x, y = fn.inputs
+    gx = reduce_to(mul(gy, constant(wx, gy)), x.shape) if fn.needs_input_grad[0] else None
+    gw = reduce_to(mul(gy, constant(1 - wx, gy)), y.shape) if fn.needs_input_grad[1] else None
+    return gx, gw
 
 
 def maximum(x, y):
@@ -181,6 +229,12 @@ class Where(Function):
             xp.where(self.condition, zero, gy), self.shapes[1]
         )
 
+    def vjp(self, gy):
+        # where is its own adjoint in each branch: gy routed by the same (constant) condition
+        gx = reduce_to(where(self.condition, gy, 0.0), self.shapes[0]) if self.needs_input_grad[1] else None
+        gw = reduce_to(where(self.condition, 0.0, gy), self.shapes[1]) if self.needs_input_grad[2] else None
+        return None, gx, gw
+
 
 def where(condition, x, y):
     """x where condition is true, else y (broadcast); gradients flow to the chosen side."""
@@ -203,6 +257,9 @@ class Cast(Function):
     def backward(self, gy):
         return gy.astype(self.x_dtype)
 
+    def vjp(self, gy):
+        return cast(gy, self.x_dtype)
+
 
 def cast(x, dtype):
     """x converted to ``dtype``; the gradient is converted back."""
@@ -220,6 +277,9 @@ class ToDevice(Function):
     def backward(self, gy):
         return backend.to_device(gy, self.x_device)
 
+    def vjp(self, gy):
+        return to_device(gy, self.x_device)
+
 
 def to_device(x, device):
     """x copied to ``device`` ('cpu' or 'cuda'); the gradient is copied back."""
@@ -231,6 +291,9 @@ class Clone(Function):
         return x.copy()
 
     def backward(self, gy):
+        return gy
+
+    def vjp(self, gy):
         return gy
 
 

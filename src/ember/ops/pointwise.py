@@ -14,9 +14,9 @@ from ember.autograd.function import Function
 from ember.autograd.tensor import DEFAULT_DTYPE, Tensor, as_tensor
 from ember.backend import get_array_module as xp_of
 from ember.ops.activation import _erf
-from ember.ops.arithmetic import mul, promote
-from ember.ops.broadcast import sum_to
-from ember.ops.elementwise import abs, clip, lt, where
+from ember.ops.arithmetic import div, mul, neg, promote
+from ember.ops.broadcast import reduce_to, sum_to
+from ember.ops.elementwise import abs, clip, constant, exp, lt, sqrt, where
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -74,6 +74,10 @@ class Rsqrt(Function):
         (y,) = self.saved
         return -0.5 * gy * y * y * y  # d x^(−1/2) = −½ x^(−3/2)
 
+    def vjp(self, gy):
+        y = self.output()
+        return gy * (y * y * y * -0.5)
+
 
 def rsqrt(input, *, out=None):
     """1/√x; ∂/∂x = −½ x^(−3/2).
@@ -92,6 +96,9 @@ class Log1p(Function):
     def backward(self, gy):
         (x,) = self.saved
         return gy / (1 + x)
+
+    def vjp(self, gy):
+        return div(gy, self.inputs[0] + 1.0)
 
 
 def log1p(input, *, out=None):
@@ -113,6 +120,9 @@ class Expm1(Function):
         (y,) = self.saved
         return gy * (y + 1)  # d(e^x − 1) = e^x
 
+    def vjp(self, gy):
+        return mul(gy, self.output() + 1.0)
+
 
 def expm1(input, *, out=None):
     """e^x − 1, accurate for small |x|; ∂/∂x = e^x.
@@ -132,6 +142,9 @@ class Exp2(Function):
     def backward(self, gy):
         (y,) = self.saved
         return gy * y * math.log(2)  # d 2^x = 2^x ln 2
+
+    def vjp(self, gy):
+        return mul(gy, self.output() * math.log(2))
 
 
 def exp2(input, *, out=None):
@@ -156,6 +169,9 @@ class LogBase(Function):
     def backward(self, gy):
         (x,) = self.saved
         return gy / (x * math.log(self.base))  # d log_b x = 1 / (x ln b)
+
+    def vjp(self, gy):
+        return div(gy, self.inputs[0] * math.log(self.base))
 
 
 def log2(input, *, out=None):
@@ -193,6 +209,13 @@ class LogAddExp(Function):
         power = xp_of(x).exp if self.base == "e" else xp_of(x).exp2
         return sum_to(gz * power(x - z), x.shape), sum_to(gz * power(y - z), y.shape)  # the softmax weights
 
+    def vjp(self, gz):
+        x, y = self.inputs
+        z, power = self.output(), exp if self.base == "e" else exp2
+        gx = reduce_to(mul(gz, power(x - z)), x.shape) if self.needs_input_grad[0] else None
+        gw = reduce_to(mul(gz, power(y - z)), y.shape) if self.needs_input_grad[1] else None
+        return gx, gw
+
 
 def logaddexp(input, other, *, out=None):
     """log(e^x + e^y) (broadcasting), stable at any scale; ∂/∂x = e^(x − z), ∂/∂y = e^(y − z).
@@ -223,6 +246,10 @@ class Tan(Function):
         (y,) = self.saved
         return gy * (1 + y * y)  # tan' = 1 + tan²
 
+    def vjp(self, gy):
+        y = self.output()
+        return mul(gy, y * y + 1.0)
+
 
 def tan(input, *, out=None):
     """tan x; ∂/∂x = 1 + tan² x.
@@ -241,6 +268,10 @@ class Asin(Function):
     def backward(self, gy):
         (x,) = self.saved
         return gy / xp_of(x).sqrt(1 - x * x)
+
+    def vjp(self, gy):
+        (x,) = self.inputs
+        return div(gy, sqrt(1.0 - x * x))
 
 
 def asin(input, *, out=None):
@@ -261,6 +292,10 @@ class Acos(Function):
         (x,) = self.saved
         return -gy / xp_of(x).sqrt(1 - x * x)
 
+    def vjp(self, gy):
+        (x,) = self.inputs
+        return neg(div(gy, sqrt(1.0 - x * x)))
+
 
 def acos(input, *, out=None):
     """arccos x on [−1, 1]; ∂/∂x = −1/√(1 − x²).
@@ -279,6 +314,10 @@ class Atan(Function):
     def backward(self, gy):
         (x,) = self.saved
         return gy / (1 + x * x)
+
+    def vjp(self, gy):
+        (x,) = self.inputs
+        return div(gy, x * x + 1.0)
 
 
 def atan(input, *, out=None):
@@ -299,6 +338,13 @@ class Atan2(Function):
         y, x = self.saved
         r2 = x * x + y * y
         return sum_to(gz * x / r2, y.shape), sum_to(-gz * y / r2, x.shape)
+
+    def vjp(self, gz):
+        y, x = self.inputs
+        gz_r2 = div(gz, x * x + y * y)
+        gy = reduce_to(mul(gz_r2, x), y.shape) if self.needs_input_grad[0] else None
+        gx = reduce_to(neg(mul(gz_r2, y)), x.shape) if self.needs_input_grad[1] else None
+        return gy, gx
 
 
 def atan2(input, other, *, out=None):
@@ -321,6 +367,9 @@ class Sinh(Function):
         (x,) = self.saved
         return gy * xp_of(x).cosh(x)
 
+    def vjp(self, gy):
+        return mul(gy, cosh(self.inputs[0]))
+
 
 def sinh(input, *, out=None):
     """sinh x; ∂/∂x = cosh x.
@@ -339,6 +388,9 @@ class Cosh(Function):
     def backward(self, gy):
         (x,) = self.saved
         return gy * xp_of(x).sinh(x)
+
+    def vjp(self, gy):
+        return mul(gy, sinh(self.inputs[0]))
 
 
 def cosh(input, *, out=None):
@@ -359,6 +411,10 @@ class Asinh(Function):
         (x,) = self.saved
         return gy / xp_of(x).sqrt(x * x + 1)
 
+    def vjp(self, gy):
+        (x,) = self.inputs
+        return div(gy, sqrt(x * x + 1.0))
+
 
 def asinh(input, *, out=None):
     """arsinh x; ∂/∂x = 1/√(x² + 1).
@@ -378,6 +434,10 @@ class Acosh(Function):
         (x,) = self.saved
         return gy / xp_of(x).sqrt((x - 1) * (x + 1))  # factored: x² − 1 cancels badly near x = 1
 
+    def vjp(self, gy):
+        (x,) = self.inputs
+        return div(gy, sqrt((x - 1.0) * (x + 1.0)))
+
 
 def acosh(input, *, out=None):
     """arcosh x for x ≥ 1; ∂/∂x = 1/√(x² − 1).
@@ -396,6 +456,10 @@ class Atanh(Function):
     def backward(self, gy):
         (x,) = self.saved
         return gy / (1 - x * x)
+
+    def vjp(self, gy):
+        (x,) = self.inputs
+        return div(gy, 1.0 - x * x)
 
 
 def atanh(input, *, out=None):
@@ -426,6 +490,11 @@ class Erf(Function):
         (x,) = self.saved
         slope = gy * (2 / math.sqrt(math.pi)) * xp_of(x).exp(-x * x)  # erf' = 2/√π e^(−x²)
         return -slope if self.complement else slope
+
+    def vjp(self, gy):
+        (x,) = self.inputs
+        slope = mul(gy, exp(neg(x * x)) * (2 / math.sqrt(math.pi)))
+        return neg(slope) if self.complement else slope
 
 
 def _erfc(x):
@@ -468,7 +537,7 @@ class Step(Function):
         self.fn, self.label = fn, label
 
     @property
-    def name(self) -> str:
+    def op_name(self) -> str:
         return self.label
 
     def forward(self, x):
@@ -476,6 +545,9 @@ class Step(Function):
 
     def backward(self, gy):
         return xp_of(gy).zeros_like(gy)
+
+    def vjp(self, gy):
+        return constant(xp_of(gy.array).zeros_like(gy.array), gy)  # no derivative of any order
 
 
 def _step(input, name, fn, out):
@@ -567,6 +639,13 @@ class Mod(Function):
         x, y = self.saved
         q = getattr(xp_of(x), self.rounding)(x / y)
         return sum_to(gz, x.shape), sum_to(-gz * q, y.shape)
+
+    def vjp(self, gz):
+        x, y = self.saved
+        q = getattr(xp_of(x), self.rounding)(x / y)  # piecewise constant
+        gx = reduce_to(gz, x.shape) if self.needs_input_grad[0] else None
+        gw = reduce_to(neg(mul(gz, constant(q, gz))), y.shape) if self.needs_input_grad[1] else None
+        return gx, gw
 
 
 def fmod(input, other, *, out=None):
@@ -675,6 +754,10 @@ class NanToNum(Function):
     def backward(self, gy):
         (x,) = self.saved
         return gy * xp_of(x).isfinite(x)  # the replaced values are constants
+
+    def vjp(self, gy):
+        (x,) = self.saved
+        return mul(gy, constant(xp_of(x).isfinite(x), gy))
 
 
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
