@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import ember as em
-from ember.autograd import Function
+from ember.autograd.function import Function
 
 
 def leaf(*shape, seed=0, dtype=np.float64):

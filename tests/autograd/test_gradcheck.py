@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import ember as em
-from ember.autograd import Function
+from ember.autograd.function import Function
 
 
 class TransposedMatMul(Function):

@@ -73,3 +73,73 @@ def test_bce_with_logits_equals_bce_of_sigmoid():
 def test_gelu_tanh_close_to_exact():
     x = em.tensor(np.linspace(-4, 4, 41))
     np.testing.assert_allclose(em.gelu(x, "tanh").numpy(), em.gelu(x).numpy(), atol=1e-3)
+
+
+# -- each fused Function's own ``composed`` twin (what its second derivatives differentiate) -----------
+def _own_twin(fn, *arrays, seed=0):
+    """The node's ``composed(*inputs)`` equals its forward, and backpropagates the same gradients."""
+    xs = [em.tensor(a, requires_grad=True) if a.dtype.kind == "f" else em.tensor(a) for a in arrays]
+    fused = fn(*xs)
+    fused = fused if isinstance(fused, tuple) else (fused,)
+    twin = fused[0].creator.composed(*fused[0].creator.inputs)
+    twin = twin if isinstance(twin, tuple) else (twin,)
+    rng = np.random.default_rng(seed)
+    ups = [em.tensor(rng.standard_normal(y.shape)) for y in fused]
+    wanted = [x for x in xs if x.requires_grad]
+    for a, b in zip(fused, twin, strict=True):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-10, atol=1e-12)
+    for a, b in zip(em.autograd.grad(list(fused), wanted, ups, retain_graph=True),
+                    em.autograd.grad(list(twin), wanted, ups), strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-9, atol=1e-12)
+
+
+RNG = np.random.default_rng(0)
+WEIGHT = np.array([1.0, 2.0, 0.5, 1.5])
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("kwargs, target", [
+    ({}, np.array([0, 3, 1])),
+    ({"weight": em.tensor(WEIGHT), "ignore_index": 1}, np.array([0, 1, 3])),
+    ({"label_smoothing": 0.2, "weight": em.tensor(WEIGHT)}, np.array([2, -100, 3])),
+    ({"label_smoothing": 0.1}, np.eye(4)[[1, 2, 0]] * 0.7 + 0.075),
+])
+def test_cross_entropy_twin(kwargs, target, reduction):
+    _own_twin(lambda x: em.cross_entropy(x, em.tensor(target), reduction=reduction, **kwargs),
+              RNG.standard_normal((3, 4)))
+
+
+def test_cross_entropy_kdim_and_nll_twins():
+    _own_twin(lambda x, t: em.cross_entropy(x, t, label_smoothing=0.3), RNG.standard_normal((2, 4, 3)),
+              np.array([[0, 3, 1], [2, 2, 0]]))
+    _own_twin(lambda x, t: em.nll_loss(x, t, weight=em.tensor(WEIGHT)), RNG.standard_normal((2, 4, 3)),
+              np.array([[0, 3, 1], [2, 2, 0]]))
+    _own_twin(lambda x, t: em.cross_entropy(x, t), RNG.standard_normal(4), np.array(2))
+
+
+@pytest.mark.parametrize("op", [
+    lambda x, w, b: em.batch_norm(x, None, None, w, b, training=True),
+    lambda x, w, b: em.layer_norm(x, (3, 2), w.reshape(3, 1) * em.ones(3, 2), b.reshape(3, 1) * em.ones(3, 2)),
+    lambda x, w, b: em.group_norm(x, 3, w, b),
+    lambda x, w, b: em.instance_norm(x, weight=w, bias=b),
+])
+def test_normalization_twins(op):
+    _own_twin(op, RNG.standard_normal((2, 3, 2)), RNG.standard_normal(3), RNG.standard_normal(3))
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"is_causal": True}, {"attn_mask": RNG.random((3, 4)) > 0.4},
+                                    {"dropout_p": 0.3}])
+def test_attention_twin(kwargs):
+    em.manual_seed(1)
+    _own_twin(lambda q, k, v: em.nn.functional.scaled_dot_product_attention(q, k, v, **kwargs),
+              RNG.standard_normal((2, 3, 2)), RNG.standard_normal((2, 4, 2)), RNG.standard_normal((2, 4, 3)))
+
+
+def test_attention_twin_with_weights_bias_and_an_empty_row():
+    from ember.ops.attention import attention
+
+    excluded = np.zeros((3, 4), bool)
+    excluded[1] = True
+    _own_twin(lambda q, k, v, b: attention(q, k, v, excluded=excluded, bias=b, need_weights=True),
+              RNG.standard_normal((2, 3, 2)), RNG.standard_normal((2, 4, 2)), RNG.standard_normal((2, 4, 3)),
+              RNG.standard_normal((3, 4)))

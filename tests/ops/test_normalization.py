@@ -5,9 +5,10 @@ import torch
 import torch.nn.functional as TF
 
 import ember as em
+import ember.nn.functional as F
 from ember.ops.normalization import Normalize, batch_norm, group_norm, instance_norm, layer_norm
-from ember.testing import gradcheck
-from torch_parity import Const, assert_close, check_op, to_torch
+from ember.testing import gradcheck, gradgradcheck
+from torch_parity import Const, assert_close, check_op, check_second_order, make_inputs, to_torch
 
 DTYPES = [np.float32, np.float64]
 
@@ -247,6 +248,61 @@ def test_returned_xhat_modified_in_place_is_caught():
         y.add_(1.0)
     with pytest.raises(RuntimeError, match="modified in place"):
         y.sum().backward()
+
+
+# -- second derivatives -------------------------------------------------------------------------------
+# Against PyTorch's (float64, the upstream gradient differentiated too) and finite differences of
+# the first derivatives; the fused Normalize gets them by differentiating its composed twin.
+SECOND_ORDER = [
+    ("batch_norm_train", lambda x, w, b: batch_norm(x, None, None, w, b, True, eps=1e-3),
+     lambda x, w, b: TF.batch_norm(x, None, None, w, b, True, eps=1e-3), [_rand(3, 2, 2, 3), _rand(2, seed=1),
+                                                                         _rand(2, seed=2)]),
+    ("batch_norm_train_2d_no_affine", lambda x: batch_norm(x, None, None, training=True),
+     lambda x: TF.batch_norm(x, None, None, training=True), [_rand(6, 3)]),
+    ("batch_norm_eval", lambda x, m, v, w, b: batch_norm(x, m, v, w, b, False),
+     lambda x, m, v, w, b: TF.batch_norm(x, m, v, w, b, False),
+     [_rand(4, 3, 2), Const(_stats(3, np.float64)[0]), Const(_stats(3, np.float64)[1]), _rand(3, seed=1),
+      _rand(3, seed=2)]),
+    ("layer_norm", lambda x, w, b: layer_norm(x, (4,), w, b), lambda x, w, b: TF.layer_norm(x, (4,), w, b),
+     [_rand(2, 3, 4), _rand(4, seed=1), _rand(4, seed=2)]),
+    ("layer_norm_2d_weight_only", lambda x, w: layer_norm(x, (3, 2), w), lambda x, w: TF.layer_norm(x, (3, 2), w),
+     [_rand(2, 3, 2), _rand(3, 2, seed=1)]),
+    ("group_norm", lambda x, w, b: group_norm(x, 2, w, b), lambda x, w, b: TF.group_norm(x, 2, w, b),
+     [_rand(2, 4, 3), _rand(4, seed=1), _rand(4, seed=2)]),
+    ("instance_norm", lambda x, w, b: instance_norm(x, weight=w, bias=b),
+     lambda x, w, b: TF.instance_norm(x, weight=w, bias=b), [_rand(2, 3, 4), _rand(3, seed=1), _rand(3, seed=2)]),
+    ("instance_norm_running_stats", lambda x, m, v: instance_norm(x, m, v, use_input_stats=False),
+     lambda x, m, v: TF.instance_norm(x, m, v, use_input_stats=False),
+     [_rand(2, 3, 4), Const(_stats(3, np.float64)[0]), Const(_stats(3, np.float64)[1])]),
+    ("rms_norm", lambda x, w: F.rms_norm(x, (4,), w, 1e-5), lambda x, w: TF.rms_norm(x, (4,), w, 1e-5),
+     [_rand(3, 4), _rand(4, seed=1)]),
+    ("local_response_norm", lambda x: F.local_response_norm(x, 3, alpha=0.1), lambda x: TF.local_response_norm(
+        x, 3, alpha=0.1), [_rand(2, 4, 3)]),
+]
+
+
+@pytest.mark.parametrize("ours, theirs, inputs", [r[1:] for r in SECOND_ORDER], ids=[r[0] for r in SECOND_ORDER])
+def test_second_derivatives_match_torch_and_finite_differences(ours, theirs, inputs):
+    check_second_order(ours, theirs, inputs)
+    assert gradgradcheck(ours, make_inputs(inputs, dtype=np.float64)[0])
+
+
+def test_normalize_composed_twin_equals_the_fused_forward():
+    x, w, b = (em.tensor(a, requires_grad=True) for a in (_rand(3, 4, 2), _rand(4, seed=1), _rand(4, seed=2)))
+    y = group_norm(x, 2, w, b)
+    assert_close(y.creator.composed(x, w, b), y, rtol=1e-12, atol=1e-12)
+
+
+def test_layer_norm_third_derivative_by_finite_differences():
+    """The second derivative is itself differentiable: gradcheck of x ↦ ∂‖∂(Σy³)/∂x‖²/∂x.
+    (PyTorch's fused layer_norm has no correct third derivative to compare with.)"""
+    def second(x):
+        with em.enable_grad():  # gradcheck's finite differences run without recording
+            y = layer_norm(x, 5)
+            (g,) = em.autograd.grad((y * y * y).sum(), [x], create_graph=True)
+            return em.autograd.grad((g * g).sum(), [x], create_graph=True)[0]
+
+    assert gradcheck(second, [em.tensor(_rand(2, 5), requires_grad=True)])
 
 
 # -- errors ---------------------------------------------------------------------------------------------

@@ -5,8 +5,8 @@ import torch
 from op_cases import fixed_tests
 
 import ember as em
-from ember.testing import gradcheck
-from torch_parity import Const, assert_close, check_op
+from ember.testing import gradcheck, gradgradcheck
+from torch_parity import Const, assert_close, check_op, check_second_order
 
 RNG = np.random.default_rng(0)
 
@@ -170,3 +170,56 @@ def test_scatter_from_a_constant_float_source_keeps_int_target_dtype():
 def test_gather_on_a_constant_input_has_no_graph():
     out = em.gather(em.tensor(Const(randn(2, 3)).array), 1, em.tensor([[2], [0]]))
     assert not out.requires_grad and out.shape == (2, 1)
+
+
+# -- second and third derivatives beyond the table ------------------------------------------------------
+def test_scatter_reduce_prod_second_derivatives_with_zeros():
+    """Zeros in x and one zero alone among the src elements at a position: the products of the others
+    stay differentiable (PyTorch raises only for two src zeros at one position)."""
+    x = np.array([2.0, 0.0, 0.5, 3.0])
+    src = np.array([1.5, 0.0, 3.0, -2.0, 0.7, 4.0])
+    index = np.array([0, 0, 1, 1, 2, 2])
+    for include_self in (True, False):
+        def ours(a, s, i, k=include_self):
+            return em.scatter_reduce(a, 0, i, s, "prod", include_self=k)
+
+        check_second_order(ours, lambda a, s, i, k=include_self: torch.scatter_reduce(a, 0, i, s, "prod",
+                                                                                       include_self=k),
+                           [x, src, index])
+        assert gradgradcheck(ours, [em.tensor(x, requires_grad=True), em.tensor(src, requires_grad=True),
+                                    em.tensor(index)])
+
+
+@pytest.mark.parametrize("reduce", ["sum", "mean", "amax", "prod"])
+def test_scatter_reduce_of_a_larger_src_second_derivatives(reduce):
+    """src larger than index off ``dim``: only its leading block has a gradient, to every order
+    (finite differences; PyTorch's backward rejects this case)."""
+    x, i, s = RNG.uniform(0.5, 2.0, (3, 4)), ints(3, 2, 3), RNG.uniform(0.5, 2.0, (4, 5))
+    assert gradgradcheck(lambda a, c: em.scatter_reduce(a, 0, em.tensor(i), c, reduce),
+                         [em.tensor(x, requires_grad=True), em.tensor(s, requires_grad=True)])
+    assert gradgradcheck(lambda a, c: a.scatter_add(0, em.tensor(i), c) ** 2,
+                         [em.tensor(x, requires_grad=True), em.tensor(s, requires_grad=True)])
+
+
+def _third_derivative(module, fn, x):
+    (g,) = module.autograd.grad((fn(x) ** 3).sum(), [x], create_graph=True)
+    (h,) = module.autograd.grad((g * g).sum(), [x], create_graph=True)
+    return module.autograd.grad((h * h).sum(), [x])[0]
+
+
+@pytest.mark.parametrize("name", ["gather", "scatter_add", "index_add", "index_put", "masked_scatter", "scatter"])
+def test_third_derivatives_match_torch(name):
+    """Each op's gradient is an op with a gradient of its own, so the derivatives go on."""
+    index, mask = np.array([[0, 1], [1, 1], [1, 0]]), np.array([[True, False], [False, True], [True, True]])
+    fns = {
+        "gather": lambda m, x: m.gather(x, 1, m.tensor(index)),
+        "scatter_add": lambda m, x: m.scatter_add(x, 0, m.tensor(index[:2]), x[1:] * 2),
+        "index_add": lambda m, x: m.index_add(x, 0, m.tensor([2, 0, 2]), x.flip(0)),
+        "index_put": lambda m, x: m.index_put(x, (m.tensor([0, 2]),), x[1] * 3),
+        "masked_scatter": lambda m, x: x.masked_scatter(m.tensor(mask), x.flip(1)),
+        "scatter": lambda m, x: m.scatter(x, 1, m.tensor([[1], [0], [1]]), x[:, :1] * 2),
+    }
+    x = randn(3, 2)
+    ours = _third_derivative(em, lambda t: fns[name](em, t), em.tensor(x, requires_grad=True))
+    theirs = _third_derivative(torch, lambda t: fns[name](torch, t), torch.tensor(x, requires_grad=True))
+    assert_close(ours, theirs)

@@ -138,3 +138,30 @@ def test_unbind_gradient_with_unused_slices():
 def test_row_stack_is_vstack():
     a, b = randn(3), randn(3)
     assert_close(em.row_stack([em.tensor(a), em.tensor(b)]), torch.vstack([torch.tensor(a), torch.tensor(b)]))
+
+
+def _third_derivative(module, fn, x):
+    (g,) = module.autograd.grad((fn(x) ** 3).sum(), [x], create_graph=True)
+    (h,) = module.autograd.grad((g * g).sum(), [x], create_graph=True)
+    return module.autograd.grad((h * h).sum(), [x])[0]
+
+
+THIRD_ORDER = {
+    "diagonal": lambda m, x: m.diagonal(x, 1, 0, 2),
+    "diag_of_vector": lambda m, x: m.diag(x[0, 0], -1),
+    "tril": lambda m, x: m.tril(x, -1),
+    "roll": lambda m, x: m.roll(x, (1, -2), (0, 2)),
+    "tile": lambda m, x: m.tile(x, (2, 1, 3)),
+    "repeat_interleave_tensor": lambda m, x: m.repeat_interleave(x, m.tensor([2, 0, 1]), dim=1),
+    "unbind": lambda m, x: m.unbind(x, 2)[1] * m.unbind(x, 2)[3],
+    "rot90": lambda m, x: m.rot90(x, 1, (1, 2)),
+}
+
+
+@pytest.mark.parametrize("name", list(THIRD_ORDER))
+def test_third_derivatives_match_torch(name):
+    """Each op's gradient is itself an op with a gradient (an adjoint pair), so the orders go on."""
+    x = randn(2, 3, 4)
+    ours = _third_derivative(em, lambda t: THIRD_ORDER[name](em, t), em.tensor(x, requires_grad=True))
+    theirs = _third_derivative(torch, lambda t: THIRD_ORDER[name](torch, t), torch.tensor(x, requires_grad=True))
+    assert_close(ours, theirs)

@@ -15,8 +15,8 @@ from ember.ops.metric_loss import (
     pairwise_distances,
     triplet_margin_loss,
 )
-from ember.testing import gradcheck
-from torch_parity import Const, assert_close, check_op
+from ember.testing import gradcheck, gradgradcheck
+from torch_parity import Const, assert_close, check_op, check_second_order, make_inputs
 
 
 def _triplet(n=6, d=5, seed=0):
@@ -226,3 +226,44 @@ def test_contrastive_loss_errors():
         contrastive_loss(em.randn(4, 3), em.randn(4, 3), np.ones(4), reduction="max")
     with pytest.raises(ValueError, match="ContrastiveLoss: margin"):
         ContrastiveLoss(margin=-1.0)
+
+
+# -- second derivatives: against PyTorch's (float64) and finite differences of the first --------------
+def _torch_contrastive(a, b, t):
+    d = TF.pairwise_distance(a, b)
+    return (t * d**2 + (1 - t) * torch.clamp(2.5 - d, min=0) ** 2).mean()
+
+
+def _torch_squared_distances(a, b):  # torch.cdist has no second derivative
+    return ((a[:, None] - b[None]) ** 2).sum(-1)
+
+
+SECOND_ORDER = [
+    ("pairwise_distance_p2", lambda a, b: pairwise_distance(a, b), TF.pairwise_distance, _triplet(4, 3)[:2]),
+    ("pairwise_distance_p1", lambda a, b: pairwise_distance(a, b, p=1.0), lambda a, b: TF.pairwise_distance(a, b, 1.0),
+     _triplet(4, 3)[:2]),
+    ("pairwise_distance_p3_keepdim", lambda a, b: pairwise_distance(a, b, p=3.0, keepdim=True),
+     lambda a, b: TF.pairwise_distance(a, b, 3.0, keepdim=True), _triplet(4, 3)[:2]),
+    ("pairwise_distance_inf", lambda a, b: pairwise_distance(a, b, p=math.inf),
+     lambda a, b: TF.pairwise_distance(a, b, math.inf), _triplet(4, 3)[:2]),
+    ("normalize", lambda a: normalize(a, dim=1), lambda a: TF.normalize(a, dim=1), _triplet(4, 3)[:1]),
+    ("normalize_p1_dim0", lambda a: normalize(a, p=1.0, dim=0), lambda a: TF.normalize(a, p=1.0, dim=0),
+     _triplet(4, 3)[:1]),
+    ("pairwise_distances", pairwise_distances, lambda a, b: _torch_squared_distances(a, b).sqrt(), _triplet(4, 3)[:2]),
+    ("pairwise_distances_squared", lambda a, b: pairwise_distances(a, b, squared=True), _torch_squared_distances,
+     _triplet(4, 3)[:2]),
+    ("triplet", triplet_margin_loss, TF.triplet_margin_loss, _triplet(4, 3)),
+    ("triplet_swap_p1_none", lambda a, p, n: triplet_margin_loss(a, p, n, p=1, swap=True, reduction="none"),
+     lambda a, p, n: TF.triplet_margin_loss(a, p, n, p=1, swap=True, reduction="none"), _triplet(4, 3)),
+    ("triplet_squared", lambda a, p, n: triplet_margin_loss(a, p, n, margin=2.0, squared=True, reduction="sum"),
+     lambda a, p, n: torch.clamp(TF.pairwise_distance(a, p) ** 2 - TF.pairwise_distance(a, n) ** 2 + 2.0,
+                                 min=0).sum(), _triplet(4, 3)),
+    ("contrastive", lambda a, b, t: contrastive_loss(a, b, t, margin=2.5), _torch_contrastive,
+     [*_pairs()[:2], Const(_pairs()[2].astype(float))]),
+]
+
+
+@pytest.mark.parametrize("ours, theirs, inputs", [r[1:] for r in SECOND_ORDER], ids=[r[0] for r in SECOND_ORDER])
+def test_second_derivatives_match_torch_and_finite_differences(ours, theirs, inputs):
+    check_second_order(ours, theirs, inputs)
+    assert gradgradcheck(ours, make_inputs(inputs, dtype=np.float64)[0])

@@ -8,10 +8,11 @@ import math
 import numpy as np
 import pytest
 import torch
-from op_cases import case, drawn_tests, fixed, randn
+from op_cases import case, draw_inputs, drawn_tests, fixed, randn
 
 import ember as em
-from torch_parity import check_op
+from ember.testing import gradgradcheck
+from torch_parity import check_op, check_second_order, make_inputs, to_numpy
 
 # -- matrix products -------------------------------------------------------------------------------------
 CASES = [
@@ -99,12 +100,14 @@ CASES += [
     case("method_norm_dim", lambda x: x.norm(p=1, dim=1, keepdim=True), None, randn(3, 4)),
     case("method_norm_inf", lambda x: x.norm(float("inf"), 0), None, randn(3, 4)),
 ]
-# at zero: PyTorch's subgradient 0 (finite differences do not apply at the kink)
+# at zero: PyTorch's subgradient 0 (finite differences do not apply at the kink). Second derivatives
+# are compared only for the piecewise-linear norms: for the others PyTorch's divide 0 by 0 (NaN)
+# where the norm is 0, and ember's stay finite (test_norm_second_derivative_at_zero_is_finite).
 ZERO = np.zeros((2, 3))
 WITH_ZERO = np.array([[0.0, 1.5, -2.0], [0.0, 0.0, 0.0]])
 CASES += [
     case(f"norm_at_zero-p{p}", lambda x, p=p: em.norm(x, p, 1), lambda x, p=p: torch.norm(x, p, 1), fixed(z),
-         finite_diff=False)
+         finite_diff=False, second_order=p in (1, math.inf, -math.inf))
     for p in ["fro", 2, 1, 3, 0.5, 1.5, math.inf, -math.inf] for z in (ZERO, WITH_ZERO)
 ]
 
@@ -123,10 +126,14 @@ CDIST = [
     ("batched_broadcast", 1.5, (2, 1, 4, 3), (3, 5, 3), None),
     ("batched_mm", 2.0, (2, 26, 3), (2, 5, 3), None),
 ]
+# PyTorch's cdist differentiates twice on its matrix-product path only (its direct kernel's backward is
+# not differentiable), so the other rows' second derivatives are tested against its composition below.
+BY_MATMUL = {"p2_mm_large", "p2_mm_forced", "batched_mm"}
+DIRECT = [row for row in CDIST if row[0] not in BY_MATMUL]
 CASES += [
     case(f"cdist-{name}", lambda a, b, p=p, m=mode: em.cdist(a, b, p, *(m,) if m else ()),
          lambda a, b, p=p, m=mode: torch.cdist(a, b, p, *(m,) if m else ()), randn(*s1), randn(*s2),
-         rtol=1e-3 if "mm" in name else None, atol=1e-5 if "mm" in name else None)
+         rtol=1e-3 if "mm" in name else None, atol=1e-5 if "mm" in name else None, second_order=name in BY_MATMUL)
     for name, p, s1, s2, mode in CDIST
 ]
 
@@ -143,6 +150,35 @@ def test_cdist_gradient_at_zero_distance_is_zero():
     for mode in ("use_mm_for_euclid_dist", "donot_use_mm_for_euclid_dist"):
         check_op(lambda x, y, m=mode: em.cdist(x, y, compute_mode=m),
                  lambda x, y, m=mode: torch.cdist(x, y, compute_mode=m), [a, b], dtype=np.float64)
+
+
+@pytest.mark.parametrize("name, p, s1, s2, mode", DIRECT, ids=[row[0] for row in DIRECT])
+def test_cdist_second_order_against_torch_composition(name, p, s1, s2, mode):
+    """‖a_i − b_j‖_p from broadcast differences is what both compute off the matrix-product path."""
+    def ours(a, b):
+        return em.cdist(a, b, p, *(mode,) if mode else ())
+
+    def theirs(a, b):
+        return torch.linalg.vector_norm(a.unsqueeze(-2) - b.unsqueeze(-3), p, -1)
+
+    check_second_order(ours, theirs, draw_inputs([randn(*s1), randn(*s2)], seed=3))
+    assert gradgradcheck(ours, make_inputs(draw_inputs([randn(*s1), randn(*s2)], seed=4), np.float64)[0])
+
+
+@pytest.mark.parametrize("p", ["fro", 2, 3, 0.5, 1.5])
+@pytest.mark.parametrize("x", [ZERO, WITH_ZERO], ids=["zero", "with_zero"])
+def test_norm_second_derivative_at_zero_is_finite(p, x):
+    """Where the norm (or, for p < 2, an element) is 0, PyTorch's second derivatives are 0/0 = NaN; ember's
+    are finite there (its first derivative is 0 on a whole neighbourhood's worth of kinks) and PyTorch's elsewhere."""
+    u, v = (np.random.default_rng(0).standard_normal(shape) for shape in ((2,), (2, 3)))
+    found = []
+    for lib, grad in ((em, em.autograd.grad), (torch, torch.autograd.grad)):
+        xt, ut = lib.tensor(x, requires_grad=True), lib.tensor(u, requires_grad=True)
+        (g,) = grad(lib.norm(xt, p, 1), xt, ut, create_graph=True)
+        found.append([to_numpy(h.detach()) for h in grad((g * lib.tensor(v)).sum(), [xt, ut])])
+    for ours, theirs in zip(*found, strict=True):
+        assert np.isfinite(ours).all()
+        np.testing.assert_allclose(ours[np.isfinite(theirs)], theirs[np.isfinite(theirs)], rtol=1e-7, atol=1e-12)
 
 
 def test_norm_dtype_and_errors():

@@ -7,7 +7,7 @@ import pytest
 
 import ember as em
 from ember.ops.roi import roi_align, roi_pool
-from ember.testing import gradcheck
+from ember.testing import gradcheck, gradgradcheck
 from torch_parity import assert_close
 
 rng = np.random.default_rng(0)
@@ -255,6 +255,41 @@ def test_roi_align_gradcheck():
     rois = em.tensor([[0.0, 0.3, 1.2, 5.1, 4.4], [1, -1.5, 2, 3.3, 7.5], [0, 2.2, 2.6, 2.4, 2.9]])
     assert gradcheck(lambda t: roi_align(t, rois, (3, 2), 1.0, 0, True), [x])
     assert gradcheck(lambda t: roi_align(t, rois, 2, 0.5, 2, False), [x])
+
+
+# -- second derivatives: both ops are linear in x, their vjps the adjoint ops ----------------------------------
+
+ROI_OPS = {
+    "roi_pool": lambda t: roi_pool(t, em.tensor([[0.0, 1, 1, 6, 5], [1, -2, 2, 4, 9], [1, 3.4, 0.2, 3.6, 0.7]]),
+                                   (3, 2), 1.0),
+    "roi_align": lambda t: roi_align(t, em.tensor([[0.0, 0.3, 1.2, 5.1, 4.4], [1, -1.5, 2, 3.3, 7.5]]), (3, 2),
+                                     1.0, 0, True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ROI_OPS))
+def test_gradgradcheck(name):
+    x = em.tensor(distinct((2, 2, 7, 8)), requires_grad=True)
+    assert gradgradcheck(ROI_OPS[name], [x])
+
+
+@pytest.mark.parametrize("name", sorted(ROI_OPS))
+def test_gradient_of_the_gradient_is_the_op_again(name):
+    """g = Aᵀu (A the Jacobian at x), so ∂⟨v, g⟩/∂u = A v, ∂/∂x = 0, and one more derivative
+    gives Aᵀ back (every order). A v is a central difference: exact for a map linear near x."""
+    op = ROI_OPS[name]
+    x = em.tensor(distinct((2, 2, 7, 8)), requires_grad=True)
+    y = op(x)
+    u = em.tensor(rng.standard_normal(y.shape), requires_grad=True)
+    (g,) = em.autograd.grad(y, [x], u, create_graph=True)
+    v = em.tensor(rng.standard_normal(x.shape), requires_grad=True)
+    gu, gx = em.autograd.grad((g * v).sum(), [u, x], create_graph=True, allow_unused=True)
+    assert gx is None or not np.any(gx.detach().numpy())
+    step = 1e-4 * v.detach()
+    assert_close(gu, (op(x.detach() + step) - op(x.detach() - step)) / 2e-4, rtol=1e-6, atol=1e-8)
+    w = rng.standard_normal(y.shape)
+    (gv,) = em.autograd.grad((gu * em.tensor(w)).sum(), [v])
+    assert_close(gv, em.autograd.grad(op(x), [x], em.tensor(w))[0])
 
 
 # -- boxes, shapes and errors -------------------------------------------------------------------------------

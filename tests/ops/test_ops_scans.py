@@ -11,7 +11,7 @@ import torch
 from op_cases import case, drawn_tests, fixed, randn
 
 import ember as em
-from torch_parity import check_op
+from torch_parity import assert_close, check_op
 
 
 def with_zeros(*shape, count=1):
@@ -135,3 +135,31 @@ def test_cumsum_and_prod_out():
 def test_prod_rejects_a_tuple_dim_as_torch():
     with pytest.raises(TypeError):
         em.prod(em.ones(2, 3), (0, 1))
+
+
+# -- beyond second order ---------------------------------------------------------------------------------------------
+def _third_derivative(module, fn, x):
+    (g,) = module.autograd.grad((fn(x) ** 3).sum(), [x], create_graph=True)
+    (h,) = module.autograd.grad((g * g).sum(), [x], create_graph=True)
+    return module.autograd.grad((h * h).sum(), [x])[0]
+
+
+THIRD_ORDER = {
+    "cumsum": lambda m, x: m.cumsum(x, 1),
+    "cumprod": lambda m, x: m.cumprod(x, 1),
+    "cumprod_dim0": lambda m, x: m.cumprod(x, 0),
+    "prod_dim": lambda m, x: m.prod(x, 1),
+    "prod_all": lambda m, x: m.prod(x[:, :2]),
+}
+
+
+@pytest.mark.parametrize("name", list(THIRD_ORDER))
+@pytest.mark.parametrize("zeros", [0, 1, 2], ids=["no_zero", "one_zero", "two_zeros"])
+def test_third_derivatives_match_torch(name, zeros):
+    """The products' gradients stay exact polynomials at zeros (no division by them), to every order."""
+    rng = np.random.default_rng(5)
+    x = with_zeros(3, 4, count=zeros)(rng) if zeros else rng.standard_normal((3, 4))
+    fn = THIRD_ORDER[name]
+    ours = _third_derivative(em, lambda t: fn(em, t), em.tensor(x, requires_grad=True))
+    theirs = _third_derivative(torch, lambda t: fn(torch, t), torch.tensor(x, requires_grad=True))
+    assert_close(ours, theirs)

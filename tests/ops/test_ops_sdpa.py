@@ -12,8 +12,8 @@ from ember.nn.attention import masked_softmax
 from ember.ops.activation import softmax
 from ember.ops.attention import ScaledDotProductAttention, attention, scaled_dot_product_attention
 from ember.ops.linalg import matmul
-from ember.testing import gradcheck
-from torch_parity import Const, assert_close, check_op
+from ember.testing import gradcheck, gradgradcheck
+from torch_parity import Const, assert_close, check_op, check_second_order
 
 RNG = np.random.default_rng(0)
 
@@ -205,6 +205,80 @@ def test_dropout_zero_is_deterministic_and_p_one_gives_zeros():
     assert_close(a, scaled_dot_product_attention(q, k, v))
     assert a.creator is None or a.creator.keep is None
     assert np.all(scaled_dot_product_attention(q, k, v, dropout_p=1.0).numpy() == 0)
+
+
+# -- second derivatives: the composed twin of the fused op, differentiated ---------------------------
+def _torch_sdpa(**kwargs):
+    """PyTorch's attention on its math kernel (its CPU flash kernel has no second derivative)."""
+    def run(*a):
+        with torch.nn.attention.sdpa_kernel(torch.nn.attention.SDPBackend.MATH):
+            return torch.nn.functional.scaled_dot_product_attention(*a, **kwargs)
+    return run
+
+
+@pytest.mark.parametrize("mask_kind", MASKS)
+@pytest.mark.parametrize("shape_id", list(SHAPES))
+def test_second_derivatives_match_torch(shape_id, mask_kind):
+    shapes = SHAPES[shape_id]
+    extra, kwargs = _mask(mask_kind, shapes)
+    check_second_order(lambda *a: F.scaled_dot_product_attention(*a, **kwargs), _torch_sdpa(**kwargs),
+                       [RNG.standard_normal(s) for s in shapes] + extra)
+
+
+@pytest.mark.parametrize("mask", ["bool", "float"])
+def test_second_derivatives_of_fully_masked_rows_are_zero_as_torch(mask):
+    keep = RNG.random((3, 4)) > 0.3
+    keep[:, 0], keep[1] = True, False
+    attn = keep if mask == "bool" else Const(np.where(keep, 0.0, -np.inf))
+    check_second_order(F.scaled_dot_product_attention, _torch_sdpa(),
+                       [RNG.standard_normal(s) for s in ((2, 3, 2), (2, 4, 2), (2, 4, 3))] + [attn])
+
+
+def test_second_derivatives_of_a_learned_bias_and_grouped_heads_match_torch():
+    q, k, v = RNG.standard_normal((1, 4, 3, 2)), RNG.standard_normal((1, 2, 4, 2)), RNG.standard_normal((1, 2, 4, 3))
+    check_second_order(lambda *a: F.scaled_dot_product_attention(*a, enable_gqa=True),
+                       _torch_sdpa(enable_gqa=True), [q, k, v, RNG.standard_normal((4, 3, 4))])
+
+
+@pytest.mark.parametrize("mask_kind", ["none", "causal", "bool", "float_grad"])
+def test_gradgradcheck(mask_kind):
+    shapes = ((1, 2, 3, 2), (1, 2, 4, 2), (1, 2, 4, 3))
+    inputs, kwargs = [Tensor(RNG.standard_normal(s), requires_grad=True) for s in shapes], {}
+    if mask_kind == "causal":
+        kwargs = {"is_causal": True}
+    elif mask_kind == "bool":
+        kwargs = {"attn_mask": RNG.random((3, 4)) > 0.5}
+        kwargs["attn_mask"][:, 1] = True
+    elif mask_kind == "float_grad":
+        inputs.append(Tensor(RNG.standard_normal((2, 3, 4)), requires_grad=True))
+    assert gradgradcheck(lambda *a: scaled_dot_product_attention(*a, **kwargs), inputs)
+
+
+def test_gradgradcheck_through_the_weights_output():
+    q, k, v = (Tensor(RNG.standard_normal(s), requires_grad=True) for s in ((2, 3, 2), (2, 4, 2), (2, 4, 3)))
+    excluded = np.zeros((3, 4), bool)
+    excluded[0, 2:] = True
+    assert gradgradcheck(lambda *a: attention(*a, excluded=excluded, need_weights=True), [q, k, v])
+
+
+def test_dropout_second_derivatives_reuse_the_kept_mask():
+    """Seeded, the op draws the same mask on every call; PyTorch's composition gets that mask."""
+    shapes = ((2, 3, 2), (2, 4, 2), (2, 4, 3))
+    q, k, v = (RNG.standard_normal(s) for s in shapes)
+
+    def ours(*a):
+        em.manual_seed(5)
+        return scaled_dot_product_attention(*a, dropout_p=0.4, is_causal=True)
+
+    keep = ours(*(Tensor(x, requires_grad=True) for x in (q, k, v))).creator.keep
+
+    def theirs(q, k, v):
+        scores = (q @ k.transpose(-1, -2) / math.sqrt(2)).masked_fill(~torch.from_numpy(np.tril(np.ones((3, 4), bool))),
+                                                                      -math.inf)
+        return (torch.softmax(scores, -1) * torch.from_numpy(keep / 0.6)) @ v
+
+    check_second_order(ours, theirs, [q, k, v])
+    assert gradgradcheck(ours, [Tensor(x, requires_grad=True) for x in (q, k, v)])
 
 
 def test_bad_inputs_raise_clear_errors():

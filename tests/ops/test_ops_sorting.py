@@ -193,3 +193,20 @@ def test_blocked_topk_puts_nan_first_as_torch():
     ours, theirs = em.topk(em.tensor(a), 4), torch.topk(torch.from_numpy(a), 4)
     np.testing.assert_array_equal(ours.values.numpy(), theirs.values.numpy())
     assert ours.indices.numpy()[1, 0] == 777
+
+
+def test_picked_values_are_differentiable_to_third_order():
+    """sort, topk, kthvalue and median read their values with a gather, whose gradient (a scatter-add)
+    has the gather as its own gradient: the derivatives go on at any order."""
+    x = distinct(3, 5)
+
+    def picked(m, t):
+        return m.sort(t, 1).values * m.topk(t, 2, 0).values.sum() + m.kthvalue(t, 2, 1).values[:, None] \
+            + m.median(t)
+
+    def third(m, t):
+        (g,) = m.autograd.grad((picked(m, t) ** 3).sum(), [t], create_graph=True)
+        (h,) = m.autograd.grad((g * g).sum(), [t], create_graph=True)
+        return m.autograd.grad((h * h).sum(), [t])[0]
+
+    assert_close(third(em, em.tensor(x, requires_grad=True)), third(torch, torch.tensor(x, requires_grad=True)))

@@ -4,18 +4,19 @@ import pytest
 import torch
 
 import ember as em
-from ember.ops.recurrent import gru_layer, lstm_layer, rnn_layer
-from ember.testing import gradcheck
-from torch_parity import assert_close
+from ember.ops.recurrent import GRULayer, LSTMLayer, RNNLayer, gru_layer, lstm_layer, rnn_layer
+from ember.testing import gradcheck, gradgradcheck
+from torch_parity import assert_close, check_second_order, copy_weights
 
 T, N, I, H = 4, 3, 2, 3
 GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
 
 
-def _tensors(kind, bias, seed=0):
+def _tensors(kind, bias, seed=0, sizes=(T, N, I, H)):
     rng = np.random.default_rng(seed)
-    G = GATES[kind] * H
-    shapes = [(T, N, I), (N, H)] + [(N, H)] * (kind == "lstm") + [(G, I), (G, H)] + [(G,), (G,)] * bias
+    T_, N_, I_, H_ = sizes
+    G = GATES[kind] * H_
+    shapes = [(T_, N_, I_), (N_, H_)] + [(N_, H_)] * (kind == "lstm") + [(G, I_), (G, H_)] + [(G,), (G,)] * bias
     return [em.tensor(rng.standard_normal(s) * 0.8, requires_grad=True) for s in shapes]
 
 
@@ -26,6 +27,15 @@ def _op(kind, lengths=None, reverse=False):
         return lambda x, h, *w: gru_layer(x, h, *w, lengths=lengths, reverse=reverse)
     act = kind.split("_")[1]
     return lambda x, h, *w: rnn_layer(x, h, *w, nonlinearity=act, lengths=lengths, reverse=reverse)
+
+
+def _function(kind, lengths=None, reverse=False):
+    """The layer op's Function itself, whose ``composed`` twin runs the cell formulas step by step."""
+    if kind == "lstm":
+        return LSTMLayer(lengths, reverse)
+    if kind == "gru":
+        return GRULayer(lengths, reverse)
+    return RNNLayer(kind.split("_")[1], lengths, reverse)
 
 
 @pytest.mark.parametrize("kind", sorted(GATES))
@@ -92,6 +102,61 @@ def test_lengths_all_full_equal_no_lengths():
     inputs = _tensors("lstm", True)
     for a, b in zip(lstm_layer(*inputs, lengths=[T] * N), lstm_layer(*inputs), strict=True):
         assert_close(a, b)
+
+
+# -- the composed twins and second derivatives ------------------------------------------------------
+@pytest.mark.parametrize("kind", sorted(GATES))
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("lengths", [None, [4, 1, 3]])
+def test_composed_twin_equals_the_fused_op(kind, bias, reverse, lengths):
+    """The step-by-step cell formulas give the fused op's outputs, final states and gradients."""
+    inputs = _tensors(kind, bias, seed=2)
+    op = _function(kind, lengths, reverse)
+    fused, twin = op(*inputs), op.composed(*inputs)
+    rng = np.random.default_rng(4)
+    ups = [em.tensor(rng.standard_normal(y.shape)) for y in fused]
+    for k, (a, b) in enumerate(zip(fused, twin, strict=True)):
+        assert_close(a, b, rtol=1e-12, atol=1e-12, name=f"output {k}")
+    for a, b in zip(em.autograd.grad(list(fused), inputs, ups), em.autograd.grad(list(twin), inputs, ups), strict=True):
+        assert_close(a, b, rtol=1e-10, atol=1e-12, name="gradient")
+
+
+def _torch_layer(kind):
+    """torch.nn's single layer as a function of (x, states..., weights...), like the ember op."""
+    net, nstates = _TORCH[kind]().double(), 2 if kind == "lstm" else 1
+    names = [name for name, _ in net.named_parameters()]
+
+    def run(x, *rest):
+        states = tuple(s[None] for s in rest[:nstates])
+        y, final = torch.func.functional_call(net, dict(zip(names, rest[nstates:], strict=True)),
+                                              (x, states if kind == "lstm" else states[0]))
+        return (y, *(f[0] for f in (final if kind == "lstm" else (final,))))
+
+    return run
+
+
+@pytest.mark.parametrize("kind", sorted(GATES))
+def test_second_derivatives_match_torch_layer(kind):
+    inputs = [t.detach().numpy() for t in _tensors(kind, True, seed=3, sizes=(3, 2, 2, 3))]
+    check_second_order(_op(kind), _torch_layer(kind), inputs)
+
+
+@pytest.mark.parametrize("kind", sorted(GATES))
+@pytest.mark.parametrize("reverse, lengths", [(False, None), (True, None), (False, [3, 1]), (True, [2, 3])])
+def test_gradgradcheck(kind, reverse, lengths):
+    inputs = _tensors(kind, True, seed=6, sizes=(3, 2, 2, 2))
+    assert gradgradcheck(_op(kind, lengths, reverse), inputs)
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_bidirectional_two_layer_second_derivatives_match_torch(kind):
+    """The layers built from the one-direction ops: each direction's second derivatives, stacked."""
+    ours = getattr(em.nn, kind)(2, 3, num_layers=2, bidirectional=True).double()
+    theirs = getattr(torch.nn, kind)(2, 3, num_layers=2, bidirectional=True).double()
+    copy_weights(ours, theirs)
+    x = np.random.default_rng(7).standard_normal((3, 2, 2))
+    check_second_order(lambda t: ours(t)[0], lambda t: theirs(t)[0], [x])
 
 
 @pytest.mark.parametrize("lengths, match", [([4, 1], "expected 3 lengths"),

@@ -98,7 +98,7 @@ def _creator_names(tensor):
         if fn is None or id(fn) in seen:
             continue
         seen.add(id(fn))
-        names.append(fn.name)
+        names.append(fn.op_name)
         stack.extend(x.creator for x in fn.inputs)
     return names
 

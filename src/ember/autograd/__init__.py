@@ -1,14 +1,17 @@
 """Reverse-mode automatic differentiation: ``Tensor``, ``Function``, the engine and grad modes."""
-from ember.autograd.function import Function
+from ember.autograd import engine, functional
+from ember.autograd.custom import Function, FunctionCtx, once_differentiable
 from ember.autograd.grad_mode import (
     detect_anomaly,
     enable_grad,
     inference_mode,
+    is_anomaly_check_nan_enabled,
+    is_anomaly_enabled,
     is_grad_enabled,
     no_grad,
+    set_detect_anomaly,
     set_grad_enabled,
 )
-from ember.autograd import engine
 from ember.autograd.tensor import Parameter, Tensor, as_tensor
 
 
@@ -87,6 +90,8 @@ def _sequence(x):
 
 
 __all__ = [
-    "Function", "Parameter", "Tensor", "as_tensor", "backward", "detect_anomaly", "enable_grad", "grad", "gradcheck", "gradgradcheck",
-    "inference_mode", "is_grad_enabled", "no_grad", "set_grad_enabled",
+    "Function", "FunctionCtx", "Parameter", "Tensor", "as_tensor", "backward", "detect_anomaly", "enable_grad",
+    "functional", "grad", "gradcheck", "gradgradcheck", "inference_mode", "is_anomaly_check_nan_enabled",
+    "is_anomaly_enabled", "is_grad_enabled", "no_grad", "once_differentiable", "set_detect_anomaly",
+    "set_grad_enabled",
 ]

@@ -8,6 +8,14 @@ graph is freed after backward unless ``retain_graph=True``.
 
 Tensor hooks (``register_hook``) see a tensor's total gradient: a non-leaf's just before its
 creator runs, a leaf's once the pass is over. A tensor without hooks costs one attribute test.
+
+Two passes share this order. ``backward`` is the first-order fast path: every node's
+``backward`` works on raw arrays, with no tensor built per gradient. ``run_backward`` serves the
+rest (several roots, ``inputs=``, ``autograd.grad``, ``create_graph``); with ``create_graph`` it
+calls each node's ``vjp`` instead, the same formula written in ember ops on tensors, so the
+backward pass is itself recorded and the gradients can be differentiated again (PyTorch writes
+its backward formulas in differentiable ops too; keeping the array path beside it, as Chainer
+did, costs the first-order path nothing).
 """
 from __future__ import annotations
 
@@ -132,8 +140,7 @@ def _run_node(fn, grads, handed, retain_graph, hooked_leaves):
     elif all(g is None for g in gys):
         return _skip(fn, retain_graph)
     else:
-        xp = fn.inputs[0].xp
-        gys = [g if g is not None else xp.zeros(*meta) for g, meta in zip(gys, fn.output_meta, strict=True)]
+        gys = _fill_missing(fn, gys, False)
     if fn._versions:
         fn.check_saved_unchanged()
     gxs = fn.backward(*gys)
@@ -148,7 +155,8 @@ def _run_node(fn, grads, handed, retain_graph, hooked_leaves):
             continue
         data = x.array
         if gx.shape != data.shape:
-            raise RuntimeError(f"{fn.op_name}.backward returned grad of shape {gx.shape} for input of shape {data.shape}")
+            raise RuntimeError(f"{fn.op_name}.backward returned grad of shape {gx.shape} for input of shape "
+                               f"{data.shape}")
         if gx.dtype is not data.dtype and gx.dtype != data.dtype:
             gx = gx.astype(data.dtype)
         if x.creator is None and not x._hooks:
@@ -159,6 +167,22 @@ def _run_node(fn, grads, handed, retain_graph, hooked_leaves):
                 hooked_leaves[id(x)] = x
             previous = grads.get(id(x))
             grads[id(x)] = gx if previous is None else previous + gx
+
+
+def _fill_missing(fn, gys, as_tensors):
+    """Zeros for the outputs of a multi-output node that no gradient reached (None where the node
+    asks for it: a custom Function with ``ctx.set_materialize_grads(False)``, a non-tensor output)."""
+    from ember.autograd.tensor import _wrap
+
+    if not getattr(fn, "materialize_grads", True):
+        return gys
+    xp = fn.inputs[0].xp
+    filled = []
+    for g, meta in zip(gys, fn.output_meta, strict=True):
+        if g is None and meta is not None:
+            g = _wrap(xp.zeros(*meta)) if as_tensors else xp.zeros(*meta)
+        filled.append(g)
+    return filled
 
 
 def _skip(fn, retain_graph):
@@ -218,8 +242,6 @@ def run_backward(roots, seeds, retain_graph=False, create_graph=False, inputs=No
 
 def _run_node_general(fn, grads, tensors, captured, wanted, retain_graph, create_graph, accumulate):
     """One node of ``run_backward``: its outputs' gradients in, its inputs' gradients summed out."""
-    from ember.autograd.tensor import _wrap
-
     ys = [ref() for ref in fn.outputs]
     gys = [grads.pop(id(y), None) if y is not None else None for y in ys]
     for k, y in enumerate(ys):
@@ -234,9 +256,7 @@ def _run_node_general(fn, grads, tensors, captured, wanted, retain_graph, create
     if all(g is None for g in gys):
         return _skip(fn, retain_graph)
     if len(gys) > 1:
-        xp = fn.inputs[0].xp
-        fill = [xp.zeros(*meta) if g is None else g for g, meta in zip(gys, fn.output_meta, strict=True)]
-        gys = [_wrap(f) if create_graph and g is None else f for g, f in zip(gys, fill, strict=True)]
+        gys = _fill_missing(fn, gys, create_graph)
     if fn._versions:
         fn.check_saved_unchanged()
     gxs = fn.vjp(*gys) if create_graph else fn.backward(*gys)

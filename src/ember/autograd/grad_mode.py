@@ -9,7 +9,8 @@ import threading
 class _State(threading.local):
     def __init__(self):
         self.grad_enabled = True
-        self.detect_anomaly = False
+        self.anomaly_mode = False
+        self.detect_anomaly = False  # anomaly mode with its NaN/Inf checks (what the ops test)
 
 
 _state = _State()
@@ -21,7 +22,8 @@ def is_grad_enabled() -> bool:
 
 
 def is_anomaly_enabled() -> bool:
-    return _state.detect_anomaly
+    """True inside ``detect_anomaly`` / after ``set_detect_anomaly(True)``."""
+    return _state.anomaly_mode
 
 
 class _Switch(contextlib.ContextDecorator):
@@ -73,14 +75,46 @@ class set_grad_enabled(_Switch):  # noqa: N801
         return self  # already switched by __init__; __exit__ restores the mode before the call
 
 
-class detect_anomaly(_Switch):  # noqa: N801
+class set_detect_anomaly:  # noqa: N801 - PyTorch's name
+    """Anomaly detection on or off: with ``check_nan`` every op's forward and backward results are
+    checked, and the first NaN or Inf raises ``FloatingPointError`` naming the op.
+
+    Like ``set_grad_enabled``, the call switches the mode; used with ``with``, it comes back on exit.
+    """
+
+    def __init__(self, mode: bool, check_nan: bool = True):
+        self._previous = (_state.anomaly_mode, _state.detect_anomaly)
+        _state.anomaly_mode, _state.detect_anomaly = bool(mode), bool(mode) and bool(check_nan)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _state.anomaly_mode, _state.detect_anomaly = self._previous
+        return False
+
+
+class detect_anomaly(contextlib.ContextDecorator):  # noqa: N801
     """Raise at the first op whose forward or backward produces NaN or Inf, naming the op.
 
     >>> with em.autograd.detect_anomaly():
     ...     loss = model(x).log().sum(); loss.backward()
     """
 
-    attribute, value = "detect_anomaly", True
+    def __init__(self, check_nan: bool = True):
+        self.check_nan = check_nan
+
+    def __enter__(self):
+        self._switch = set_detect_anomaly(True, self.check_nan)
+        return self
+
+    def __exit__(self, *exc):
+        return self._switch.__exit__(*exc)
+
+
+def is_anomaly_check_nan_enabled() -> bool:
+    """True when anomaly mode checks every result for NaN and Inf."""
+    return _state.detect_anomaly
 
 
 def inference_mode(fn=None):

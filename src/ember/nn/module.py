@@ -16,6 +16,7 @@ import numpy as np
 from ember import backend, dtypes
 from ember.autograd.grad_mode import no_grad
 from ember.autograd.tensor import Parameter, Tensor
+from ember.nn.backward_hooks import call_with_backward_hooks
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -133,22 +134,30 @@ class Module:
         hooks = self.__dict__.get("_forward_hooks")
         if not hooks:  # the common case: no hooks, no overhead
             return self.forward(*args, **kwargs)
-        for hook in list(hooks["pre"].values()):
-            result = hook(self, args)
-            if result is not None:
+        for hook, with_kwargs in list(hooks["pre"].values()):
+            result = hook(self, args, kwargs) if with_kwargs else hook(self, args)
+            if result is not None and with_kwargs:
+                args, kwargs = result
+            elif result is not None:
                 args = result if isinstance(result, tuple) else (result,)
-        output = self.forward(*args, **kwargs)
-        for hook in list(hooks["post"].values()):
-            result = hook(self, args, output)
+        if hooks["backward"] or hooks["backward_pre"]:
+            output = call_with_backward_hooks(self, args, kwargs, hooks)
+        else:
+            output = self.forward(*args, **kwargs)
+        for hook, with_kwargs in list(hooks["post"].values()):
+            result = hook(self, args, kwargs, output) if with_kwargs else hook(self, args, output)
             if result is not None:
                 output = result
         return output
 
-    def register_forward_pre_hook(self, hook) -> RemovableHandle:
-        """Call ``hook(module, args)`` before each forward; a non-None result replaces the inputs."""
-        return self._add_hook("pre", hook)
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False) -> RemovableHandle:
+        """Call ``hook(module, args)`` before each forward; a non-None result replaces the inputs.
 
-    def register_forward_hook(self, hook) -> RemovableHandle:
+        With ``with_kwargs=True`` it is ``hook(module, args, kwargs)`` returning ``(args, kwargs)``.
+        """
+        return self._add_hook("pre", (hook, with_kwargs), prepend)
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False) -> RemovableHandle:
         """Call ``hook(module, args, output)`` after each forward; a non-None result replaces the output.
 
         Handy to capture feature maps of any layer:
@@ -157,11 +166,30 @@ class Module:
         >>> handle = model.conv1.register_forward_hook(lambda m, args, out: maps.update(conv1=out))
         >>> model(x); handle.remove()
         """
-        return self._add_hook("post", hook)
+        return self._add_hook("post", (hook, with_kwargs), prepend)
 
-    def _add_hook(self, kind, hook):
-        hooks = self.__dict__.setdefault("_forward_hooks", {"pre": OrderedDict(), "post": OrderedDict()})
-        return RemovableHandle(hooks[kind], hook)
+    def register_full_backward_hook(self, hook, prepend=False) -> RemovableHandle:
+        """Call ``hook(module, grad_input, grad_output)`` when the gradients w.r.t. the module's
+        positional inputs are known; a non-None result replaces grad_input (tuples, None where an
+        input needs no gradient).
+
+        >>> net.fc.register_full_backward_hook(lambda m, gin, gout: print(gout[0].norm()))
+        """
+        return self._add_hook("backward", hook, prepend)
+
+    register_backward_hook = register_full_backward_hook
+
+    def register_full_backward_pre_hook(self, hook, prepend=False) -> RemovableHandle:
+        """Call ``hook(module, grad_output)`` when the gradients w.r.t. the module's outputs are known;
+        a non-None result replaces grad_output."""
+        return self._add_hook("backward_pre", hook, prepend)
+
+    def _add_hook(self, kind, hook, prepend=False):
+        hooks = self.__dict__.setdefault("_forward_hooks", {k: OrderedDict() for k in HOOK_KINDS})
+        handle = RemovableHandle(hooks[kind], hook)
+        if prepend:
+            hooks[kind].move_to_end(handle.id, last=False)
+        return handle
 
     # -- traversal ---------------------------------------------------------------------------
     def named_modules(self, memo=None, prefix="", remove_duplicate=True) -> Iterator[tuple[str, Module]]:
@@ -399,6 +427,9 @@ class Module:
 
     def __dir__(self):
         return sorted(set(super().__dir__()) | set(self._parameters) | set(self._modules) | set(self._buffers))
+
+
+HOOK_KINDS = ("pre", "post", "backward", "backward_pre")
 
 
 class RemovableHandle:

@@ -16,8 +16,11 @@ from ember.autograd.function import Function
 from ember.autograd.tensor import Tensor
 from ember.backend import get_array_module as xp_of
 from ember.backend import to_device
+from ember.ops.activation import softmax
 from ember.ops.broadcast import sum_to
+from ember.ops.elementwise import where
 from ember.ops.layout import repeat_interleave
+from ember.ops.linalg import matmul
 
 
 def _swap(a):
@@ -70,7 +73,8 @@ class ScaledDotProductAttention(Function):
     # NOTE: fused. Composed from matmul, masked_fill, softmax, dropout and matmul, the graph keeps
     # the scores, masked scores, weights and dropped weights (four L×S arrays per head) and backward
     # makes as many again; here forward keeps only P (and dropout's bool mask), and backward builds
-    # one L×S array, dS, in place from dP.
+    # one L×S array, dS, in place from dP. Second derivatives differentiate ``composed``, the same
+    # attention from primitives, which costs those arrays only on the higher-order path.
     def __init__(self, scale, excluded=None, keep=None, dropout_p=0.0, need_weights=False):
         self.scale, self.excluded, self.keep, self.need_weights = scale, excluded, keep, need_weights
         self.kept_scale = 0.0 if dropout_p >= 1 else 1.0 / (1.0 - dropout_p)
@@ -103,6 +107,24 @@ class ScaledDotProductAttention(Function):
         if len(self.needs_input_grad) == 4:
             return gq, gk, gv, sum_to(dP, self.inputs[3].shape) if self.needs_input_grad[3] else None
         return gq, gk, gv
+
+    def composed(self, q, k, v, bias=None):
+        """The same attention from matmul, where, softmax and the saved dropout mask (the higher-order path).
+
+        A row with every key excluded gets W = 0, as forward: its scores are replaced by zeros
+        before the softmax and its weights by zeros after, so no gradient reaches them.
+        """
+        s = matmul(q, k.swapaxes(-1, -2)) * self.scale
+        if bias is not None:
+            s = s + bias
+        if self.excluded is not None:
+            s = where(self.excluded, -math.inf, s)
+        dead = xp_of(s.array).isneginf(s.array).all(axis=-1, keepdims=True)
+        W = where(dead, 0.0, softmax(where(dead, 0.0, s), -1))
+        if self.keep is not None:
+            W = W * (self.keep * self.kept_scale).astype(W.dtype)
+        O = matmul(W, v)
+        return (O, W) if self.need_weights else O
 
 
 def attention(query, key, value, excluded=None, bias=None, dropout_p=0.0, scale=None, need_weights=False):

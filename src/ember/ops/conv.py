@@ -161,16 +161,17 @@ def grouped_matmul_t(a, b, groups):
 class Conv2d(Function):
     # NOTE: fused im2col + GEMM. Composing the convolution from indexing and matmul ops would
     # keep kh·kw copies of the input in the graph; here backward needs only the columns.
-    def __init__(self, stride, padding, dilation, groups):
+    def __init__(self, stride, padding, dilation, groups, out_size=None):
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        self.out_size = out_size  # (Ho, Wo) when fewer windows than fit are wanted (conv_transpose2d's gradient)
 
     def forward(self, x, W, b=None):
         N, G = x.shape[0], self.groups
         O, _, kh, kw = W.shape
         xpad = pad_plane(x, self.padding)
         self.padded_shape = xpad.shape
-        Ho, Wo = (conv_output_size(n, k, s, (0, 0), d) for n, k, s, d in
-                  zip(xpad.shape[2:], (kh, kw), self.stride, self.dilation, strict=False))
+        Ho, Wo = self.out_size or (conv_output_size(n, k, s, (0, 0), d) for n, k, s, d in
+                                   zip(xpad.shape[2:], (kh, kw), self.stride, self.dilation, strict=False))
         cols = im2col(xpad, (kh, kw), self.stride, self.dilation, (Ho, Wo))
         cols = cols.reshape(-1, N * Ho * Wo)
         self.save_for_backward(cols, W)
@@ -199,6 +200,53 @@ class Conv2d(Function):
         if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
             gb = gy.sum(axis=(0, 2, 3))
         return gx, gW, gb
+
+    def vjp(self, gy):
+        x, W = self.inputs[:2]
+        geometry = self.stride, self.padding, self.dilation, self.groups
+        needs = self.needs_input_grad
+        gx = ConvTranspose2d(*geometry, self.padded_shape[2:])(gy, W) if needs[0] else None  # dx = Wᵀ ⋆ dy
+        gW = Conv2dWeightGrad(*geometry, W.shape[2:])(x, gy) if needs[1] else None
+        gb = gy.sum(axis=(0, 2, 3)) if len(needs) > 2 and needs[2] else None
+        return gx, gW, gb
+
+
+class Conv2dWeightGrad(Function):
+    """conv2d's weight gradient as an op of (x, dy), for gradients of gradients:
+
+        dW[o, c, u, v] = Σ_{n, i, j} dy[n, o, i, j] · x_pad[n, c, i·s_h + u·d_h, j·s_w + v·d_w]
+
+    Bilinear, like conv2d and conv_transpose2d: the three are each other's adjoints, so its gradient
+    is conv_transpose2d(dy, g) for x and conv2d(x, g) for dy.
+    """
+
+    def __init__(self, stride, padding, dilation, groups, kernel):
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        self.kernel = tuple(kernel)
+
+    def forward(self, x, gy):
+        N, O, Ho, Wo = gy.shape
+        self.save_for_backward(x, gy)
+        cols = im2col(pad_plane(x, self.padding), self.kernel, self.stride, self.dilation, (Ho, Wo))
+        cols = _transpose_groups(cols.reshape(-1, N * Ho * Wo), self.groups)
+        return grouped_matmul(gy.swapaxes(0, 1).reshape(O, -1), cols, self.groups).reshape(O, -1, *self.kernel)
+
+    def backward(self, g):
+        x, gy = self.saved
+        transposed, conv = self._adjoints(x.shape, gy.shape)
+        return (transposed.forward(gy, g) if self.needs_input_grad[0] else None,
+                conv.forward(x, g) if self.needs_input_grad[1] else None)
+
+    def vjp(self, g):
+        (x, gy), needs = self.inputs, self.needs_input_grad
+        transposed, conv = self._adjoints(x.shape, gy.shape)
+        return transposed(gy, g) if needs[0] else None, conv(x, g) if needs[1] else None
+
+    def _adjoints(self, x_shape, gy_shape):
+        """conv_transpose2d back onto x's padded plane, and conv2d onto dy's windows."""
+        geometry = self.stride, self.padding, self.dilation, self.groups
+        padded = tuple(n + lo + hi for n, (lo, hi) in zip(x_shape[2:], self.padding, strict=True))
+        return ConvTranspose2d(*geometry, padded), Conv2d(*geometry, tuple(gy_shape[2:]))
 
 
 def _transpose_groups(cols, groups):
@@ -305,6 +353,15 @@ class ConvTranspose2d(Function):
             gb = gy.sum(axis=(0, 2, 3))
         return gx, gW, gb
 
+    def vjp(self, gy):
+        x, W = self.inputs[:2]
+        geometry = self.stride, self.padding, self.dilation, self.groups
+        needs = self.needs_input_grad
+        gx = Conv2d(*geometry, tuple(x.shape[2:]))(gy, W) if needs[0] else None  # the convolution of dy by W
+        gW = Conv2dWeightGrad(*geometry, W.shape[2:])(gy, x) if needs[1] else None  # x plays conv2d's dy
+        gb = gy.sum(axis=(0, 2, 3)) if len(needs) > 2 and needs[2] else None
+        return gx, gW, gb
+
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """Transposed 2-D convolution (PyTorch's ``F.conv_transpose2d``), the gradient of ``conv2d``.
@@ -366,6 +423,12 @@ class Unfold(Function):
     def backward(self, gy):
         return _fold(self, gy)
 
+    def vjp(self, gy):
+        return Fold(*self._geometry())(gy)
+
+    def _geometry(self):
+        return self.kernel, self.stride, self.dilation, self.padding, self.out_size, self.padded_shape
+
 
 class Fold(Unfold):
     def forward(self, cols):
@@ -373,6 +436,9 @@ class Fold(Unfold):
 
     def backward(self, gy):
         return _unfold(self, gy)
+
+    def vjp(self, gy):
+        return Unfold(*self._geometry())(gy)
 
 
 def _unfold(geom, x):

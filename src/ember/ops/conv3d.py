@@ -121,6 +121,84 @@ class Conv3d(Function):
             gb = gy.sum(axis=(0, 2, 3, 4))
         return gx, gW, gb
 
+    def vjp(self, gy):
+        x, W = self.inputs[:2]
+        geometry = self.stride, self.padding, self.dilation, self.groups
+        needs = self.needs_input_grad
+        gx = Conv3dInputGrad(*geometry, self.padded_shape[2:])(gy, W) if needs[0] else None
+        gW = Conv3dWeightGrad(*geometry, W.shape[2:])(x, gy) if needs[1] else None
+        gb = gy.sum(axis=(0, 2, 3, 4)) if len(needs) > 2 and needs[2] else None
+        return gx, gW, gb
+
+
+# -- the gradients as ops (for gradients of gradients) --------------------------------------------
+# conv3d y = C(x, W), its input gradient dx = T(dy, W) (a transposed convolution) and its weight
+# gradient dW = K(x, dy) are bilinear and each other's adjoints: the gradient of T is C(g, W) for dy
+# and K(g, dy) for W; that of K is T(dy, g) for x and C(x, g) for dy. So every order is these three.
+
+
+class Conv3dInputGrad(Function):
+    """dx = T(dy, W): columns Wᵀ dy added back onto the padded input (col2vol), then cropped."""
+
+    def __init__(self, stride, padding, dilation, groups, padded_size):
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        self.padded_size = tuple(padded_size)
+
+    def forward(self, gy, W):
+        self.save_for_backward(gy, W)
+        O, Cg, *kernel = W.shape
+        gcols = grouped_matmul_t(W.reshape(O, -1), gy.swapaxes(0, 1).reshape(O, -1), self.groups)
+        padded_shape = (gy.shape[0], Cg * self.groups) + self.padded_size
+        gxpad = col2vol(gcols, padded_shape, kernel, self.stride, self.dilation, gy.shape[2:])
+        return xp_of(gy).ascontiguousarray(crop_spatial(gxpad, self.padding))
+
+    def backward(self, g):
+        gy, W = self.saved
+        conv, weight_grad = self._adjoints(W.shape)
+        return (conv.forward(g, W) if self.needs_input_grad[0] else None,
+                weight_grad.forward(g, gy) if self.needs_input_grad[1] else None)
+
+    def vjp(self, g):
+        (gy, W), needs = self.inputs, self.needs_input_grad
+        conv, weight_grad = self._adjoints(W.shape)
+        return conv(g, W) if needs[0] else None, weight_grad(g, gy) if needs[1] else None
+
+    def _adjoints(self, W_shape):
+        geometry = self.stride, self.padding, self.dilation, self.groups
+        return Conv3d(*geometry), Conv3dWeightGrad(*geometry, W_shape[2:])
+
+
+class Conv3dWeightGrad(Function):
+    """dW = K(x, dy): dW[o, c, t, u, v] = Σ dy[n, o, i, j, l] · x_pad[n, c, i·s_d + t·d_d, j·s_h + u·d_h,
+    l·s_w + v·d_w], the columns of x against dy per group."""
+
+    def __init__(self, stride, padding, dilation, groups, kernel):
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        self.kernel = tuple(kernel)
+
+    def forward(self, x, gy):
+        self.save_for_backward(x, gy)
+        O = gy.shape[1]
+        cols = vol2col(pad_spatial(x, self.padding), self.kernel, self.stride, self.dilation, gy.shape[2:])
+        gy2 = gy.swapaxes(0, 1).reshape(O, -1)
+        return grouped_matmul(gy2, _transpose_groups(cols, self.groups), self.groups).reshape(O, -1, *self.kernel)
+
+    def backward(self, g):
+        x, gy = self.saved
+        input_grad, conv = self._adjoints(x.shape)
+        return (input_grad.forward(gy, g) if self.needs_input_grad[0] else None,
+                conv.forward(x, g) if self.needs_input_grad[1] else None)
+
+    def vjp(self, g):
+        (x, gy), needs = self.inputs, self.needs_input_grad
+        input_grad, conv = self._adjoints(x.shape)
+        return input_grad(gy, g) if needs[0] else None, conv(x, g) if needs[1] else None
+
+    def _adjoints(self, x_shape):
+        geometry = self.stride, self.padding, self.dilation, self.groups
+        padded = tuple(n + lo + hi for n, (lo, hi) in zip(x_shape[2:], self.padding, strict=True))
+        return Conv3dInputGrad(*geometry, padded), Conv3d(*geometry)
+
 
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """3-D cross-correlation (PyTorch's ``F.conv3d``).

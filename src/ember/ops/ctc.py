@@ -48,7 +48,8 @@ def _lse3(a, b, c):
 class CTC(Function):
     # NOTE: a dedicated op: the loss is a sum over exponentially many alignments, computed by
     # the α recursion; the gradient is read off the α and β tables in one pass instead of
-    # being differentiated through T steps of log-sum-exp.
+    # being differentiated through T steps of log-sum-exp. It has no vjp: like PyTorch's, the
+    # loss is differentiable once, and a second derivative reaching it raises an error naming it.
     def __init__(self, ext, skip, input_lengths, label_lengths, num_classes, zero_infinity):
         self.ext, self.skip = ext, skip  # (N, 2S + 1) extended labels; where the s − 2 jump is allowed
         self.T_n, self.L_n, self.C, self.zero_infinity = input_lengths, label_lengths, num_classes, zero_infinity

@@ -1,4 +1,8 @@
-"""Dropout as an op: a random keep-mask, scaled so the expectation is unchanged."""
+"""Dropout as an op: a random keep-mask, scaled so the expectation is unchanged.
+
+Each variant is x ⊙ m (plus a constant shift for alpha dropout) with the drawn mask m a constant,
+so mul's vjp gives the gradient gy ⊙ m, and gradients of every order, with that same mask.
+"""
 from __future__ import annotations
 
 from ember import random

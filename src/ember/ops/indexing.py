@@ -16,9 +16,9 @@ import numpy as np
 from ember.autograd.function import Function
 from ember.autograd.tensor import Tensor, _unwrap_index, as_tensor
 from ember.backend import get_array_module as xp_of
-from ember.ops.broadcast import broadcast_to, normalize_axis, sum_to
+from ember.ops.broadcast import broadcast_to, normalize_axis, reduce_to, sum_to
 from ember.ops.elementwise import where as _where3
-from ember.ops.shape import getitem
+from ember.ops.shape import ConstantPad, GetItem, getitem, reshape
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -61,6 +61,22 @@ def _leading(a, shape):
     return a if a.shape == tuple(shape) else a[tuple(slice(0, n) for n in shape)]
 
 
+def _grown_to(g, shape):
+    """The tensor ``g`` zero-padded at the end of each dim to ``shape``: the gradient of src taken
+    from the leading block that index addresses (a larger src's other elements get none)."""
+    if tuple(g.shape) == tuple(shape):
+        return g
+    return ConstantPad([(0, n - m) for m, n in zip(g.shape, shape, strict=True)], 0.0)(g)
+
+
+def _unwritten(shape, index, like):
+    """A 0/1 tensor of ``like``'s dtype: 0 at the elements ``index`` overwrites (their old value
+    gets no gradient), 1 elsewhere."""
+    kept = xp_of(like.array).ones(shape, like.dtype)
+    kept[index] = 0
+    return Tensor(kept)
+
+
 def scatter_add_into(out, dim, index, src):
     """out[..., index, ...] += src along ``dim`` in place; ``out`` must be a fresh contiguous array."""
     positions = flat_positions(out.shape, dim, index)
@@ -80,6 +96,9 @@ class Gather(Function):
 
     def backward(self, gy):
         return scatter_add_into(xp_of(gy).zeros(self.x_shape, gy.dtype), self.dim, self.index, gy)
+
+    def vjp(self, gy):  # gather and scatter_add are each other's adjoint
+        return ScatterAdd(self.dim, self.index)(Tensor(xp_of(gy.array).zeros(self.x_shape, gy.dtype)), gy)
 
 
 def gather(input, dim, index, *, sparse_grad=False):  # noqa: A002 - PyTorch's names
@@ -120,6 +139,12 @@ class Scatter(Function):
         gsrc = xp_of(gy).zeros(self.src_shape, gy.dtype)
         gsrc[tuple(slice(0, n) for n in self.index.shape)] = gy.reshape(-1)[self.positions]
         return gx, gsrc
+
+    def vjp(self, gy):
+        gx = gy * _unwritten(gy.shape, xp_of(self.positions).unravel_index(self.positions, gy.shape), gy)
+        if self.src_shape is None:
+            return gx
+        return gx, _grown_to(Gather(self.dim, self.index)(gy), self.src_shape)
 
 
 def _as_src(src, like):
@@ -164,6 +189,9 @@ class ScatterAdd(Function):
         gsrc[tuple(slice(0, n) for n in self.index.shape)] = Gather(self.dim, self.index).forward(gy)
         return gy, gsrc
 
+    def vjp(self, gy):
+        return gy, _grown_to(Gather(self.dim, self.index)(gy), self.src_shape)
+
 
 def scatter_add(input, dim, index, src):  # noqa: A002
     """input with ``input[index[i][j]][j] += src[i][j]`` for dim 0; repeated indices add up.
@@ -203,6 +231,11 @@ def _identity(reduce, dtype):
     return -big if reduce == "amax" else big
 
 
+def _ones_at(t, mask):
+    """``t`` with the elements where the 0/1 tensor ``mask`` is 1 replaced by the constant 1."""
+    return t * (1 - mask) + mask
+
+
 class ScatterReduce(Function):
     """out[p] = reduce(x[p] (if include_self), every src element scattered to p); see ``scatter_reduce``."""
 
@@ -234,6 +267,39 @@ class ScatterReduce(Function):
         gsrc = xp_of(gy).zeros(self.src_shape, gy.dtype)
         gsrc[tuple(slice(0, n) for n in self.index.shape)] = gs
         return gx * self.self_in, gsrc
+
+    def vjp(self, gy):
+        """sum, mean, amax, amin: gy times weights that are constant (1, 1/count, the tie shares);
+        they are backward's gradient for gy = 1. prod: ``_vjp_prod``."""
+        if self.reduce == "prod":
+            return self._vjp_prod(gy)
+        x, s, out = self.saved
+        w_x, w_s = getattr(self, "_grad_" + self.reduce)(xp_of(x).ones(x.shape, gy.dtype), x, s, out)
+        gx = gy * Tensor((w_x * self.self_in).astype(gy.dtype))
+        gs = Gather(self.dim, self.index)(gy) * Tensor(w_s.astype(gy.dtype))
+        return gx, _grown_to(gs, self.src_shape)
+
+    def _vjp_prod(self, gy):
+        """∂out/∂v is the product of the others, written so it stays differentiable (PyTorch's way):
+        out / v where v ≠ 0; at a zero v, the product recomputed with v replaced by 1 (for src,
+        only a zero alone among the src elements at its position: with two, the gradient is 0)."""
+        x, src = self.inputs
+        s = src if src.shape == self.index.shape else GetItem(tuple(slice(0, n) for n in self.index.shape))(src)
+        dt, src_zero = gy.dtype, s.array == 0
+        x1 = _ones_at(x, Tensor((x.array == 0).astype(dt)))
+        gx = gy * self._product(x1, s) / x1 * Tensor(self.self_in.astype(dt))
+        zeros = xp_of(src_zero).zeros(math.prod(x.shape), np.int64)
+        xp_of(src_zero).add.at(zeros, self.positions, src_zero.astype(np.int64))
+        alone = Tensor((src_zero & (zeros[self.positions] == 1)).astype(dt))
+        at_zero = self._take(gy * self._product(x, _ones_at(s, alone)))
+        elsewhere = self._take(gy * self.output()) / _ones_at(s, Tensor(src_zero.astype(dt)))
+        return gx, _grown_to(at_zero * alone + elsewhere * (1 - alone), self.src_shape)
+
+    def _product(self, x, s):
+        return ScatterReduce(self.dim, self.index, "prod", self.include_self)(x, s)
+
+    def _take(self, g):
+        return Gather(self.dim, self.index)(g)
 
     def _grad_sum(self, gy, x, s, out):
         return gy, gy.reshape(-1)[self.positions]
@@ -311,6 +377,10 @@ class IndexAdd(Function):
         gs = gy[_along(self.dim, self.index)]
         return gy, gs if self.alpha == 1 else self.alpha * gs
 
+    def vjp(self, gy):
+        gs = GetItem(_along(self.dim, self.index))(gy)
+        return gy, gs if self.alpha == 1 else gs * self.alpha
+
 
 def index_add(input, dim, index, source, *, alpha=1):  # noqa: A002
     """input with alpha·source[i] added to the slice index[i] along ``dim`` (repeats add up).
@@ -337,6 +407,10 @@ class IndexCopy(Function):
         gx = gy.copy()
         gx[_along(self.dim, self.index)] = 0
         return gx, gy[_along(self.dim, self.index)]
+
+    def vjp(self, gy):
+        slices = _along(self.dim, self.index)
+        return gy * _unwritten(gy.shape, slices, gy), GetItem(slices)(gy)
 
 
 def index_copy(input, dim, index, source):  # noqa: A002
@@ -390,6 +464,10 @@ class IndexPut(Function):
             gx[self.index] = 0
         return gx, sum_to(gy[self.index], self.values_shape)
 
+    def vjp(self, gy):
+        gx = gy if self.accumulate else gy * _unwritten(gy.shape, self.index, gy)
+        return gx, reduce_to(GetItem(self.index)(gy), self.values_shape)
+
 
 def index_put(input, indices, values, accumulate=False):  # noqa: A002
     """input with input[indices] = values (``accumulate``: +=, repeated indices adding up).
@@ -442,6 +520,11 @@ class MaskedScatter(Function):
         picked = gy[self.mask]
         gsource[: picked.size] = picked
         return gy * ~self.mask, gsource.reshape(self.source_shape)
+
+    def vjp(self, gy):
+        picked = GetItem(self.mask)(gy)  # the source elements used, in order; the rest get 0
+        gsource = ConstantPad([(0, math.prod(self.source_shape) - picked.shape[0])], 0.0)(picked)
+        return gy * _unwritten(gy.shape, self.mask, gy), reshape(gsource, self.source_shape)
 
 
 def masked_scatter(input, mask, source):  # noqa: A002

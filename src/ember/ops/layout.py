@@ -2,7 +2,9 @@
 variants, ``broadcast_tensors`` and ``meshgrid``.
 
 Each moves elements without computing new ones, so each backward moves the gradient back:
-flip flips it, roll rolls it back, a tile sums its copies, a diagonal writes into zeros.
+flip flips it, roll rolls it back, a tile sums its copies, a diagonal writes into zeros. Each
+``vjp`` does the same with a recorded op whose own gradient is the forward move again (flip and
+flip, diagonal and ``DiagonalScatter``), so gradients of every order come out.
 """
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ from ember.autograd.function import Function
 from ember.autograd.tensor import Tensor, as_tensor
 from ember.backend import get_array_module as xp_of
 from ember.ops.broadcast import broadcast_to, normalize_axis
-from ember.ops.shape import concat, getitem, permute, reshape, transpose
+from ember.ops.indexing import index_add
+from ember.ops.shape import concat, getitem, permute, reshape, stack, transpose
 
 
 # -- triangles and diagonals ----------------------------------------------------------------
@@ -27,6 +30,9 @@ class Triangle(Function):
 
     def backward(self, gy):
         return getattr(xp_of(gy), self.part)(gy, self.diagonal)
+
+    def vjp(self, gy):
+        return Triangle(self.part, self.diagonal)(gy)  # a mask: its own adjoint
 
 
 def tril(input, diagonal=0):  # noqa: A002 - PyTorch's names
@@ -62,11 +68,35 @@ class Diagonal(Function):
         return xp_of(x).diagonal(x, self.offset, self.dim1, self.dim2).copy()
 
     def backward(self, gy):
-        xp = xp_of(gy)
-        gx = xp.zeros(self.x_shape, gy.dtype)
-        rows, cols = _diagonal_index(self.x_shape[self.dim1], self.x_shape[self.dim2], self.offset)
-        xp.moveaxis(gx, (self.dim1, self.dim2), (-2, -1))[..., xp.asarray(rows), xp.asarray(cols)] = gy
-        return gx
+        return _diagonal_scatter(gy, self.x_shape, self.offset, self.dim1, self.dim2)
+
+    def vjp(self, gy):
+        return DiagonalScatter(self.offset, self.dim1, self.dim2, self.x_shape)(gy)
+
+
+class DiagonalScatter(Function):
+    """Zeros of ``x_shape`` with ``g`` written on the diagonal: ``Diagonal``'s adjoint as an op on
+    tensors, whose own gradient reads the diagonal again (the pair differentiate to any order)."""
+
+    def __init__(self, offset, dim1, dim2, x_shape):
+        self.offset, self.dim1, self.dim2, self.x_shape = offset, dim1, dim2, x_shape
+
+    def forward(self, g):
+        return _diagonal_scatter(g, self.x_shape, self.offset, self.dim1, self.dim2)
+
+    def backward(self, gg):
+        return xp_of(gg).diagonal(gg, self.offset, self.dim1, self.dim2).copy()
+
+    def vjp(self, gg):
+        return Diagonal(self.offset, self.dim1, self.dim2)(gg)
+
+
+def _diagonal_scatter(g, x_shape, offset, dim1, dim2):
+    xp = xp_of(g)
+    gx = xp.zeros(x_shape, g.dtype)
+    rows, cols = _diagonal_index(x_shape[dim1], x_shape[dim2], offset)
+    xp.moveaxis(gx, (dim1, dim2), (-2, -1))[..., xp.asarray(rows), xp.asarray(cols)] = g
+    return gx
 
 
 def diagonal(input, offset=0, dim1=0, dim2=1):  # noqa: A002
@@ -94,6 +124,9 @@ class DiagEmbed(Function):
 
     def backward(self, gy):
         return xp_of(gy).diagonal(gy, self.offset).copy()
+
+    def vjp(self, gy):
+        return Diagonal(self.offset, 0, 1)(gy)
 
 
 def diag(input, diagonal=0):  # noqa: A002
@@ -135,6 +168,9 @@ class Flip(Function):
     def backward(self, gy):
         return xp_of(gy).flip(gy, self.dims)
 
+    def vjp(self, gy):
+        return Flip(self.dims)(gy)
+
 
 def flip(input, dims):  # noqa: A002
     """The elements in reverse order along each of ``dims``.
@@ -169,8 +205,13 @@ class Roll(Function):
         return xp_of(x).roll(x, self.shifts, self.dims)
 
     def backward(self, gy):
-        back = -self.shifts if isinstance(self.shifts, int) else tuple(-s for s in self.shifts)
-        return xp_of(gy).roll(gy, back, self.dims)
+        return xp_of(gy).roll(gy, self._back(), self.dims)
+
+    def vjp(self, gy):
+        return Roll(self._back(), self.dims)(gy)
+
+    def _back(self):
+        return -self.shifts if isinstance(self.shifts, int) else tuple(-s for s in self.shifts)
 
 
 def roll(input, shifts, dims=None):  # noqa: A002
@@ -237,6 +278,9 @@ class Unbind(Function):
     def backward(self, *gys):
         return xp_of(gys[0]).stack(gys, axis=self.dim)
 
+    def vjp(self, *gys):
+        return stack(gys, self.dim)
+
 
 def unbind(input, dim=0):  # noqa: A002
     """The slices along ``dim``, as a tuple of tensors with that dim removed.
@@ -274,6 +318,10 @@ class Tile(Function):
     def backward(self, gy):
         interleaved = [n for pair in zip(self.reps, self.x_shape, strict=True) for n in pair]
         return gy.reshape(interleaved).sum(axis=tuple(range(0, len(interleaved), 2)))
+
+    def vjp(self, gy):  # the same sum of the copies, in recorded ops
+        interleaved = [n for pair in zip(self.reps, self.x_shape, strict=True) for n in pair]
+        return reshape(gy, interleaved).sum(axis=tuple(range(0, len(interleaved), 2)))
 
 
 def tile(input, dims):  # noqa: A002
@@ -318,6 +366,15 @@ class RepeatInterleave(Function):
             index = (slice(None),) * self.dim + (kept,)
             gx[index] = xp.add.reduceat(gy, starts[kept], axis=self.dim)
         return gx
+
+    def vjp(self, gy):
+        """Each slice's copies summed, in recorded ops: a reshape and sum for an int count, else an
+        ``index_add`` of the output's slices into the slices they copy (its adjoint repeats again)."""
+        r, n = self.repeats, self.x_shape[self.dim]
+        if isinstance(r, int):
+            return reshape(gy, self.x_shape[: self.dim] + (n, r) + self.x_shape[self.dim + 1:]).sum(axis=self.dim + 1)
+        source = xp_of(r).repeat(xp_of(r).arange(n), r)
+        return index_add(Tensor(xp_of(r).zeros(self.x_shape, gy.dtype)), self.dim, Tensor(source), gy)
 
 
 def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):  # noqa: A002

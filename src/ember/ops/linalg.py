@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ember.autograd.function import Function
-from ember.ops.broadcast import sum_to
+from ember.ops.broadcast import reduce_to, sum_to
 
 
 def _check_matmul(name, x, y):
@@ -37,6 +37,18 @@ class MatMul(Function):
             gy = sum_to(x.swapaxes(-1, -2) @ gz, y.shape).reshape(self.shapes[1])  # dY = Xᵀ dZ
         return gx, gy
 
+    def vjp(self, gz):
+        x, y = self.inputs
+        x2 = x.reshape(1, -1) if x.ndim == 1 else x
+        y2 = y.reshape(-1, 1) if y.ndim == 1 else y
+        gz = gz.reshape(self.z_shape)
+        gx = gy = None
+        if self.needs_input_grad[0]:
+            gx = reduce_to(matmul(gz, y2.mT), x2.shape).reshape(x.shape)  # dX = dZ Yᵀ
+        if self.needs_input_grad[1]:
+            gy = reduce_to(matmul(x2.mT, gz), y2.shape).reshape(y.shape)  # dY = Xᵀ dZ
+        return gx, gy
+
 
 def matmul(x, y):
     """Matrix product with NumPy/PyTorch semantics: vectors, matrices and batched stacks."""
@@ -62,6 +74,14 @@ class Linear(Function):
             gW = gy.reshape(-1, gy.shape[-1]).T @ x.reshape(-1, x.shape[-1])  # dW = dyᵀ x
         if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
             gb = gy.reshape(-1, gy.shape[-1]).sum(axis=0)  # db = Σ_batch dy
+        return gx, gW, gb
+
+    def vjp(self, gy):
+        x, W = self.inputs[:2]
+        gy2 = gy.reshape(-1, gy.shape[-1])
+        gx = matmul(gy, W) if self.needs_input_grad[0] else None
+        gW = matmul(gy2.T, x.reshape(-1, x.shape[-1])) if self.needs_input_grad[1] else None
+        gb = gy2.sum(axis=0) if len(self.needs_input_grad) > 2 and self.needs_input_grad[2] else None
         return gx, gW, gb
 
 

@@ -1,4 +1,9 @@
-"""Loss functions. Cross-entropy and NLL are fused (stable and fast); the rest compose."""
+"""Loss functions. Cross-entropy and NLL are fused (stable and fast); the rest compose.
+
+Second derivatives: cross-entropy and NLL differentiate their ``composed`` twin (log-softmax and a
+weighted sum), binary cross-entropy's gradient is an op of its own with PyTorch's derivatives, and
+the composed losses get theirs from their parts.
+"""
 from __future__ import annotations
 
 import builtins
@@ -8,7 +13,7 @@ import numpy as np
 from ember.autograd.function import Function
 from ember.autograd.tensor import as_tensor
 from ember.backend import get_array_module as xp_of
-from ember.ops.activation import _log_softmax, _shifted_exp, softplus
+from ember.ops.activation import _log_softmax, _shifted_exp, log_softmax, softplus
 from ember.ops.arithmetic import mul
 from ember.ops.elementwise import abs, exp, log, where
 from ember.ops.linalg import matmul
@@ -160,6 +165,18 @@ class _LogLikelihoodLoss(Function):
             gz = xp.exp(saved) * (A.sum(axis=-1, keepdims=True) * gy) + gz
         return _class_first(gz), None
 
+    def composed(self, x, target):
+        """The loss from differentiable primitives, −Σ_c A_ic z_ic reduced with z = log_softmax(x) (or x
+        itself) and the coefficients A a constant: the higher-order path differentiates this."""
+        axis = 1 if x.ndim > 1 else 0
+        t = target.array if target.dtype.kind != "f" else _class_last(target.array)
+        A, divisor = _target_weights(t, x.shape[axis], x.dtype, self.weight, self.ignore_index, self.smoothing)
+        z = log_softmax(x, axis) if self.from_logits else x
+        loss = -sum(z * _class_first(A), axis=axis)
+        if self.reduction == "none":
+            return loss
+        return sum(loss) / float(divisor) if self.reduction == "mean" else sum(loss)
+
 
 class _CrossEntropy(_LogLikelihoodLoss):
     from_logits = True
@@ -284,6 +301,9 @@ def negative_sampling_loss(input, positive, negatives, reduction="mean"):
     return _reduce(loss, reduction, "negative_sampling_loss")
 
 
+_BCE_EPS = 1e-12
+
+
 class _BinaryCrossEntropy(Function):
     # NOTE: fused to match PyTorch at the edges: log terms clamped at −100 so p = 0 or 1
     # give a finite loss, and the gradient (p − y)/max(p(1 − p), 1e−12).
@@ -296,7 +316,40 @@ class _BinaryCrossEntropy(Function):
 
     def backward(self, gy):
         p, y = self.saved
-        return gy * (p - y) / xp_of(p).maximum(p * (1 - p), 1e-12), None
+        return gy * (p - y) / xp_of(p).maximum(p * (1 - p), _BCE_EPS), None
+
+    def vjp(self, gy):
+        p, y = self.inputs
+        return _BinaryCrossEntropyGrad()(p, y, gy) if self.needs_input_grad[0] else None, None
+
+
+class _BinaryCrossEntropyGrad(Function):
+    """BCE's input gradient gy·(p − y)/max(p(1 − p), ε) as an op, so that it differentiates again.
+
+    Its derivatives are PyTorch's (the clamp's edges included; the target is a constant):
+
+        ∂/∂gy = (p − y)/max(p(1 − p), ε),   ∂/∂p = gy·(p² − 2py + y)/((p + ε)²(1 − p + ε)²),   ε = 1e−12.
+    """
+
+    def forward(self, p, y, gy):
+        self.save_for_backward(p, y, gy)
+        return gy * (p - y) / xp_of(p).maximum(p * (1 - p), _BCE_EPS)
+
+    def backward(self, g):
+        p, y, gy = self.saved
+        gp = _bce_curvature(p, y, gy * g) if self.needs_input_grad[0] else None
+        ggy = g * (p - y) / xp_of(p).maximum(p * (1 - p), _BCE_EPS) if self.needs_input_grad[2] else None
+        return gp, None, ggy
+
+    def vjp(self, g):
+        p, y, gy = self.inputs
+        gp = _bce_curvature(p, y, gy * g) if self.needs_input_grad[0] else None
+        return gp, None, _BinaryCrossEntropyGrad()(p, y, g) if self.needs_input_grad[2] else None
+
+
+def _bce_curvature(p, y, scale):
+    """scale·(p² − 2py + y)/((p + ε)²(1 − p + ε)²): ∂/∂p of (p − y)/p(1 − p), on arrays or tensors alike."""
+    return scale * (p * p - 2 * p * y + y) / ((p + _BCE_EPS) ** 2 * (1 - p + _BCE_EPS) ** 2)
 
 
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):

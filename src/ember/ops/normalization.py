@@ -19,6 +19,7 @@ the reduced axes and the shape that γ and β broadcast as. Its backward is the 
 with the means over the reduced axes and the sums over the axes γ is shared along. In
 evaluation, batch norm (and instance norm with running statistics) uses fixed statistics,
 so it is the per-channel affine map y = x·s + t with s = γ/√(σ²_run + ε), t = β − μ_run·s.
+Second derivatives differentiate ``Normalize.composed``, the same map built from primitives.
 """
 from __future__ import annotations
 
@@ -115,6 +116,21 @@ class Normalize(Function):
                 g = _sum_product(gy, xhat, axes) if is_weight else gy.sum(axis=axes, keepdims=True)
                 grads.append(g.reshape(self.param_shape))
         return grads
+
+    def composed(self, x, *affine):
+        """The same map from differentiable primitives (mean, variance, x̂, affine), for the higher-order path:
+
+            μ = Σ_R x / m,   σ² = Σ_R (x − μ)² / m,   y = γ ⊙ (x − μ)/√(σ² + ε) + β.
+        """
+        R, m = self.axes, self.count
+        xv = x.reshape(self.view)
+        centred = xv - xv.sum(axis=R, keepdims=True) / m
+        y = centred / ((centred * centred).sum(axis=R, keepdims=True) / m + self.eps).sqrt()
+        if self.has_weight:
+            y = y * affine[0].reshape(self.affine_shape)
+        if self.has_bias:
+            y = y + affine[-1].reshape(self.affine_shape)
+        return y.reshape(self.x_shape)
 
 
 def _normalize(x, view, axes, eps, weight, bias, affine_shape):

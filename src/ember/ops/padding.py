@@ -10,7 +10,8 @@ padded by (lo, hi), output position i reads input position src(i), i ∈ [0, n +
 
 The non-constant modes are one ``Pad`` op: forward is ``xp.pad``; backward sends the border
 gradients back to their sources (a scatter-add over the borders alone, which are small) and
-keeps the interior as it is. As PyTorch, they pad the last 1, 2 or 3 dimensions of an input
+keeps the interior as it is. That fold is an op too (``FoldPad``), whose gradient pads again,
+so the two differentiate each other to any order. As PyTorch, they pad the last 1, 2 or 3 dimensions of an input
 with 1 or 2 more (batch and channel), reflect needs widths < n and circular widths ≤ n.
 """
 from __future__ import annotations
@@ -36,21 +37,45 @@ class Pad(Function):
         return xp_of(x).pad(x, self.widths, mode=_NUMPY_MODE[self.mode])
 
     def backward(self, gy):
-        xp, g = xp_of(gy), gy
-        for axis, (lo, hi) in enumerate(self.widths):
-            if lo or hi:
-                g = self._fold_axis(xp, g, axis, lo, hi)
-        return g
+        return _fold(gy, self.widths, self.mode, self.x_shape)
 
-    def _fold_axis(self, xp, g, axis, lo, hi):
-        """The gradient along one padded axis: the interior, plus each border added at its source."""
-        n = self.x_shape[axis]
-        g = xp.moveaxis(g, axis, -1)
-        gx = g[..., lo : lo + n].copy()
-        source = np.pad(np.arange(n), (lo, hi), mode=_NUMPY_MODE[self.mode])
-        border = np.r_[0:lo, lo + n : lo + n + hi]
-        xp.add.at(gx, (Ellipsis, xp.asarray(source[border])), g[..., xp.asarray(border)])
-        return xp.moveaxis(gx, -1, axis)
+    def vjp(self, gy):
+        return FoldPad(self.widths, self.mode, self.x_shape)(gy)
+
+
+class FoldPad(Function):
+    """Pad's adjoint as an op on tensors (its gradient): the borders of ``g`` added back at their
+    sources; its own gradient pads again, so the pair differentiate to any order."""
+
+    def __init__(self, widths, mode, x_shape):
+        self.widths, self.mode, self.x_shape = widths, mode, x_shape
+
+    def forward(self, g):
+        return _fold(g, self.widths, self.mode, self.x_shape)
+
+    def backward(self, gg):
+        return xp_of(gg).pad(gg, self.widths, mode=_NUMPY_MODE[self.mode])
+
+    def vjp(self, gg):
+        return Pad(self.widths, self.mode)(gg)
+
+
+def _fold(g, widths, mode, x_shape):
+    """The gradient of padding ``x_shape`` by ``widths``: each padded axis folded in turn."""
+    for axis, (lo, hi) in enumerate(widths):
+        if lo or hi:
+            g = _fold_axis(xp_of(g), g, axis, lo, hi, x_shape[axis], mode)
+    return g
+
+
+def _fold_axis(xp, g, axis, lo, hi, n, mode):
+    """The gradient along one padded axis: the interior, plus each border added at its source."""
+    g = xp.moveaxis(g, axis, -1)
+    gx = g[..., lo : lo + n].copy()
+    source = np.pad(np.arange(n), (lo, hi), mode=_NUMPY_MODE[mode])
+    border = np.r_[0:lo, lo + n : lo + n + hi]
+    xp.add.at(gx, (Ellipsis, xp.asarray(source[border])), g[..., xp.asarray(border)])
+    return xp.moveaxis(gx, -1, axis)
 
 
 def _check_mode(x, widths, pad, mode, value):

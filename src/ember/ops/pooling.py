@@ -176,6 +176,55 @@ def first_argmax(win):
     return arg
 
 
+class GatherPlane(Function):
+    """y[n, c, j] = x[n, c, index[n, c, j]] over x's spatial positions flattened: the values a max pool chose.
+
+    The gradient of a max pool w.r.t. x is ``ScatterPlane`` (gy added back at those positions),
+    whose gradient is this gather again: a linear pair, each the other's adjoint, so the max pools
+    differentiate to any order (their second derivative w.r.t. x is 0, the positions being constant).
+    """
+
+    def __init__(self, index, x_shape):
+        self.index, self.x_shape = index, tuple(x_shape)
+
+    def forward(self, x):
+        return gather_plane(x, self.index)
+
+    def backward(self, gy):
+        return scatter_plane(gy, self.index, self.x_shape)
+
+    def vjp(self, gy):
+        return ScatterPlane(self.index, self.x_shape)(gy)
+
+
+class ScatterPlane(GatherPlane):
+    """gx[n, c, index[n, c, j]] += gy[n, c, j]: a max pool's gradient as an op (see ``GatherPlane``)."""
+
+    def forward(self, gy):
+        return scatter_plane(gy, self.index, self.x_shape)
+
+    def backward(self, g):
+        return gather_plane(g, self.index)
+
+    def vjp(self, g):
+        return GatherPlane(self.index, self.x_shape)(g)
+
+
+def gather_plane(x, index):
+    """x (N, C, *spatial) read at the flat spatial positions ``index`` (N, C, *out)."""
+    N, C = x.shape[:2]
+    return xp_of(x).take_along_axis(x.reshape(N, C, -1), index.reshape(N, C, -1), axis=2).reshape(index.shape)
+
+
+def scatter_plane(gy, index, x_shape):
+    """gy (N, C, *out) summed onto a zero (N, C, *spatial) at the flat positions ``index`` (which may repeat)."""
+    N, C, S = x_shape[0], x_shape[1], math.prod(x_shape[2:])
+    xp = xp_of(gy)
+    flat = (index.reshape(N, C, -1) + xp.arange(N * C).reshape(N, C, 1) * S).ravel()
+    gx = xp.bincount(flat, weights=gy.ravel(), minlength=N * C * S)
+    return gx.astype(gy.dtype, copy=False).reshape(x_shape)
+
+
 class MaxPool2d(Function):
     # NOTE: fused, since composing max from slices and maximum ops would keep kh·kw slices and
     # masks in the graph; here backward needs only the padded input and the output.
@@ -228,6 +277,11 @@ class MaxPool2d(Function):
                 else:
                     gxpad[at] += gy * (arg == k)
         return unpad(gxpad, window.pads)
+
+    def vjp(self, gy):
+        xpad, y = self.saved
+        x_shape = self.inputs[0].shape
+        return ScatterPlane(_flat_indices(self.window, self.argmax(xpad, y), x_shape[2:]), x_shape)(gy)
 
     def release(self):
         super().release()
@@ -329,6 +383,27 @@ class AvgPool2d(Function):
                 else:
                     gxpad[at] += g
         return unpad(gxpad, self.window.pads)
+
+    def vjp(self, gy):
+        return AvgUnpool2d(self.window, self.divisor, self.padded_shape)(gy)
+
+
+class AvgUnpool2d(AvgPool2d):
+    """AvgPool2d's gradient as an op: gy/divisor spread over each window. Each of the pair is the
+    other's adjoint (this forward is that backward, and back), so average pooling differentiates to any order."""
+
+    def __init__(self, window: Window, divisor, padded_shape):
+        super().__init__(window, divisor)
+        self.padded_shape = padded_shape
+
+    def forward(self, gy):
+        return AvgPool2d.backward(self, gy)
+
+    def backward(self, g):
+        return AvgPool2d.forward(self, g)
+
+    def vjp(self, g):
+        return AvgPool2d(self.window, self.divisor)(g)
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
@@ -468,11 +543,10 @@ class AdaptiveMaxPool2d(Function):
 
     def backward(self, gy):
         (indices,) = self.saved
-        N, C, H, W = self.in_shape
-        xp = xp_of(gy)
-        flat = (indices + xp.arange(N * C).reshape(N, C, 1, 1) * (H * W)).ravel()
-        gx = xp.bincount(flat, weights=gy.ravel(), minlength=N * C * H * W)  # bins overlap: add, not assign
-        return gx.astype(gy.dtype, copy=False).reshape(self.in_shape)
+        return scatter_plane(gy, indices, self.in_shape)  # bins overlap: added, not assigned
+
+    def vjp(self, gy):
+        return ScatterPlane(self.saved[0], self.in_shape)(gy)
 
     def release(self):
         super().release()
@@ -543,6 +617,10 @@ class MaxPool3d(Function):
             gxpad[at] += gy * (arg == k)
         return crop_spatial(gxpad, w.pads)
 
+    def vjp(self, gy):
+        (arg,), x_shape = self.saved, self.inputs[0].shape
+        return ScatterPlane(_flat_indices(self.window, arg, x_shape[2:]), x_shape)(gy)
+
     def release(self):
         super().release()
         self.arg = None
@@ -596,6 +674,26 @@ class AvgPool3d(Function):
         for _, at in offsets(w.kernel, w.stride, w.dilation, w.out):
             gxpad[at] += g
         return crop_spatial(gxpad, w.pads)
+
+    def vjp(self, gy):
+        return AvgUnpool3d(self.window, self.divisor, self.padded_shape)(gy)
+
+
+class AvgUnpool3d(AvgPool3d):
+    """AvgPool3d's gradient as an op, the pair each other's adjoint (as ``AvgUnpool2d``)."""
+
+    def __init__(self, window: Window, divisor, padded_shape):
+        super().__init__(window, divisor)
+        self.padded_shape = padded_shape
+
+    def forward(self, gy):
+        return AvgPool3d.backward(self, gy)
+
+    def backward(self, g):
+        return AvgPool3d.forward(self, g)
+
+    def vjp(self, g):
+        return AvgPool3d(self.window, self.divisor)(g)
 
 
 def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,

@@ -10,11 +10,19 @@ import math
 import string
 
 from ember.autograd.function import Function
-from ember.autograd.tensor import as_tensor
+from ember.autograd.tensor import Tensor, as_tensor
 from ember.backend import get_array_module as xp_of
 from ember.ops.arithmetic import mul
-from ember.ops.broadcast import drop_reduced_axes, keep_reduced_axes, normalize_axis, sum_to
-from ember.ops.elementwise import cast, clip
+from ember.ops.broadcast import (
+    broadcast_to,
+    drop_reduced_axes,
+    keep_reduced_axes,
+    kept_shape,
+    normalize_axis,
+    reduce_to,
+    sum_to,
+)
+from ember.ops.elementwise import abs, cast, clip, where
 from ember.ops.linalg import matmul
 from ember.ops.metric_loss import _sqrt0
 from ember.ops.pointwise import write_out
@@ -138,12 +146,20 @@ class Einsum(Function):
         needs = self.needs_input_grad
         return tuple(self._grad(gz, i) if needs[i] else None for i in range(len(self.terms)))
 
+    def vjp(self, gz):
+        needs = self.needs_input_grad
+        return tuple(self._grad_tensor(gz, i) if needs[i] else None for i in range(len(self.terms)))
+
+    def _contraction(self, i):
+        """The other operands, operand i's distinct letters (in order), and those the contraction can reach."""
+        others = [j for j in range(len(self.terms)) if j != i]
+        letters = "".join(dict.fromkeys(self.terms[i]))
+        reachable = set(self.output).union(*(self.terms[j] for j in others))
+        return others, letters, "".join(c for c in letters if c in reachable)
+
     def _grad(self, gz, i):
         xp, x, term = xp_of(gz), self.saved[i], self.terms[i]
-        others = [j for j in range(len(self.terms)) if j != i]
-        letters = "".join(dict.fromkeys(term))  # the distinct letters of operand i, in order
-        reachable = set(self.output).union(*(self.terms[j] for j in others))
-        kept = "".join(c for c in letters if c in reachable)
+        others, letters, kept = self._contraction(i)
         spec = ",".join([self.output] + [self.terms[j] for j in others]) + "->" + kept
         g = xp.einsum(spec, gz, *(self.saved[j] for j in others), optimize=True)
         sizes = tuple(x.shape[term.index(c)] for c in letters)
@@ -155,6 +171,30 @@ class Einsum(Function):
         strides = [sum(gx.strides[k] for k, c2 in enumerate(term) if c2 == c) for c in letters]
         xp.lib.stride_tricks.as_strided(gx, sizes, strides)[...] = g
         return gx
+
+    def _grad_tensor(self, gz, i):
+        """``_grad`` in ember ops (the contraction an ``Einsum`` itself), so that it differentiates again."""
+        x, term = self.inputs[i], self.terms[i]
+        others, letters, kept = self._contraction(i)
+        g = Einsum([self.output] + [self.terms[j] for j in others], kept)(gz, *(self.inputs[j] for j in others))
+        sizes = tuple(x.shape[term.index(c)] for c in letters)
+        g = g.reshape([g.shape[kept.index(c)] if c in kept else 1 for c in letters])
+        g = broadcast_to(reduce_to(g, tuple(min(n, m) for n, m in zip(g.shape, sizes, strict=True))), sizes)
+        return g if letters == term else _onto_diagonal(g, term, letters)
+
+
+def _onto_diagonal(g, term, letters):
+    """g, one axis per distinct letter, on the diagonal of an operand whose subscripts repeat a letter: each
+    repeat gets a fresh letter and an identity matrix, gx[.., i, .., i', ..] = g[.., i, ..]·δ(i, i')."""
+    spare = iter(c for c in string.ascii_letters if c not in term)
+    subscripts, eyes = "", []
+    for k, c in enumerate(term):
+        fresh = c if c not in term[:k] else next(spare)
+        subscripts += fresh
+        if fresh != c:
+            eyes.append(c + fresh)
+    identities = [Tensor(g.xp.eye(g.shape[letters.index(e[0])], dtype=g.dtype)) for e in eyes]
+    return Einsum([letters, *eyes], subscripts)(g, *identities)
 
 
 def _parse_einsum(equation, shapes):
@@ -238,6 +278,23 @@ class VectorNorm(Function):
         ratio = xp.where(x == 0, 1, xp.abs(x) / xp.where(n == 0, 1, n))  # sign(0) = 0 zeroes these anyway
         return xp.sign(x) * ratio ** (p - 1) * xp.where(n == 0, 0, gy)
 
+    def vjp(self, gy):
+        (x,), p = self.inputs, self.p
+        if p == 0:
+            return Tensor(x.xp.zeros(x.shape, dtype=x.dtype))
+        kept = kept_shape(x.shape, normalize_axis(self.axis, x.ndim))
+        if p == 1 or math.isinf(p):  # piecewise linear: gy times a constant, sign(x) or the shared extreme
+            share = self.backward(x.xp.ones(gy.shape, dtype=x.dtype))
+            return mul(broadcast_to(gy.reshape(kept), x.shape), Tensor(share))
+        gy, n = gy.reshape(kept), self.output().reshape(kept)
+        # as backward, 0 at a zero norm and its derivatives too (PyTorch's formula divides 0 by 0 there)
+        zero = n.array == 0
+        n_safe = where(zero, 1.0, n)
+        if p == 2:
+            return x * where(zero, 0.0, gy / n_safe)
+        ratio = where(x.array == 0, 1.0, abs(x) / n_safe)
+        return Tensor(x.xp.sign(x.array)) * ratio ** (p - 1) * where(zero, 0.0, gy)
+
 
 class NuclearNorm(Function):
     """The sum of the singular values over the last two axes; ∂/∂X = U Vᵀ (from X = U S Vᵀ)."""
@@ -250,6 +307,35 @@ class NuclearNorm(Function):
     def backward(self, gy):
         U, Vh = self.saved
         return gy[..., None, None] * (U @ Vh)
+
+    def vjp(self, gy):
+        return mul(gy.reshape(*gy.shape, 1, 1), PolarFactor()(self.inputs[0]))
+
+
+class PolarFactor(Function):
+    """Q = U Vᵀ from the thin SVD X = U S Vᵀ over the last two axes: the nuclear norm's gradient.
+
+    For X of full rank, with M = Uᵀ G V and F_ij = 1/(s_i + s_j), the gradient is
+
+        dX = U (F ⊙ (M − Mᵀ)) Vᵀ + (I − U Uᵀ) G V S⁻¹ Vᵀ + U S⁻¹ Uᵀ G (I − V Vᵀ)
+
+    (one of the projections is 0 unless X is square). It is not differentiated again: ember has
+    no differentiable SVD, so a third derivative of the nuclear norm raises.
+    """
+
+    def forward(self, x):
+        U, S, Vh = xp_of(x).linalg.svd(x, full_matrices=False)
+        self.save_for_backward(U, S, Vh)
+        return U @ Vh
+
+    def backward(self, g):
+        U, S, Vh = self.saved
+        V, Uh = Vh.swapaxes(-1, -2), U.swapaxes(-1, -2)
+        M = Uh @ g @ V
+        rotation = U @ (1 / (S[..., :, None] + S[..., None, :]) * (M - M.swapaxes(-1, -2))) @ Vh
+        GVS = g @ V / S[..., None, :]  # G V S⁻¹
+        SUG = Uh @ g / S[..., :, None]  # S⁻¹ Uᵀ G
+        return rotation + (GVS - U @ (Uh @ GVS)) @ Vh + U @ (SUG - (SUG @ V) @ Vh)
 
 
 def _nuclear_norm(x, dims, keepdim):

@@ -16,11 +16,18 @@ Each op returns the output sequence y (T, N, H) followed by the final state(s) (
 ``lengths`` (N integers in [1, T]) makes a padded batch behave as if each sequence ran alone:
 steps t ≥ length keep the state unchanged and output 0 (as ``pad_packed_sequence`` gives), and
 ``reverse=True`` runs each sequence backwards over its own real steps.
+
+Each op's ``composed`` twin runs the cell formulas (``cell``) step by step from primitives: the
+readable reference the fused ops are tested against, and what a second derivative differentiates.
 """
 from __future__ import annotations
 
 from ember.autograd.function import Function
 from ember.backend import get_array_module as xp_of
+from ember.ops.activation import relu, sigmoid, tanh
+from ember.ops.elementwise import where
+from ember.ops.linalg import linear
+from ember.ops.shape import stack
 
 _LSTM_ORDER = (2, 0, 1, 3)  # internal block order g, i, f, o: the three sigmoids are contiguous
 _LSTM_INVERSE = (1, 2, 0, 3)  # PyTorch block j sits at internal block _LSTM_INVERSE[j]
@@ -66,7 +73,7 @@ def _check(name, x, states, W_ih, W_hh, biases, gates, lengths):
 class _Recurrence(Function):
     """What the three layers share: lengths → masks, time reversal, the output sequence."""
 
-    gates = 1
+    gates, num_states = 1, 1
 
     def __init__(self, lengths=None, reverse=False):
         self.lengths, self.reverse = lengths, reverse
@@ -120,6 +127,27 @@ class _Recurrence(Function):
             gb = [_blocks(g, H, order) for g in gb]
         return gx, gW_ih, gW_hh, gb
 
+    # -- the composed twin: the cell formulas step by step -------------------------------------
+    def composed(self, x, *rest):
+        """The layer rebuilt from differentiable primitives, one ``cell`` call per step: the readable
+        reference the fused forward is tested against, and what higher-order gradients differentiate.
+        Needs the masks and order that forward set up."""
+        states, (W_ih, W_hh, *b) = list(rest[:self.num_states]), rest[self.num_states:]
+        steps = linear(self._in_order(x), W_ih, b[0] if b else None)  # every step's W_ih x_t + b_ih at once
+        outputs = []
+        for t in range(x.shape[0]):
+            new = self.cell(steps[t], states, W_hh, b[1] if b else None)
+            if self.mask is not None:  # padded steps keep the state
+                new = [where(self.mask[t], s, old) for s, old in zip(new, states, strict=True)]
+            states = new
+            outputs.append(states[0])
+        y = stack(outputs)
+        return (self._in_order(y if self.mask is None else where(self.mask, y, 0.0)), *states)
+
+    def _in_order(self, a):
+        """``_in_time`` for tensors."""
+        return a if self.order is None else a[self.order]
+
 
 # -- Elman RNN ---------------------------------------------------------------------------
 class RNNLayer(_Recurrence):
@@ -171,6 +199,11 @@ class RNNLayer(_Recurrence):
         gx, gW_ih, gW_hh, gb = self._weight_grads(dA, xs, hprev, W_ih, self.nbias)
         return (gx, gh, gW_ih, gW_hh, *gb)
 
+    def cell(self, a_x, states, W_hh, b_hh):
+        """One step from primitives: h_t = act(a_x + W_hh h_{t−1} + b_hh), a_x = W_ih x_t + b_ih."""
+        a = a_x + linear(states[0], W_hh, b_hh)
+        return [tanh(a) if self.nonlinearity == "tanh" else relu(a)]
+
 
 def rnn_layer(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearity="tanh",
               lengths=None, reverse=False):
@@ -187,7 +220,7 @@ def rnn_layer(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinear
 
 # -- LSTM --------------------------------------------------------------------------------
 class LSTMLayer(_Recurrence):
-    gates = 4
+    gates, num_states = 4, 2
 
     def forward(self, x, h0, c0, W_ih, W_hh, *b):
         xp = xp_of(x)
@@ -269,6 +302,14 @@ class LSTMLayer(_Recurrence):
         gx, gW_ih, gW_hh, gb = self._weight_grads(dA, xs, hprev, _blocks(W_ih, H, _LSTM_ORDER), self.nbias,
                                                   _LSTM_INVERSE)
         return (gx, gh, gc, gW_ih, gW_hh, *gb)
+
+    def cell(self, a_x, states, W_hh, b_hh):
+        """One step from primitives, gates i, f, g, o in PyTorch's order: c_t = f ⊙ c + i ⊙ g, h_t = o ⊙ tanh(c_t)."""
+        (h, c), H = states, states[0].shape[1]
+        a = a_x + linear(h, W_hh, b_hh)
+        i, f, o = (sigmoid(a[:, k * H:(k + 1) * H]) for k in (0, 1, 3))
+        c = f * c + i * tanh(a[:, 2 * H:3 * H])
+        return [o * tanh(c), c]
 
 
 def lstm_layer(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, lengths=None, reverse=False):
@@ -356,6 +397,14 @@ class GRULayer(_Recurrence):
         gx = self._in_time((d2x @ W_ih).reshape(xs.shape)) if self.needs_input_grad[0] else None
         gb = (d2x.sum(axis=0), d2h.sum(axis=0)) if self.nbias else ()
         return (gx, gh, d2x.T @ xs.reshape(T * N, -1), d2h.T @ hprev.reshape(T * N, H), *gb)
+
+    def cell(self, a_x, states, W_hh, b_hh):
+        """One step from primitives, gates r, z, n in PyTorch's order: h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}."""
+        (h,), H = states, states[0].shape[1]
+        a_h = linear(h, W_hh, b_hh)
+        r, z = (sigmoid(a_x[:, k * H:(k + 1) * H] + a_h[:, k * H:(k + 1) * H]) for k in (0, 1))
+        n = tanh(a_x[:, 2 * H:] + r * a_h[:, 2 * H:])
+        return [(1 - z) * n + z * h]
 
 
 def gru_layer(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, lengths=None, reverse=False):

@@ -15,9 +15,13 @@ RoI into an oh × ow grid of bins and pool each bin, so every RoI gives the same
   [−1, 0) reads row 0, and one at or beyond H − 1 reads row H − 1 (torchvision's
   ``bilinear_interpolate``).
 
-Neither op differentiates with respect to the boxes, as in torchvision.
+Neither op differentiates with respect to the boxes, as in torchvision. Both are linear in the
+input once their maxima or sampling weights are known, so each op's vjp applies its adjoint as an
+op (``AtMaxima``, ``Sampled``) whose own vjp applies the map again: every order differentiates.
 """
 from __future__ import annotations
+
+import math
 
 from ember.autograd.function import Function
 from ember.autograd.tensor import Tensor
@@ -124,9 +128,42 @@ class RoIPool(Function):
         return xp.ascontiguousarray(y.astype(x.dtype).transpose(0, 3, 1, 2))
 
     def backward(self, gy):
-        N, C, H, W = self.x_shape
-        gx = xp_of(gy).bincount(self.index[self.hit], weights=gy[self.hit], minlength=N * C * H * W)  # bins overlap
-        return gx.astype(gy.dtype).reshape(self.x_shape)
+        return _to_maxima(gy, self.index, self.hit, self.x_shape)
+
+    def vjp(self, gy):
+        return AtMaxima(self.index, self.hit, self.x_shape, transpose=True)(gy)
+
+
+def _to_maxima(gy, index, hit, x_shape):
+    """Σ of the bins' gradients into the input positions of their maxima (bins overlap: a bincount)."""
+    gx = xp_of(gy).bincount(index[hit], weights=gy[hit], minlength=math.prod(x_shape))
+    return gx.astype(gy.dtype).reshape(x_shape)
+
+
+def _at_maxima(x, index, hit):
+    """The input values at the maxima's positions, 0 for the bins that hit no pixel."""
+    return x.reshape(-1)[index] * hit
+
+
+class AtMaxima(Function):
+    """RoIPool once its maxima are found, the linear map y = x[index] (0 where no pixel was hit), or with
+    ``transpose`` its adjoint, the scatter-add back. The vjp of each is the other, so RoIPool
+    differentiates to every order (its second derivative in x is 0: it is piecewise linear)."""
+
+    def __init__(self, index, hit, x_shape, transpose=False):
+        self.index, self.hit, self.x_shape, self.transpose = index, hit, x_shape, transpose
+
+    def forward(self, a):
+        return self._apply(a, self.transpose)
+
+    def backward(self, g):
+        return self._apply(g, not self.transpose)
+
+    def vjp(self, g):
+        return AtMaxima(self.index, self.hit, self.x_shape, not self.transpose)(g)
+
+    def _apply(self, a, transpose):
+        return _to_maxima(a, self.index, self.hit, self.x_shape) if transpose else _at_maxima(a, self.index, self.hit)
 
 
 def _flat_index(b, rows, cols, arg, shape):
@@ -217,23 +254,59 @@ class RoIAlign(Function):
         return rows.reshape(K * oh, N * H), Ax
 
     def forward(self, x):
-        xp = xp_of(x)
-        N, C, H, W = x.shape
-        (oh, ow), K = self.output_size, len(self.rois)
         rows, Ax = self._weights(x)
         self.save_for_backward(rows, Ax)
         self.x_shape = x.shape
-        y = rows @ x.transpose(0, 2, 1, 3).reshape(N * H, C * W)  # (K·oh, C·W)
-        y = y.reshape(K, oh * C, W) @ Ax.transpose(0, 2, 1)  # (K, oh·C, ow)
-        return xp.ascontiguousarray(y.reshape(K, oh, C, ow).transpose(0, 2, 1, 3))
+        return _sample(x, rows, Ax, self.output_size[0])
 
     def backward(self, gy):
         rows, Ax = self.saved
-        K, C, oh, ow = gy.shape
-        N, _, H, W = self.x_shape
-        g = gy.transpose(0, 2, 1, 3).reshape(K, oh * C, ow) @ Ax  # (K, oh·C, W)
-        gx = rows.T @ g.reshape(K * oh, C * W)  # (N·H, C·W)
-        return xp_of(gy).ascontiguousarray(gx.reshape(N, H, C, W).transpose(0, 2, 1, 3))
+        return _sample_adjoint(gy, rows, Ax, self.x_shape)
+
+    def vjp(self, gy):
+        rows, Ax = self.saved
+        return Sampled(rows, Ax, self.x_shape, self.output_size[0], transpose=True)(gy)
+
+
+def _sample(x, rows, Ax, oh):
+    """y_k = A_y,k · x[b_k] · A_x,kᵀ per channel: (N, C, H, W) → (K, C, oh, ow)."""
+    N, C, H, W = x.shape
+    K, ow = Ax.shape[:2]
+    y = rows @ x.transpose(0, 2, 1, 3).reshape(N * H, C * W)  # (K·oh, C·W)
+    y = y.reshape(K, oh * C, W) @ Ax.transpose(0, 2, 1)  # (K, oh·C, ow)
+    return xp_of(x).ascontiguousarray(y.reshape(K, oh, C, ow).transpose(0, 2, 1, 3))
+
+
+def _sample_adjoint(gy, rows, Ax, x_shape):
+    """The transpose of ``_sample``: (K, C, oh, ow) → (N, C, H, W)."""
+    K, C, oh, ow = gy.shape
+    N, _, H, W = x_shape
+    g = gy.transpose(0, 2, 1, 3).reshape(K, oh * C, ow) @ Ax  # (K, oh·C, W)
+    gx = rows.T @ g.reshape(K * oh, C * W)  # (N·H, C·W)
+    return xp_of(gy).ascontiguousarray(gx.reshape(N, H, C, W).transpose(0, 2, 1, 3))
+
+
+class Sampled(Function):
+    """RoIAlign with its sampling weights fixed, the linear map ``_sample``, or with ``transpose`` its
+    adjoint. The vjp of each is the other, so RoIAlign differentiates to every order (its second
+    derivative in x is 0: it is linear)."""
+
+    def __init__(self, rows, Ax, x_shape, oh, transpose=False):
+        self.rows, self.Ax, self.x_shape, self.oh, self.transpose = rows, Ax, x_shape, oh, transpose
+
+    def forward(self, a):
+        return self._apply(a, self.transpose)
+
+    def backward(self, g):
+        return self._apply(g, not self.transpose)
+
+    def vjp(self, g):
+        return Sampled(self.rows, self.Ax, self.x_shape, self.oh, not self.transpose)(g)
+
+    def _apply(self, a, transpose):
+        if transpose:
+            return _sample_adjoint(a, self.rows, self.Ax, self.x_shape)
+        return _sample(a, self.rows, self.Ax, self.oh)
 
 
 def roi_align(input, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1, aligned=False):

@@ -36,7 +36,9 @@ from typing import NamedTuple
 from ember.autograd.function import Function
 from ember.autograd.tensor import Tensor
 from ember.backend import get_array_module as xp_of
+from ember.ops.elementwise import where
 from ember.ops.linalg import matmul
+from ember.ops.pooling import GatherPlane
 from ember.ops.shape import reshape, transpose
 
 MODES = ("bilinear", "nearest", "bicubic")
@@ -97,9 +99,9 @@ def pad(u, n, padding_mode, align_corners):
     return u, sign * inside
 
 
-def cubic_weights(t, a=CUBIC_A):
-    """Keys' weights of the taps at ⌊u⌋ − 1 .. ⌊u⌋ + 2 for t = u − ⌊u⌋, and their derivatives d/dt."""
-    xp = xp_of(t)
+def cubic_weights(t, a=CUBIC_A, stack=True):
+    """Keys' weights of the taps at ⌊u⌋ − 1 .. ⌊u⌋ + 2 for t = u − ⌊u⌋, and their derivatives d/dt
+    (stacked into arrays, or, for a tensor t, as two lists of tensors)."""
 
     def near(s):  # |s| ≤ 1
         return ((a + 2) * s - (a + 3)) * s * s + 1
@@ -113,9 +115,9 @@ def cubic_weights(t, a=CUBIC_A):
     def d_far(s):
         return (3 * a * s - 10 * a) * s + 8 * a
 
-    w = xp.stack([far(t + 1), near(t), near(1 - t), far(2 - t)])
-    dw = xp.stack([d_far(t + 1), d_near(t), -d_near(1 - t), -d_far(2 - t)])
-    return w, dw
+    w = [far(t + 1), near(t), near(1 - t), far(2 - t)]
+    dw = [d_far(t + 1), d_near(t), -d_near(1 - t), -d_far(2 - t)]
+    return (xp_of(t).stack(w), xp_of(t).stack(dw)) if stack else (w, dw)
 
 
 class AxisTaps(NamedTuple):
@@ -225,6 +227,31 @@ class GridSample(Function):
                     ggrid[..., d] += s * dw
         return (None if gx is None else gx.astype(x.dtype).reshape(x.shape),
                 None if ggrid is None else ggrid.reshape(grid.shape))
+
+    def composed(self, x, grid):
+        """The same sum over taps in ember ops, for gradients of gradients: each tap gathers x at constant
+        positions (``GatherPlane``) and weighs it by a product of per-axis weights that are tensors of the grid."""
+        (N, C, *spatial), D = x.shape, len(grid.shape) - 2
+        g = grid.reshape(N, -1, D)
+        axes = [axis_weights(g[..., D - 1 - i], n, *self.args) for i, n in enumerate(spatial)]
+        xf, y = x.reshape(N, C, -1), 0
+        for tap, weights in zip(stencil(spatial, grid.array, *self.args), itertools.product(*axes), strict=True):
+            flat = x.xp.broadcast_to(tap.flat[:, None], (N, C, tap.flat.shape[1]))
+            v = where(tap.inside[:, None], GatherPlane(flat, xf.shape)(xf), 0.0)  # a tap outside reads 0
+            y = y + v * math.prod(weights[1:], start=weights[0]).reshape(N, 1, -1)
+        return y.reshape(N, C, *grid.shape[1:-1])
+
+
+def axis_weights(g, n, mode, padding_mode, align_corners):
+    """The weights of ``axis_taps`` as tensors of the normalised coordinates g (its indices being constant
+    where g moves a little): affine in g for bilinear and nearest, cubic in t = u − ⌊u⌋ for bicubic."""
+    taps = axis_taps(g.array, n, mode, padding_mode, align_corners)
+    shift = g - Tensor(g.array)  # 0, with derivative 1: a weight's change as g moves
+    if mode != "bicubic":
+        return [Tensor(w) + shift * Tensor(dw) for w, dw in zip(taps.weight, taps.dweight, strict=True)]
+    u, du = unnormalize(g.array, n, align_corners)
+    t = Tensor(u - xp_of(u).floor(u)) + shift * float(du)
+    return list(cubic_weights(t, stack=False)[0])
 
 
 def _check_grid_sample(x, grid, mode):

@@ -3,7 +3,9 @@
 The gradients of the products never divide by an input that may be zero: ``prod`` uses the
 product of the other elements (exclusive prefix × suffix products), ``cumprod`` divides only
 before the first zero of each slice and treats that zero separately, so both are exact with
-zeros (as PyTorch's are).
+zeros (as PyTorch's are). Their recorded gradients (``vjp``, for higher orders) divide only
+where no input is zero and otherwise build the products of the others from cumulative
+products, so every order stays exact at zeros too.
 """
 from __future__ import annotations
 
@@ -12,10 +14,11 @@ import numpy as np
 from ember.autograd.function import Function
 from ember.autograd.tensor import Tensor, as_tensor
 from ember.backend import get_array_module as xp_of
-from ember.ops.broadcast import keep_reduced_axes, normalize_axis
+from ember.ops.broadcast import broadcast_to, keep_reduced_axes, kept_shape, normalize_axis
 from ember.ops.elementwise import cast
+from ember.ops.layout import flip, movedim
 from ember.ops.pointwise import write_out
-from ember.ops.shape import reshape
+from ember.ops.shape import concat, reshape, unsqueeze
 
 
 def _with_dtype(input, dtype):
@@ -48,6 +51,15 @@ def _others_product(x, axis):
     return xp.moveaxis(before * after, -1, axis)
 
 
+def _others_product_recorded(x):
+    """Π_{j≠i} x_j along the last dim, in recorded ops: the cumulative products of x shifted right
+    by one (Π_{j<i}) and of x reversed and shifted (Π_{j>i})."""
+    ones = Tensor(xp_of(x.array).ones(x.shape[:-1] + (1,), x.dtype))
+    before = Cumprod(x.ndim - 1)(concat([ones, x[..., :-1]], -1))
+    after = flip(Cumprod(x.ndim - 1)(concat([ones, flip(x, -1)[..., :-1]], -1)), -1)
+    return before * after
+
+
 class Prod(Function):
     def __init__(self, axis, keepdims):
         self.axis, self.keepdims = axis, keepdims
@@ -59,6 +71,17 @@ class Prod(Function):
     def backward(self, gy):
         (x,) = self.saved
         return keep_reduced_axes(gy, self.axis, self.keepdims) * _others_product(x, self.axis)
+
+    def vjp(self, gy):
+        """gy · y / x where no element is zero; with zeros, the exclusive products Π_{j<i} x_j · Π_{j>i} x_j
+        as cumulative products of the shifted inputs, whose own gradients are exact with zeros."""
+        x = self.inputs[0]
+        gy = broadcast_to(gy.reshape(kept_shape(x.shape, self.axis)), x.shape)
+        if not (x.array == 0).any():
+            return gy * self.output().reshape(kept_shape(x.shape, self.axis)) / x
+        if self.axis is None:
+            return gy * reshape(_others_product_recorded(reshape(x, (-1,))), x.shape)
+        return gy * movedim(_others_product_recorded(movedim(x, self.axis, -1)), -1, self.axis)
 
 
 def prod(input, dim=None, keepdim=False, *, dtype=None, out=None):
@@ -90,6 +113,25 @@ class Cumsum(Function):
 
     def backward(self, gy):
         return _reverse_cumsum(gy, self.axis)  # ∂yⱼ/∂xᵢ = 1 for j ≥ i
+
+    def vjp(self, gy):
+        return ReverseCumsum(self.axis)(gy)
+
+
+class ReverseCumsum(Function):
+    """yᵢ = Σ_{j≥i} x_j, the adjoint of ``Cumsum`` (its gradient as an op on tensors), and back."""
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, g):
+        return _reverse_cumsum(g, self.axis)
+
+    def backward(self, gg):
+        return xp_of(gg).cumsum(gg, axis=self.axis)
+
+    def vjp(self, gg):
+        return Cumsum(self.axis)(gg)
 
 
 def cumsum(input, dim, *, dtype=None, out=None):
@@ -131,6 +173,20 @@ class Cumprod(Function):
         skipped = xp.cumprod(xp.where(at, 1, x), axis=-1)  # Π_{i≤j, i≠z} x_i for j ≥ z
         g_at = (gy * skipped * (k >= first)).sum(axis=-1, keepdims=True)
         return xp.moveaxis(xp.where(at, g_at, g), -1, axis)
+
+    def vjp(self, gy):
+        """(Σ_{j≥k} gy_j y_j) / x_k where no element is zero; with zeros, the O(n²) sum over j of
+        gy_j · Π_{i≤j, i≠k} x_i: row k of a matrix holds x with x_k replaced by 1, and its
+        cumulative product read for j ≥ k (PyTorch's second-order path too)."""
+        x = self.inputs[0]
+        if not (x.array == 0).any():
+            return ReverseCumsum(self.axis)(gy * self.output()) / x
+        xp, n = xp_of(x.array), x.shape[self.axis]
+        eye = xp.eye(n, dtype=x.dtype)
+        rows = unsqueeze(movedim(x, self.axis, -1), -2) * Tensor(1 - eye) + Tensor(eye)  # (..., k, i)
+        skipped = Cumprod(x.ndim)(rows) * Tensor(xp.triu(xp.ones((n, n), x.dtype)))  # (..., k, j): 0 for j < k
+        gx = (skipped * unsqueeze(movedim(gy, self.axis, -1), -2)).sum(axis=-1)
+        return movedim(gx, -1, self.axis)
 
 
 def cumprod(input, dim, *, dtype=None, out=None):

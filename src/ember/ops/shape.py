@@ -1,4 +1,9 @@
-"""Shape ops: reshape, permute, squeeze/unsqueeze, concat/stack/split, indexing, padding."""
+"""Shape ops: reshape, permute, squeeze/unsqueeze, concat/stack/split, indexing, padding.
+
+Each is linear, and its ``vjp`` applies its adjoint as a recorded op whose own ``vjp`` applies
+the op again (reshape back, split ↔ concat, ``x[index]`` ↔ ``ScatterItem``), so gradients of any
+order come out.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -23,6 +28,9 @@ class Reshape(Function):
 
     def backward(self, gy):
         return gy.reshape(self.x_shape)
+
+    def vjp(self, gy):
+        return Reshape(self.x_shape)(gy)
 
 
 def reshape(x, shape):
@@ -64,6 +72,9 @@ class Permute(Function):
     def backward(self, gy):
         return gy.transpose(np.argsort(self.dims))
 
+    def vjp(self, gy):
+        return Permute(np.argsort(self.dims).tolist())(gy)
+
 
 def permute(x, dims):
     """Reorder dimensions: output dimension i is input dimension dims[i]."""
@@ -91,6 +102,10 @@ class Concat(Function):
 
     def backward(self, gy):
         return tuple(xp_of(gy).split(gy, self.bounds, axis=self.axis))
+
+    def vjp(self, gy):
+        gxs = Split(self.bounds, self.axis)(gy)  # concat and split are each other's adjoint
+        return gxs if isinstance(gxs, tuple) else (gxs,)
 
 
 def concat(tensors, dim=0):
@@ -123,6 +138,9 @@ class Split(Function):
 
     def backward(self, *gys):
         return xp_of(gys[0]).concatenate(gys, axis=self.axis)
+
+    def vjp(self, *gys):
+        return Concat(self.axis)(*gys)  # the engine fills the unused outputs' gradients with zeros
 
 
 def split(x, split_size_or_sections, dim=0):
@@ -157,14 +175,38 @@ class GetItem(Function):
         return x[self.index]
 
     def backward(self, gy):
-        gx = xp_of(gy).zeros(self.x_shape, dtype=gy.dtype)
-        if _is_int_array(self.index) and gy.ndim >= 1:
-            scatter_add_rows(gx, self.index, gy)
-        elif _has_int_array(self.index):
-            xp_of(gy).add.at(gx, self.index, gy)  # repeated indices must add up
-        else:
-            gx[self.index] = gy  # basic indexing and masks never repeat an element
-        return gx
+        return _scatter_item(gy, self.index, self.x_shape)
+
+    def vjp(self, gy):
+        return ScatterItem(self.index, self.x_shape)(gy)
+
+
+class ScatterItem(Function):
+    """Zeros of ``x_shape`` with ``g`` added at ``index``: ``x[index]``'s adjoint (its gradient as an
+    op on tensors), whose own gradient is ``g[index]`` again, so the pair differentiate to any order."""
+
+    def __init__(self, index, x_shape):
+        self.index, self.x_shape = index, x_shape
+
+    def forward(self, g):
+        return _scatter_item(g, self.index, self.x_shape)
+
+    def backward(self, gg):
+        return gg[self.index]
+
+    def vjp(self, gg):
+        return GetItem(self.index)(gg)
+
+
+def _scatter_item(g, index, x_shape):
+    gx = xp_of(g).zeros(x_shape, dtype=g.dtype)
+    if _is_int_array(index) and g.ndim >= 1:
+        scatter_add_rows(gx, index, g)
+    elif _has_int_array(index):
+        xp_of(g).add.at(gx, index, g)  # repeated indices must add up
+    else:
+        gx[index] = g  # basic indexing and masks never repeat an element
+    return gx
 
 
 def _is_int_array(index):
@@ -200,6 +242,9 @@ class ConstantPad(Function):
 
     def backward(self, gy):
         return gy[tuple(slice(lo, gy.shape[i] - hi) for i, (lo, hi) in enumerate(self.widths))]
+
+    def vjp(self, gy):  # the interior, whose adjoint (ScatterItem) pads with zeros again
+        return GetItem(tuple(slice(lo, gy.shape[i] - hi) for i, (lo, hi) in enumerate(self.widths)))(gy)
 
 
 def pad(x, pad, mode="constant", value=0.0):

@@ -10,11 +10,11 @@ from ember import ops
 from ember.autograd.grad_mode import no_grad
 from ember.autograd.tensor import Tensor
 from ember.backend import get_array_module
-from ember.nn.utils import rnn
+from ember.nn.utils import rnn, stateless
 
 __all__ = [
     "clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm",
-    "parameters_to_vector", "vector_to_parameters", "l1_penalty", "l2_penalty", "rnn",
+    "parameters_to_vector", "vector_to_parameters", "l1_penalty", "l2_penalty", "rnn", "stateless",
 ]
 
 
