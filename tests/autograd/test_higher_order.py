@@ -199,3 +199,16 @@ def test_first_order_backward_is_untouched_by_create_graph_machinery():
     x = em.tensor(DATA.copy(), requires_grad=True)
     (x.exp() * x).sum().backward()
     assert x.grad.grad_fn is None and not x.grad.requires_grad
+
+
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "hardtanh", "relu6", "abs"])
+def test_piecewise_linear_activations_differentiate_to_zeros_as_torchs(name):
+    def run(lib, x):
+        fn = getattr(lib, name, None) or getattr(lib.nn.functional, name)
+        (g,) = lib.autograd.grad(fn(x).sum(), x, create_graph=True)
+        (h,) = lib.autograd.grad(g.sum(), x)
+        return g.requires_grad, h
+
+    (ours_flag, ours), (theirs_flag, theirs) = both(run)
+    assert ours_flag and theirs_flag
+    assert_close(ours, theirs)

@@ -77,7 +77,7 @@ class LeakyReLU(Function):
     def vjp(self, gy):
         (positive,) = self.saved
         slope = xp_of(positive).where(positive, 1.0, self.slope)  # piecewise constant
-        return mul(gy, constant(slope, gy))
+        return mul(gy, constant(slope, gy, self.inputs[0]))
 
 
 def relu(x):
@@ -222,7 +222,7 @@ class Hardtanh(Function):
 
     def vjp(self, gy):
         (x,) = self.saved
-        return mul(gy, constant((x > self.low) & (x < self.high), gy))
+        return mul(gy, constant((x > self.low) & (x < self.high), gy, self.inputs[0]))
 
 
 def hardtanh(x, min_val=-1.0, max_val=1.0):

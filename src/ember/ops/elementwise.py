@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember import backend
+from ember.autograd import grad_mode
 from ember.autograd.function import Function
 from ember.autograd.tensor import Tensor, as_tensor
 from ember.backend import get_array_module as xp_of
@@ -12,10 +13,35 @@ from ember.ops.arithmetic import div, mul, neg, promote
 from ember.ops.broadcast import reduce_to, sum_to
 
 
-def constant(array, like):
+def constant(array, like, source=None):
     """A piecewise-constant factor of a ``vjp`` (a mask, a sign, a slope) as a tensor of ``like``'s
-    dtype, outside the graph: its own derivative is 0 wherever it is defined."""
-    return Tensor(array.astype(like.dtype, copy=False))
+    dtype: its own derivative is 0 wherever it is defined.
+
+    Given the ``source`` tensor it was read from, the factor stays in the graph with that zero
+    derivative, as PyTorch's ``threshold_backward(gy, x)`` does: ``grad(relu(x).sum(), x,
+    create_graph=True)`` then requires grad and differentiates to zeros instead of refusing.
+    """
+    array = array.astype(like.dtype, copy=False)
+    if source is not None and source.requires_grad and grad_mode.is_grad_enabled():
+        return PiecewiseConstant(array)(source)
+    return Tensor(array)
+
+
+class PiecewiseConstant(Function):
+    """A factor read from ``x`` that does not change as ``x`` moves (d/dx = 0, to every order)."""
+
+    def __init__(self, array):
+        self.array = array
+
+    def forward(self, x):
+        return self.array
+
+    def backward(self, gy):
+        return xp_of(gy).zeros(self.inputs[0].shape, dtype=self.inputs[0].dtype)
+
+    def vjp(self, gy):
+        x = self.inputs[0]
+        return constant(xp_of(x.array).zeros(x.shape), x, x)
 
 
 class Exp(Function):
@@ -85,7 +111,7 @@ class Abs(Function):
 
     def vjp(self, gy):
         (x,) = self.saved
-        return mul(gy, constant(xp_of(x).sign(x), gy))  # sign is piecewise constant
+        return mul(gy, constant(xp_of(x).sign(x), gy, self.inputs[0]))  # sign is piecewise constant
 
 
 def abs(x):  # noqa: A001 - mirrors the builtin
