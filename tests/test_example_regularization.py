@@ -1,19 +1,16 @@
 """examples/regularization_study.py: the network over-fits, and regularisation lowers its dev error."""
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "regularization_study.py"
+from example_scripts import load_example
+
 REDUCED = ["--train-size", "300", "--epochs", "40", "--hidden", "128"]
 
 
 @pytest.fixture(scope="module")
 def study():
-    spec = importlib.util.spec_from_file_location("regularization_study", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_example("regularization_study")
     return module
 
 

@@ -1,26 +1,16 @@
 """The higher-order autograd examples: each runs, converges or learns, and agrees with an exact answer."""
-import importlib.util
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 import ember as em
-
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from example_scripts import load_example
 
 
 def test_newton_reaches_the_rosenbrock_minimum_in_a_handful_of_steps():
-    demo = _load("newton_rosenbrock")
+    demo = load_example("newton_rosenbrock")
     x, y = 0.3, -0.4
     f, g, H = demo.gradient_and_hessian(x, y)
     assert f == pytest.approx((1 - x) ** 2 + 100 * (y - x ** 2) ** 2)
@@ -33,7 +23,7 @@ def test_newton_reaches_the_rosenbrock_minimum_in_a_handful_of_steps():
 
 
 def test_tanh_derivatives_match_closed_forms_and_torch(tmp_path):
-    demo = _load("tanh_derivatives")
+    demo = load_example("tanh_derivatives")
     grid = np.linspace(-3, 3, 25)
     ys = demo.derivatives(em.tensor(grid, requires_grad=True), 4)
     t = np.tanh(grid)
@@ -64,7 +54,7 @@ def _torch_mlp(module):
 
 
 def test_wgan_gp_penalty_reaches_the_critic_and_the_generator_moves_to_the_modes():
-    demo = _load("wgan_gp")
+    demo = load_example("wgan_gp")
     critic = demo.mlp(2, 1)
     real, fake = demo.real_batch(np.random.default_rng(0), 32), em.randn(32, 2)
     penalty = demo.gradient_penalty(critic, real, fake, np.random.default_rng(1))
@@ -86,7 +76,7 @@ def test_wgan_gp_penalty_reaches_the_critic_and_the_generator_moves_to_the_modes
 
 
 def test_power_iteration_finds_the_top_hessian_eigenvalue():
-    demo = _load("hessian_eigenvalue")
+    demo = load_example("hessian_eigenvalue")
     em.manual_seed(0)
     x, y = demo.toy_data(n=32)
     model = demo.mlp(hidden=4)
@@ -131,7 +121,7 @@ def _torch_mlp_forward(params, x):
 
 
 def test_maml_meta_gradient_matches_torch_and_beats_pooled_pretraining():
-    demo = _load("maml_sine")
+    demo = load_example("maml_sine")
     rng = np.random.default_rng(0)
     params = demo.init_params(rng)
     amplitude, phase = demo.sample_tasks(rng, 3)

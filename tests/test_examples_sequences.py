@@ -1,17 +1,13 @@
 """examples/sequence_architectures.py: each of many-to-one, many-to-many and one-to-many learns its toy task."""
-import importlib.util
-from pathlib import Path
 
 import pytest
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sequence_architectures.py"
+from example_scripts import load_example
 
 
 @pytest.fixture(scope="module")
 def demo():
-    spec = importlib.util.spec_from_file_location("sequence_architectures", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_example("sequence_architectures")
     return module
 
 

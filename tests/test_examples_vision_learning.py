@@ -1,24 +1,15 @@
 """Fast runs of the one-shot, transfer-learning and multi-task examples: each runs and learns."""
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from example_scripts import load_example
 
 
 @pytest.fixture(scope="module")
 def one_shot(tmp_path_factory):
     out = tmp_path_factory.mktemp("one_shot")
-    return _load("one_shot_digits").main(["--steps", "200", "--out", str(out)])
+    return load_example("one_shot_digits").main(["--steps", "200", "--out", str(out)])
 
 
 def test_one_shot_verification_learns_on_unseen_digits(one_shot):
@@ -35,7 +26,7 @@ def test_one_shot_writes_the_roc_curve(one_shot):
 
 
 def test_orientation_classes_are_new_identities():
-    demo = _load("one_shot_digits")
+    demo = load_example("one_shot_digits")
     images = np.arange(2 * 64, dtype=np.float32).reshape(2, 1, 8, 8)
     views, labels = demo.orientation_classes(images, np.array([0, 3]))
     assert views.shape == (16, 1, 8, 8) and sorted(labels.tolist()) == list(range(8)) + list(range(24, 32))
@@ -44,7 +35,7 @@ def test_orientation_classes_are_new_identities():
 
 @pytest.fixture(scope="module")
 def transfer():
-    return _load("transfer_learning")
+    return load_example("transfer_learning")
 
 
 def test_transfer_learning_freezes_the_body_and_trains_a_new_head(transfer):
@@ -93,7 +84,7 @@ def test_transfer_learning_frozen_body_beats_scratch_on_one_image_per_digit(tran
 
 
 def test_multitask_masked_loss_beats_dropping_incomplete_rows():
-    result = _load("multitask").main(["--steps", "100"])
+    result = load_example("multitask").main(["--steps", "100"])
     assert 0.45 < result["labelled_fraction"] < 0.55
     masked, dropped = result["masked"], result["complete_rows_only"]
     assert min(masked.values()) > 0.85  # chance: about 0.5–0.6 per task

@@ -9,25 +9,13 @@ import torch.nn.functional as TF
 
 import ember as em
 import ember.nn.functional as F
+from draws import normal, probs, signs
 from ember import nn
 from ember.testing import gradcheck
 from torch_parity import Const, check_op
 
 RNG = np.random.default_rng(0)
 REDUCTIONS = ["mean", "sum", "none"]
-
-
-def _normal(*shape, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape)
-
-
-def _signs(*shape, seed=1):
-    return np.where(np.random.default_rng(seed).random(shape) < 0.5, -1.0, 1.0)
-
-
-def _probs(*shape, seed=0):
-    e = np.exp(_normal(*shape, seed=seed))
-    return e / e.sum(-1, keepdims=True)
 
 
 def _check(ours, theirs, inputs, dtype=np.float64, tol=None):
@@ -40,12 +28,12 @@ def _check(ours, theirs, inputs, dtype=np.float64, tol=None):
 @pytest.mark.parametrize("log_target", [False, True])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_kl_div_matches_torch(reduction, log_target, dtype):
-    target = np.log(_probs(4, 5, seed=2)) if log_target else _probs(4, 5, seed=2)
+    target = np.log(probs(4, 5, seed=2)) if log_target else probs(4, 5, seed=2)
     with_zero = target.copy()
     with_zero[0, 1] = 0.0 if not log_target else with_zero[0, 1]
     # a zero probability contributes 0·log 0 = 0; PyTorch's gradient wrt that target entry is NaN
     # (xlogy's at (0, 0)), ember's 0, so that case is compared with the target held constant
-    for inputs in ([np.log(_probs(4, 5)), target], [np.log(_probs(4, 5)), Const(with_zero)]):
+    for inputs in ([np.log(probs(4, 5)), target], [np.log(probs(4, 5)), Const(with_zero)]):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # 'mean' warns in both
             _check(lambda x, t: F.kl_div(x, t, reduction=reduction, log_target=log_target),
@@ -55,15 +43,15 @@ def test_kl_div_matches_torch(reduction, log_target, dtype):
 def test_kl_div_mean_warns_and_gradcheck():
     with pytest.warns(UserWarning, match="'batchmean' divides only by the batch size"):
         F.kl_div(em.randn(2, 3), em.rand(2, 3))
-    x = em.tensor(np.log(_probs(3, 4)), requires_grad=True)
-    t = em.tensor(_probs(3, 4, seed=5), requires_grad=True)
+    x = em.tensor(np.log(probs(3, 4)), requires_grad=True)
+    t = em.tensor(probs(3, 4, seed=5), requires_grad=True)
     assert gradcheck(lambda a, b: F.kl_div(a, b, reduction="batchmean"), [x, t])
     assert gradcheck(lambda a, b: F.kl_div(a, b, reduction="none", log_target=True), [x, t])
 
 
 def test_kl_div_loss_module():
     assert repr(nn.KLDivLoss(reduction="batchmean")) == repr(torch.nn.KLDivLoss(reduction="batchmean"))
-    x, t = np.log(_probs(4, 5)), _probs(4, 5, seed=3)
+    x, t = np.log(probs(4, 5)), probs(4, 5, seed=3)
     for kwargs in [{"reduction": "batchmean"}, {"reduction": "sum", "log_target": False},
                    {"reduction": "none", "log_target": True}]:
         target = np.log(t) if kwargs.get("log_target") else t
@@ -79,7 +67,7 @@ def test_kl_div_loss_module():
 @pytest.mark.parametrize("log_input,full", [(True, False), (False, False), (True, True), (False, True)])
 def test_poisson_nll_loss_matches_torch(log_input, full, reduction):
     counts = np.random.default_rng(4).poisson(2.0, (3, 5)).astype(float)
-    x = _normal(3, 5) if log_input else np.abs(_normal(3, 5)) + 0.1
+    x = normal(3, 5) if log_input else np.abs(normal(3, 5)) + 0.1
     _check(lambda a, y: F.poisson_nll_loss(a, y, log_input=log_input, full=full, reduction=reduction),
            lambda a, y: TF.poisson_nll_loss(a, y, log_input=log_input, full=full, reduction=reduction),
            [x, Const(counts)])
@@ -89,7 +77,7 @@ def test_poisson_nll_loss_matches_torch(log_input, full, reduction):
 
 
 def test_poisson_nll_loss_gradcheck():
-    x = em.tensor(np.abs(_normal(3, 4)) + 0.2, requires_grad=True)
+    x = em.tensor(np.abs(normal(3, 4)) + 0.2, requires_grad=True)
     y = em.tensor(np.random.default_rng(4).poisson(2.0, (3, 4)).astype(float))
     assert gradcheck(lambda a: F.poisson_nll_loss(a, y, log_input=False, full=True), [x])
     assert gradcheck(lambda a: F.poisson_nll_loss(a, y), [x])
@@ -102,19 +90,19 @@ VAR_SHAPES = [(4, 3), (4,), (4, 1), (1, 3)]
 @pytest.mark.parametrize("var_shape", VAR_SHAPES)
 @pytest.mark.parametrize("full", [False, True])
 def test_gaussian_nll_loss_matches_torch(var_shape, full, reduction):
-    var = np.abs(_normal(*var_shape, seed=3)) + 0.05
+    var = np.abs(normal(*var_shape, seed=3)) + 0.05
     var.ravel()[0] = 1e-8  # below eps: clamped in the value, not in the gradient (as PyTorch)
     _check(lambda m, y, v: F.gaussian_nll_loss(m, y, v, full=full, reduction=reduction),
            lambda m, y, v: TF.gaussian_nll_loss(m, y, v, full=full, reduction=reduction),
-           [_normal(4, 3), _normal(4, 3, seed=2), var])
+           [normal(4, 3), normal(4, 3, seed=2), var])
 
 
 def test_gaussian_nll_loss_number_var_module_gradcheck_and_errors():
-    mu, y = _normal(4, 3), _normal(4, 3, seed=2)
+    mu, y = normal(4, 3), normal(4, 3, seed=2)
     np.testing.assert_allclose(F.gaussian_nll_loss(em.tensor(mu), em.tensor(y), 0.5).numpy(),
                                TF.gaussian_nll_loss(torch.tensor(mu), torch.tensor(y), 0.5).numpy(), rtol=1e-12)
     assert repr(nn.GaussianNLLLoss(full=True)) == repr(torch.nn.GaussianNLLLoss(full=True))
-    v = np.abs(_normal(4, 1)) + 0.5
+    v = np.abs(normal(4, 1)) + 0.5
     ours = nn.GaussianNLLLoss(full=True, reduction="sum")(em.tensor(mu), em.tensor(y), em.tensor(v))
     theirs = torch.nn.GaussianNLLLoss(full=True, reduction="sum")(torch.tensor(mu), torch.tensor(y), torch.tensor(v))
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
@@ -139,8 +127,8 @@ def _away_from_kinks(x, kinks=(0.0,)):
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("margin", [0.0, 0.5])
 def test_margin_ranking_loss_matches_torch(margin, reduction):
-    x1, x2 = _normal(6), _normal(6, seed=2)
-    t = _signs(6)
+    x1, x2 = normal(6), normal(6, seed=2)
+    t = signs(6)
     _away_from_kinks(-t * (x1 - x2) + margin)
     _check(lambda a, b, y: F.margin_ranking_loss(a, b, y, margin=margin, reduction=reduction),
            lambda a, b, y: TF.margin_ranking_loss(a, b, y, margin=margin, reduction=reduction), [x1, x2, Const(t)])
@@ -152,9 +140,9 @@ def test_margin_ranking_loss_matches_torch(margin, reduction):
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("margin", [1.0, 2.0])
 def test_hinge_embedding_loss_matches_torch(margin, reduction):
-    x = np.abs(_normal(3, 4)) * 1.5
+    x = np.abs(normal(3, 4)) * 1.5
     _away_from_kinks(x, (margin,))
-    t = _signs(3, 4)
+    t = signs(3, 4)
     _check(lambda a, y: F.hinge_embedding_loss(a, y, margin=margin, reduction=reduction),
            lambda a, y: TF.hinge_embedding_loss(a, y, margin=margin, reduction=reduction), [x, Const(t)])
     assert repr(nn.HingeEmbeddingLoss()) == repr(torch.nn.HingeEmbeddingLoss())
@@ -165,8 +153,8 @@ def test_hinge_embedding_loss_matches_torch(margin, reduction):
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_soft_margin_loss_matches_torch(reduction):
     _check(lambda a, y: F.soft_margin_loss(a, y, reduction=reduction),
-           lambda a, y: TF.soft_margin_loss(a, y, reduction=reduction), [_normal(3, 4), Const(_signs(3, 4))])
-    x, t = _normal(5), _signs(5)
+           lambda a, y: TF.soft_margin_loss(a, y, reduction=reduction), [normal(3, 4), Const(signs(3, 4))])
+    x, t = normal(5), signs(5)
     np.testing.assert_allclose(nn.SoftMarginLoss()(em.tensor(x), em.tensor(t)).numpy(),
                                torch.nn.SoftMarginLoss()(torch.tensor(x), torch.tensor(t)).numpy(), rtol=1e-12)
 
@@ -175,8 +163,8 @@ def test_soft_margin_loss_matches_torch(reduction):
 @pytest.mark.parametrize("weighted", [False, True])
 def test_multilabel_soft_margin_loss_matches_torch(weighted, reduction):
     target = (np.random.default_rng(3).random((4, 5)) < 0.4).astype(float)
-    weight = np.abs(_normal(5, seed=7)) if weighted else None
-    inputs = [_normal(4, 5), Const(target)] + ([Const(weight)] if weighted else [])
+    weight = np.abs(normal(5, seed=7)) if weighted else None
+    inputs = [normal(4, 5), Const(target)] + ([Const(weight)] if weighted else [])
     _check(lambda a, y, *w: F.multilabel_soft_margin_loss(a, y, *w, reduction=reduction),
            lambda a, y, *w: TF.multilabel_soft_margin_loss(a, y, *w, reduction=reduction), inputs)
     ours = nn.MultiLabelSoftMarginLoss(None if weight is None else em.tensor(weight), reduction=reduction)
@@ -190,14 +178,14 @@ def test_multilabel_soft_margin_loss_matches_torch(weighted, reduction):
 @pytest.mark.parametrize("margin", [0.0, 0.3])
 @pytest.mark.parametrize("shape", [(5, 4), (4,)])
 def test_cosine_embedding_loss_matches_torch(shape, margin, reduction):
-    t = _signs(*shape[:-1]) if len(shape) == 2 else np.array(-1.0)
+    t = signs(*shape[:-1]) if len(shape) == 2 else np.array(-1.0)
     _check(lambda a, b, y: F.cosine_embedding_loss(a, b, y, margin=margin, reduction=reduction),
            lambda a, b, y: TF.cosine_embedding_loss(a, b, y, margin=margin, reduction=reduction),
-           [_normal(*shape), _normal(*shape, seed=3), Const(t)])
+           [normal(*shape), normal(*shape, seed=3), Const(t)])
 
 
 def test_cosine_embedding_loss_module_and_gradcheck():
-    x1, x2, t = _normal(5, 4), _normal(5, 4, seed=3), _signs(5)
+    x1, x2, t = normal(5, 4), normal(5, 4, seed=3), signs(5)
     assert repr(nn.CosineEmbeddingLoss(0.2)) == repr(torch.nn.CosineEmbeddingLoss(0.2))
     np.testing.assert_allclose(nn.CosineEmbeddingLoss(0.2)(*map(em.tensor, (x1, x2, t))).numpy(),
                                torch.nn.CosineEmbeddingLoss(0.2)(*map(torch.tensor, (x1, x2, t))).numpy(), rtol=1e-12)
@@ -209,8 +197,8 @@ def test_cosine_embedding_loss_module_and_gradcheck():
 @pytest.mark.parametrize("p", [1, 2])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_multi_margin_loss_matches_torch(p, weighted, reduction):
-    x, target = _normal(6, 4) * 0.6, np.array([0, 3, 1, 1, 2, 0])
-    weight = np.abs(_normal(4, seed=5)) if weighted else None
+    x, target = normal(6, 4) * 0.6, np.array([0, 3, 1, 1, 2, 0])
+    weight = np.abs(normal(4, seed=5)) if weighted else None
     kwargs = {"p": p, "margin": 0.8, "reduction": reduction}
     inputs = [x, target] + ([Const(weight)] if weighted else [])
     _check(lambda a, y, *w: F.multi_margin_loss(a, y, weight=w[0] if w else None, **kwargs),
@@ -223,8 +211,8 @@ def test_multi_margin_loss_matches_torch(p, weighted, reduction):
 
 def test_multi_margin_loss_one_sample_gradcheck_and_errors():
     _check(lambda a, y: F.multi_margin_loss(a, y, reduction="none"),
-           lambda a, y: TF.multi_margin_loss(a, y, reduction="none"), [_normal(5) * 0.5, np.array(2)])
-    x = em.tensor(_normal(4, 3) * 0.5, requires_grad=True)
+           lambda a, y: TF.multi_margin_loss(a, y, reduction="none"), [normal(5) * 0.5, np.array(2)])
+    x = em.tensor(normal(4, 3) * 0.5, requires_grad=True)
     assert gradcheck(lambda a: F.multi_margin_loss(a, em.tensor([0, 2, 1, 1]), p=2), [x])
     with pytest.raises(ValueError, match="only p == 1 and p == 2 supported"):
         nn.MultiMarginLoss(p=3)
@@ -232,7 +220,7 @@ def test_multi_margin_loss_one_sample_gradcheck_and_errors():
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_multilabel_margin_loss_matches_torch(reduction):
-    x = _normal(3, 5) * 0.5
+    x = normal(3, 5) * 0.5
     target = np.array([[3, 0, -1, 1, 4], [1, 2, 4, 0, 3], [-1, 2, 0, 0, 0]])
     _check(lambda a, y: F.multilabel_margin_loss(a, y, reduction=reduction),
            lambda a, y: TF.multilabel_margin_loss(a, y, reduction=reduction), [x, target])
@@ -245,11 +233,11 @@ def test_multilabel_margin_loss_matches_torch(reduction):
 
 
 @pytest.mark.parametrize("name,args", [
-    ("margin_ranking_loss", lambda: (_normal(4), _normal(4, seed=2), _signs(4))),
-    ("hinge_embedding_loss", lambda: (np.abs(_normal(4)), _signs(4))),
-    ("soft_margin_loss", lambda: (_normal(4), _signs(4))),
-    ("multilabel_soft_margin_loss", lambda: (_normal(2, 3), np.eye(2, 3))),
-    ("cosine_embedding_loss", lambda: (_normal(3, 4), _normal(3, 4, seed=2), _signs(3))),
+    ("margin_ranking_loss", lambda: (normal(4), normal(4, seed=2), signs(4))),
+    ("hinge_embedding_loss", lambda: (np.abs(normal(4)), signs(4))),
+    ("soft_margin_loss", lambda: (normal(4), signs(4))),
+    ("multilabel_soft_margin_loss", lambda: (normal(2, 3), np.eye(2, 3))),
+    ("cosine_embedding_loss", lambda: (normal(3, 4), normal(3, 4, seed=2), signs(3))),
 ])
 def test_legacy_size_average_and_reduce(name, args):
     values = args()
@@ -274,7 +262,7 @@ def test_loss_reprs_match_torch(name):
 @pytest.mark.parametrize("shapes,dim", [(((5, 4), (5, 4)), 1), (((3, 4, 2), (3, 4, 2)), -1), (((5, 4), (1, 4)), 1),
                                         (((2, 3, 4), (2, 3, 4)), 0)])
 def test_cosine_similarity_matches_torch(shapes, dim, dtype):
-    x1, x2 = _normal(*shapes[0]), _normal(*shapes[1], seed=4)
+    x1, x2 = normal(*shapes[0]), normal(*shapes[1], seed=4)
     _check(lambda a, b: F.cosine_similarity(a, b, dim=dim), lambda a, b: TF.cosine_similarity(a, b, dim=dim),
            [x1, x2], dtype)
     ours, theirs = nn.CosineSimilarity(dim, eps=1e-6), torch.nn.CosineSimilarity(dim, eps=1e-6)
@@ -283,17 +271,17 @@ def test_cosine_similarity_matches_torch(shapes, dim, dtype):
 
 
 def test_cosine_similarity_small_norms_are_clamped_like_torch():
-    x1, x2 = _normal(3, 4) * 1e-9, _normal(3, 4, seed=4)
+    x1, x2 = normal(3, 4) * 1e-9, normal(3, 4, seed=4)
     x1[1] = 0.0
     _check(lambda a, b: F.cosine_similarity(a, b, eps=1e-8), lambda a, b: TF.cosine_similarity(a, b, eps=1e-8),
            [x1, x2], tol=1e-9)
-    a, b = em.tensor(_normal(3, 4), requires_grad=True), em.tensor(_normal(3, 4, seed=4), requires_grad=True)
+    a, b = em.tensor(normal(3, 4), requires_grad=True), em.tensor(normal(3, 4, seed=4), requires_grad=True)
     assert gradcheck(lambda p, q: F.cosine_similarity(p, q), [a, b])
 
 
 @pytest.mark.parametrize("p,keepdim", [(2.0, False), (1.0, True), (3.0, False)])
 def test_pairwise_distance_module_matches_torch(p, keepdim):
-    x1, x2 = _normal(5, 4), _normal(5, 4, seed=3)
+    x1, x2 = normal(5, 4), normal(5, 4, seed=3)
     ours, theirs = nn.PairwiseDistance(p, keepdim=keepdim), torch.nn.PairwiseDistance(p, keepdim=keepdim)
     assert repr(ours) == repr(theirs) and ours.norm == theirs.norm
     a, b = em.tensor(x1, requires_grad=True), em.tensor(x2, requires_grad=True)

@@ -9,23 +9,11 @@ import torch.nn.functional as TF
 
 import ember as em
 import ember.nn.functional as F
+from draws import normal, probs, signs
 from ember.autograd.function import OnceDifferentiable
 from ember.ops.dropout import alpha_dropout, dropout, dropout2d, feature_dropout
 from ember.testing import gradgradcheck
 from torch_parity import Const, assert_close, check_second_order, make_inputs
-
-
-def _normal(*shape, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape)
-
-
-def _signs(*shape, seed=1):
-    return np.where(np.random.default_rng(seed).random(shape) < 0.5, -1.0, 1.0)
-
-
-def _probs(*shape, seed=0):
-    e = np.exp(_normal(*shape, seed=seed))
-    return e / e.sum(-1, keepdims=True)
 
 
 def _positive(*shape, seed=0):
@@ -47,38 +35,38 @@ def both(name, **kw):
 # -- the composed losses ------------------------------------------------------------------------------
 # Inputs keep away from the kinks (|x − y| = β, hinge corners), where the second derivative jumps.
 LOSSES = [
-    ("smooth_l1", *both("smooth_l1_loss", beta=0.5), [_normal(3, 4), Const(_normal(3, 4, seed=1))]),
-    ("smooth_l1_both_grad", *both("smooth_l1_loss", reduction="sum"), [_normal(3, 4), _normal(3, 4, seed=1)]),
-    ("huber", *both("huber_loss", delta=0.7, reduction="none"), [_normal(3, 4), Const(_normal(3, 4, seed=1))]),
-    ("mse_weighted_none", *both("mse_loss", reduction="none"), [_normal(2, 3), _normal(2, 3, seed=1)]),
-    ("kl_div", *both("kl_div", reduction="batchmean"), [np.log(_probs(3, 4)), _probs(3, 4, seed=2)]),
+    ("smooth_l1", *both("smooth_l1_loss", beta=0.5), [normal(3, 4), Const(normal(3, 4, seed=1))]),
+    ("smooth_l1_both_grad", *both("smooth_l1_loss", reduction="sum"), [normal(3, 4), normal(3, 4, seed=1)]),
+    ("huber", *both("huber_loss", delta=0.7, reduction="none"), [normal(3, 4), Const(normal(3, 4, seed=1))]),
+    ("mse_weighted_none", *both("mse_loss", reduction="none"), [normal(2, 3), normal(2, 3, seed=1)]),
+    ("kl_div", *both("kl_div", reduction="batchmean"), [np.log(probs(3, 4)), probs(3, 4, seed=2)]),
     ("kl_div_log_target", *both("kl_div", reduction="sum", log_target=True),
-     [np.log(_probs(3, 4)), np.log(_probs(3, 4, seed=2))]),
-    ("poisson_nll", *both("poisson_nll_loss"), [_normal(3, 4), Const(np.arange(12.0).reshape(3, 4) % 4)]),
+     [np.log(probs(3, 4)), np.log(probs(3, 4, seed=2))]),
+    ("poisson_nll", *both("poisson_nll_loss"), [normal(3, 4), Const(np.arange(12.0).reshape(3, 4) % 4)]),
     ("poisson_nll_rate_full", *both("poisson_nll_loss", log_input=False, full=True, reduction="none"),
      [_positive(3, 4), Const(np.arange(12.0).reshape(3, 4) % 4)]),
-    ("gaussian_nll", *both("gaussian_nll_loss"), [_normal(3, 4), _normal(3, 4, seed=1), _positive(3, 4)]),
+    ("gaussian_nll", *both("gaussian_nll_loss"), [normal(3, 4), normal(3, 4, seed=1), _positive(3, 4)]),
     ("gaussian_nll_shared_var", *both("gaussian_nll_loss", full=True, reduction="sum"),
-     [_normal(3, 4), Const(_normal(3, 4, seed=1)), _positive(3, 1)]),
+     [normal(3, 4), Const(normal(3, 4, seed=1)), _positive(3, 1)]),
     ("bce_logits_both", *both("binary_cross_entropy_with_logits", reduction="none"),
-     [_normal(3, 4), Const(_probs(3, 4, seed=3)), Const(_positive(4))]),
-    ("soft_margin", *both("soft_margin_loss"), [_normal(3, 4), Const(_signs(3, 4))]),
+     [normal(3, 4), Const(probs(3, 4, seed=3)), Const(_positive(4))]),
+    ("soft_margin", *both("soft_margin_loss"), [normal(3, 4), Const(signs(3, 4))]),
     ("multilabel_soft_margin", *both("multilabel_soft_margin_loss", reduction="none"),
-     [_normal(3, 4), Const((_normal(3, 4, seed=4) > 0) * 1.0), Const(_positive(4))]),
+     [normal(3, 4), Const((normal(3, 4, seed=4) > 0) * 1.0), Const(_positive(4))]),
     ("margin_ranking", *both("margin_ranking_loss", margin=0.2),
-     [_normal(6), _normal(6, seed=2), Const(_signs(6))]),
+     [normal(6), normal(6, seed=2), Const(signs(6))]),
     ("hinge_embedding", *both("hinge_embedding_loss", margin=1.0),
-     [np.array([[0.3, 1.6, 0.7], [2.1, 0.2, 0.5]]), Const(_signs(2, 3))]),
+     [np.array([[0.3, 1.6, 0.7], [2.1, 0.2, 0.5]]), Const(signs(2, 3))]),
     ("cosine_embedding", *both("cosine_embedding_loss", margin=0.1, reduction="none"),
-     [_normal(5, 4), _normal(5, 4, seed=3), Const(_signs(5))]),
-    ("cosine_similarity", *both("cosine_similarity", dim=1), [_normal(3, 4), _normal(3, 4, seed=5)]),
+     [normal(5, 4), normal(5, 4, seed=3), Const(signs(5))]),
+    ("cosine_similarity", *both("cosine_similarity", dim=1), [normal(3, 4), normal(3, 4, seed=5)]),
     # PyTorch does not differentiate its multi-class margin losses twice: finite differences only
     ("multi_margin_p2", lambda x, y, w: F.multi_margin_loss(x, y, p=2, margin=0.8, weight=w), None,
-     [_normal(4, 3) * 0.5, np.array([0, 2, 1, 1]), Const(_positive(3))]),
+     [normal(4, 3) * 0.5, np.array([0, 2, 1, 1]), Const(_positive(3))]),
     ("multi_margin_p1", lambda x, y: F.multi_margin_loss(x, y, reduction="none"), None,
-     [_normal(4, 3) * 0.5, np.array([0, 2, 1, 1])]),
+     [normal(4, 3) * 0.5, np.array([0, 2, 1, 1])]),
     ("multilabel_margin", F.multilabel_margin_loss, None,
-     [_normal(3, 5) * 0.5, np.array([[3, 0, -1, 1, 4], [1, 2, 4, 0, 3], [-1, 2, 0, 0, 0]])]),
+     [normal(3, 5) * 0.5, np.array([[3, 0, -1, 1, 4], [1, 2, 4, 0, 3], [-1, 2, 0, 0, 0]])]),
 ]
 
 
@@ -92,16 +80,16 @@ def test_negative_sampling_loss_second_derivatives_match_its_formula():
         noise = torch.einsum("nkd,nd->nk", u_k, v)
         return (TF.softplus(-(v * u_o).sum(1)) + TF.softplus(noise).sum(1)).mean()
 
-    check_twice(F.negative_sampling_loss, theirs, [_normal(3, 4), _normal(3, 4, seed=1), _normal(3, 2, 4, seed=2)])
+    check_twice(F.negative_sampling_loss, theirs, [normal(3, 4), normal(3, 4, seed=1), normal(3, 2, 4, seed=2)])
 
 
 # -- the fused cross-entropy: every path, in float32 too -----------------------------------------------
 CE_PATHS = [
-    ("indices_weight_ignore", dict(ignore_index=1), [_normal(6, 4), np.array([0, 1, 3, 1, 2, 0]), Const(_positive(4))]),
-    ("probs_smoothing_weight", dict(label_smoothing=0.2), [_normal(2, 4, 3), Const(_probs(2, 3, 4).swapaxes(1, 2)),
+    ("indices_weight_ignore", dict(ignore_index=1), [normal(6, 4), np.array([0, 1, 3, 1, 2, 0]), Const(_positive(4))]),
+    ("probs_smoothing_weight", dict(label_smoothing=0.2), [normal(2, 4, 3), Const(probs(2, 3, 4).swapaxes(1, 2)),
                                                           Const(_positive(4))]),
     ("indices_smoothing_kdim_none", dict(label_smoothing=0.1, reduction="none"),
-     [_normal(2, 4, 3), np.array([[0, 3, 1], [2, 2, -100]])]),
+     [normal(2, 4, 3), np.array([[0, 3, 1], [2, 2, -100]])]),
 ]
 
 
@@ -112,7 +100,7 @@ def test_cross_entropy_paths_second_derivatives(kwargs, inputs):
 
 def test_cross_entropy_hessian_is_that_of_log_softmax():
     """∂²/∂x² of −log softmax(x)_y is diag(p) − p pᵀ (per row, over the mean's divisor)."""
-    x = em.tensor(_normal(2, 3), requires_grad=True)
+    x = em.tensor(normal(2, 3), requires_grad=True)
     (g,) = em.autograd.grad(em.cross_entropy(x, em.tensor([2, 0]), reduction="sum"), [x], create_graph=True)
     p = np.exp(x.detach().numpy())
     p /= p.sum(1, keepdims=True)
@@ -131,7 +119,7 @@ def test_bce_second_derivatives_at_the_clamped_edges_are_torchs():
 
 
 def test_loss_gradients_are_differentiable_to_third_order():
-    x = em.tensor(_normal(3, 4), requires_grad=True)
+    x = em.tensor(normal(3, 4), requires_grad=True)
     y = em.tensor(np.array([1, 0, 3]))
     (g,) = em.autograd.grad(em.cross_entropy(x, y), [x], create_graph=True)
     (h,) = em.autograd.grad((g * g).sum(), [x], create_graph=True)
@@ -144,7 +132,7 @@ def test_loss_gradients_are_differentiable_to_third_order():
 
 def test_ctc_is_differentiable_once_and_says_so():
     """As PyTorch's: the first derivative has a graph, differentiating it again raises naming CTC."""
-    log_probs = em.tensor(np.log(_probs(5, 2, 4)), requires_grad=True)
+    log_probs = em.tensor(np.log(probs(5, 2, 4)), requires_grad=True)
     loss = F.ctc_loss(log_probs, em.tensor([[1, 2], [3, 3]]), [5, 5], [2, 2])
     (g,) = em.autograd.grad(loss, [log_probs], create_graph=True)
     with pytest.raises(RuntimeError, match="CTC"):
@@ -172,7 +160,7 @@ def test_dropout_second_derivatives_reuse_the_mask(name, shape):
     def drop(x):
         return DROPOUTS[name](x, 0.4, training=True)
 
-    x = _normal(*shape)
+    x = normal(*shape)
     y = _seeded(drop)(em.tensor(x)).numpy()
     if name == "alpha_dropout":  # y = a·keep·x + b: recover the affine map from two inputs
         scale = _seeded(drop)(em.tensor(x + 1)).numpy() - y
@@ -188,17 +176,17 @@ def test_dropout_second_derivatives_reuse_the_mask(name, shape):
 def test_dropout_edge_probabilities(p):
     """p = 0 is the identity and p = 1 all zeros: their second derivatives are those of the rest."""
     check_twice(lambda t: (F.dropout(t, p) * t).sum() + em.tanh(t).sum(),
-                lambda t: (t * (1 - p) * t).sum() + torch.tanh(t).sum(), [_normal(3, 4)])
+                lambda t: (t * (1 - p) * t).sum() + torch.tanh(t).sum(), [normal(3, 4)])
 
 
 def test_dropout_first_derivative_is_the_mask_and_its_derivative_wrt_the_upstream_too():
     """d/dx Σ u ⊙ dropout(x) = u ⊙ m, so ∂/∂u of ⟨v, that⟩ = v ⊙ m: the same mask both times."""
-    x = em.tensor(_normal(4, 5), requires_grad=True)
-    u = em.tensor(_normal(4, 5, seed=1), requires_grad=True)
+    x = em.tensor(normal(4, 5), requires_grad=True)
+    u = em.tensor(normal(4, 5, seed=1), requires_grad=True)
     y = F.dropout(x, 0.3)
     mask = y.detach().numpy() / x.detach().numpy()
     (g,) = em.autograd.grad(y, [x], u, create_graph=True)
     assert_close(g, u.detach().numpy() * mask)
-    v = _normal(4, 5, seed=2)
+    v = normal(4, 5, seed=2)
     (gu,) = em.autograd.grad((g * em.tensor(v)).sum(), [u])
     assert_close(gu, v * mask)

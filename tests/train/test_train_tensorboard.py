@@ -441,12 +441,9 @@ def test_graph_of_a_model_returning_a_tuple():
 
 
 def test_the_example_writes_runs_for_tensorboard(tmp_path):
-    import importlib.util
+    from example_scripts import load_example
 
-    path = Path(__file__).resolve().parents[2] / "examples" / "tensorboard_demo.py"
-    spec = importlib.util.spec_from_file_location("tensorboard_demo", path)
-    demo = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(demo)
+    demo = load_example("tensorboard_demo")
     history = demo.digits_run(tmp_path / "digits", epochs=1)
     demo.char_lm_run(tmp_path / "charlm", epochs=2)
     digits_events, lm_events = read_events(tmp_path / "digits"), read_events(tmp_path / "charlm")

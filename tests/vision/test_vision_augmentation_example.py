@@ -1,19 +1,18 @@
 """examples/augmentation_grid.py: the command line writes a labelled PNG grid in which every transform shows."""
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from example_scripts import load_example
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "examples" / "augmentation_grid.py"
 
 
 def _example():
-    spec = importlib.util.spec_from_file_location("augmentation_grid_example", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_example("augmentation_grid")
     return module
 
 

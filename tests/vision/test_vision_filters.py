@@ -1,5 +1,4 @@
 """Classic edge filters: kernels, sign conventions on a hand-made image, PyTorch/SciPy parity, the example."""
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +9,7 @@ import torch
 import ember as em
 from ember.testing import gradcheck
 from ember.vision import filters
+from example_scripts import load_example
 from torch_parity import assert_close
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -193,9 +193,7 @@ def test_edge_filters_example_writes_the_grid(tmp_path):
     import matplotlib.image as mpimg
     from sklearn.datasets import load_sample_image
 
-    spec = importlib.util.spec_from_file_location("edge_filters_example", ROOT / "examples" / "edge_filters.py")
-    example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(example)
+    example = load_example("edge_filters")
     path = example.main(tmp_path / "out", dpi=50)
     assert path == tmp_path / "out" / "edge_filters.png" and path.exists()
     png = mpimg.imread(path)

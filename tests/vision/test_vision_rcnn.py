@@ -1,7 +1,5 @@
 """Region-based detection: box deltas, the contrast proposer, target assignment, the Fast R-CNN head."""
-import importlib.util
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,8 +23,7 @@ from ember.vision.rcnn import (
     window_contrast,
 )
 from ember.vision.shapes import make_shapes
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "two_stage_detector.py"
+from example_scripts import load_example
 
 
 def random_boxes(rng, n, size=64.0):
@@ -271,9 +268,7 @@ def test_select_suppresses_within_classes_only():
 
 # -- the example -----------------------------------------------------------------------------------
 def test_example_runs_with_tiny_settings(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("two_stage_detector", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_example("two_stage_detector")
     result = module.main(["--out", str(tmp_path), "--train-size", "16", "--test-size", "8", "--epochs", "1",
                           "--batch-size", "8", "--proposals", "30", "--width", "4"])
     assert result["path"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -284,8 +279,6 @@ def test_example_runs_with_tiny_settings(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_example_default_recipe_detects_the_shapes(tmp_path):
-    spec = importlib.util.spec_from_file_location("two_stage_detector", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_example("two_stage_detector")
     result = module.main(["--out", str(tmp_path)])
     assert result["recall"][100] >= 0.95 and result["map50"] >= 0.9

@@ -1,7 +1,5 @@
 """Convolutional sliding windows: the convolutionalized classifier equals classifying every crop."""
-import importlib.util
 from collections import OrderedDict
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,10 +7,10 @@ import pytest
 import ember as em
 from ember import nn
 from ember.vision.sliding_window import convolutionalize, sliding_window_predictions, window_stride
+from example_scripts import load_example
 from torch_parity import assert_close
 
 rng = np.random.default_rng(0)
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sliding_windows.py"
 
 
 def lenet_like(dtype=em.float32):
@@ -130,9 +128,7 @@ def test_the_converted_model_trains_like_any_model():
 
 @pytest.fixture(scope="module")
 def example():
-    spec = importlib.util.spec_from_file_location("sliding_windows_example", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_example("sliding_windows")
     return module
 
 
