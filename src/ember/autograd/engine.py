@@ -33,17 +33,38 @@ def backward(tensor, grad=None, retain_graph=False):
             grad, owned = apply_hooks(tensor, grad), False
         tensor._accumulate(grad, fresh=owned)
         return
-    handed = set() if owned else {id(grad)}  # arrays held elsewhere (a .grad, the caller): copy before storing
+    ownership = GradOwnership(grad, owned)
     grads, hooked_leaves = {id(tensor): grad}, {}
     order = _topological_order([tensor.creator])
     with grad_mode.no_grad():
         for fn in order:
-            _run_node(fn, grads, handed, retain_graph, hooked_leaves)
+            _run_node(fn, grads, ownership, retain_graph, hooked_leaves)
         for x in hooked_leaves.values():  # a leaf's hooks see its total gradient, once
             x._accumulate(apply_hooks(x, grads.pop(id(x))))
     if not retain_graph:
         for fn in order:  # drop the references that keep intermediate activations alive
             fn.inputs = fn.outputs = None
+
+
+class GradOwnership:
+    """Which gradient arrays a leaf may keep as its ``.grad`` without a copy.
+
+    A backward often returns an array it was given: Add hands its ``gy`` to both inputs, a
+    reshape returns a view, and the seed gradient may be the caller's own array. Storing such an
+    array in two leaves' ``.grad`` (or in one while the caller still holds it) would alias them, so
+    a later in-place change of one gradient (``p.grad.mul_(...)``, an optimiser's update) would
+    change the other. Copying every gradient would be safe but slow; instead the first leaf to
+    receive an array that is not a view and that nobody else holds stores it as is, and every
+    array already handed out is copied.
+    """
+
+    def __init__(self, seed, owned: bool):
+        self.handed = set() if owned else {id(seed)}  # the caller keeps a seed it passed in
+
+    def store(self, leaf, g):
+        """Add ``g`` into ``leaf.grad``, keeping the array itself when no one else holds it."""
+        leaf._accumulate(g, fresh=g.base is None and id(g) not in self.handed)
+        self.handed.add(id(g))
 
 
 def apply_hooks(tensor, g):
@@ -128,7 +149,7 @@ def _topological_order(roots, needed=None):
     return order
 
 
-def _run_node(fn, grads, handed, retain_graph, hooked_leaves):
+def _run_node(fn, grads, ownership, retain_graph, hooked_leaves):
     ys = [ref() for ref in fn.outputs]
     gys = [grads.pop(id(y), None) if y is not None else None for y in ys]
     for k, y in enumerate(ys):
@@ -160,8 +181,7 @@ def _run_node(fn, grads, handed, retain_graph, hooked_leaves):
         if gx.dtype is not data.dtype and gx.dtype != data.dtype:
             gx = gx.astype(data.dtype)
         if x.creator is None and not x._hooks:
-            x._accumulate(gx, fresh=gx.base is None and id(gx) not in handed)
-            handed.add(id(gx))
+            ownership.store(x, gx)
         else:  # a non-leaf, or a hooked leaf: sum the contributions first
             if x.creator is None:
                 hooked_leaves[id(x)] = x
