@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: demo test bench lint docs clean
+.PHONY: demo test bench lint docs clean check-cupy
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,12 @@ test-slow: $(VENV)/.test-deps
 
 bench: $(VENV)/.test-deps
 	$(PY) benchmarks/mlp.py
+
+# Every array-module name and ufunc method ember calls exists in CuPy (no GPU needed). Not part of
+# `make test`: the CuPy wheel is large.
+check-cupy: $(VENV)/.demo-deps
+	$(PIP) install 'cupy-cuda12x>=13'
+	$(PY) scripts/check_cupy.py
 
 docs: $(VENV)/.test-deps
 	$(PY) -m mkdocs build --strict

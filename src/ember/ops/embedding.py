@@ -12,6 +12,7 @@ from ember.autograd.function import Function
 from ember.autograd.grad_mode import no_grad
 from ember.autograd.tensor import Tensor, as_tensor
 from ember.backend import get_array_module as xp_of
+from ember.ops.segments import segment_reduce
 
 # Segments at least this long are summed by ``add.reduceat``; shorter ones by rank passes.
 _LONG_RUN = 8
@@ -173,10 +174,10 @@ class SegmentMax(Function):
         starts = (xp.cumsum(self.counts) - self.counts)[self.full]
         y = xp.zeros((len(self.counts),) + x.shape[1:], dtype=x.dtype)
         if len(starts):
-            y[self.full] = xp.maximum.reduceat(x, starts, axis=0)
+            y[self.full] = segment_reduce(xp, "maximum", x, starts)
         # the first row of each bag equal to its maximum: the smallest row number among the hits
         hits = xp.where(x == xp.take(y, self.bags, axis=0), xp.arange(self.M)[:, None], self.M)
-        self.first = xp.minimum.reduceat(hits, starts, axis=0) if len(starts) else hits[:0]
+        self.first = segment_reduce(xp, "minimum", hits, starts) if len(starts) else hits[:0]
         return y
 
     def backward(self, gy):

@@ -18,6 +18,7 @@ from ember.autograd.tensor import Tensor, _unwrap_index, as_tensor
 from ember.backend import get_array_module as xp_of
 from ember.ops.broadcast import broadcast_to, normalize_axis, reduce_to, sum_to
 from ember.ops.elementwise import where as _where3
+from ember.ops.segments import ufunc_at
 from ember.ops.shape import ConstantPad, GetItem, getitem, reshape
 
 
@@ -221,6 +222,7 @@ def scatter_add_inplace(input, dim, index, src):  # noqa: A002
 _UFUNCS = {"sum": "add", "mean": "add", "prod": "multiply", "amax": "maximum", "amin": "minimum"}
 
 
+
 def _identity(reduce, dtype):
     """The value a position starts from when ``include_self=False``."""
     if reduce in ("sum", "mean"):
@@ -253,7 +255,7 @@ class ScatterReduce(Function):
         self.self_in = self.include_self | ~hit.reshape(x.shape)  # where x takes part in the reduction
         if not self.include_self:
             flat[pos] = _identity(self.reduce, x.dtype)
-        getattr(xp, _UFUNCS[self.reduce]).at(flat, pos, s)
+        ufunc_at(xp, _UFUNCS[self.reduce], flat, pos, s)
         if self.reduce == "mean":
             self.count = xp.bincount(pos.reshape(-1), minlength=x.size).reshape(x.shape) + self.self_in
             out = out // self.count if x.dtype.kind in "iu" else out / self.count.astype(x.dtype)
@@ -329,7 +331,7 @@ class ScatterReduce(Function):
         zeros = ((xf == 0) & take_self).astype(np.int64)
         xp.add.at(zeros, pos, (s == 0).astype(np.int64))
         nonzero_prod = xp.where(take_self & (xf != 0), xf, 1).astype(gy.dtype)
-        xp.multiply.at(nonzero_prod, pos, xp.where(s == 0, 1, s).astype(gy.dtype))
+        ufunc_at(xp, "multiply", nonzero_prod, pos, xp.where(s == 0, 1, s).astype(gy.dtype))
         outf = out.reshape(-1)
 
         def grad(v, z, p, o):
