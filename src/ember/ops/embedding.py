@@ -8,6 +8,8 @@ For higher orders the lookup and the row sum (``SegmentSum``) are each other's g
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ember.autograd.function import Function
 from ember.autograd.grad_mode import no_grad
 from ember.autograd.tensor import Tensor, as_tensor
@@ -68,6 +70,9 @@ def scatter_add_rows(target, index, rows):
     flat = index.ravel() % target.shape[0]
     if not flat.size:
         return
+    if xp is not np:  # a GPU's atomic scatter-add is fast, and the passes below would read their count
+        xp.add.at(target, flat, rows.reshape(flat.size, *target.shape[1:]))
+        return
     out = target.reshape(target.shape[0], -1)
     order = xp.argsort(flat, kind="stable")
     ids, rows = flat[order], rows.reshape(flat.size, -1)[order]
@@ -89,7 +94,7 @@ def _check_indices(indices, num_embeddings):
     data = indices.array if isinstance(indices, Tensor) else xp_of(indices).asarray(indices)
     if data.dtype.kind not in "iu":
         raise TypeError(f"embedding: expected integer indices, got dtype {data.dtype}")
-    if data.size and (int(data.min()) < 0 or int(data.max()) >= num_embeddings):
+    if data.size and bool(((data < 0) | (data >= num_embeddings)).any()):  # one host read on a GPU
         bad = int(data.min()) if int(data.min()) < 0 else int(data.max())
         raise IndexError(f"embedding: index {bad} is out of range for {num_embeddings} embeddings")
     return data

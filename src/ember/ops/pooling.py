@@ -24,6 +24,8 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+import numpy as np
+
 from ember.autograd.function import Function
 from ember.autograd.tensor import Tensor
 from ember.backend import get_array_module as xp_of
@@ -256,7 +258,7 @@ class MaxPool2d(Function):
             for k, at in reversed(list(self.window.offsets())[:-1]):
                 hit = (xpad[at] == y).astype(xp.int16)
                 arg -= hit * (arg - k)  # arg ← k where the window hits its maximum at offset k
-            if bool(xp.isnan(y).any()):
+            if xp is not np or xp.isnan(y).any():  # on a GPU, always: the test would wait for the device
                 for k, at in self.window.offsets():
                     arg = xp.where(xp.isnan(xpad[at]), xp.int16(k), arg)
             self.arg = arg
@@ -339,18 +341,18 @@ def avg_divisor(window, spatial, padding, count_include_pad, divisor_override, x
     """
     if divisor_override is not None:
         return divisor_override
-    counts = []
+    counts = []  # geometry: computed on the host, so a GPU run waits for nothing here
     for n, k, s, p, o in zip(spatial, window.kernel, window.stride, padding, window.out, strict=True):
-        start = xp.arange(o) * s - p
-        end = xp.minimum(start + k, n + p)
+        start = np.arange(o) * s - p
+        end = np.minimum(start + k, n + p)
         if not count_include_pad:
-            start, end = xp.maximum(start, 0), xp.minimum(end, n)
+            start, end = np.maximum(start, 0), np.minimum(end, n)
         counts.append(end - start)
     area = counts[0]
     for c in counts[1:]:  # the outer product of the per-dimension counts
         area = area[..., None] * c
     first = area.ravel()[0]
-    return int(first) if bool((area == first).all()) else area
+    return int(first) if (area == first).all() else xp.asarray(area)
 
 
 class AvgPool2d(Function):
