@@ -11,6 +11,8 @@ from ember.nn.attention import (
     GeneralAttention,
     MultiheadAttention,
     ScaledDotProductAttention,
+)
+from ember.ops.attention import (
     additive_score,
     attend,
     cosine_score,

@@ -1,4 +1,4 @@
-"""The pointwise maths of ``ember.ops.pointwise`` against PyTorch and finite differences.
+"""Pointwise maths (``ember.ops.pointwise``, ``trigonometric``, ``rounding``) against PyTorch and finite differences.
 
 A table of cases (ember function, PyTorch twin, input generators) runs three tests each: float32
 parity of values, dtypes and gradients, float64 parity, and a float64 central-difference

@@ -8,9 +8,8 @@ import torch
 import ember as em
 from ember.autograd.tensor import Tensor
 from ember.nn import functional as F
-from ember.nn.attention import masked_softmax
 from ember.ops.activation import softmax
-from ember.ops.attention import ScaledDotProductAttention, attention, scaled_dot_product_attention
+from ember.ops.attention import ScaledDotProductAttention, attention, masked_softmax, scaled_dot_product_attention
 from ember.ops.linalg import matmul
 from ember.testing import gradcheck, gradgradcheck
 from torch_parity import Const, assert_close, check_op, check_second_order

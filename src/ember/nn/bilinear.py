@@ -1,4 +1,4 @@
-"""The bilinear layer y_k = x1ᵀ W_k x2 + b_k, and its functional form (``F.bilinear``)."""
+"""The bilinear layer y_k = x1ᵀ W_k x2 + b_k (its functional form, ``F.bilinear``, is ``ops.products.bilinear``)."""
 from __future__ import annotations
 
 import math
@@ -6,28 +6,7 @@ import math
 from ember.nn import init
 from ember.nn.linear import check_sizes, weight_and_bias
 from ember.nn.module import Module
-
-
-def bilinear(input1, input2, weight, bias=None):
-    """y_k = x1ᵀ W_k x2 + b_k for every output k (PyTorch's ``F.bilinear``).
-
-    Shapes: input1 (*, in1), input2 (*, in2), weight (out, in1, in2), bias (out,) → (*, out).
-    Composed as one matrix product, (x1 · W reshaped to (in1, out·in2)), then a product with x2
-    summed over in2, so the gradients come from matmul, mul and sum.
-
-    >>> F.bilinear(em.randn(8, 5), em.randn(8, 4), em.randn(3, 5, 4)).shape
-    (8, 3)
-    """
-    out, in1, in2 = weight.shape
-    if input1.shape[-1] != in1 or input2.shape[-1] != in2 or input1.shape[:-1] != input2.shape[:-1]:
-        raise RuntimeError(f"bilinear: expected input1 (*, {in1}) and input2 (*, {in2}) with the same leading "
-                           f"dimensions, got {input1.shape} and {input2.shape}")
-    lead = input1.shape[:-1]
-    x1, x2 = input1.reshape(-1, in1), input2.reshape(-1, 1, in2)
-    y = ((x1 @ weight.permute(1, 0, 2).reshape(in1, out * in2)).reshape(-1, out, in2) * x2).sum(axis=2)
-    if bias is not None:
-        y = y + bias
-    return y.reshape(*lead, out)
+from ember.ops.products import bilinear  # noqa: F401 - the functional form, re-exported where it was
 
 
 class Bilinear(Module):

@@ -15,8 +15,6 @@ from __future__ import annotations
 import warnings
 
 from ember import ops
-from ember.nn.attention import scaled_dot_product_attention  # noqa: F401 - PyTorch's signature
-from ember.nn.bilinear import bilinear  # noqa: F401 - PyTorch's signature
 from ember.ops import activation as _activation
 from ember.ops import (  # noqa: F401 - re-exported unchanged: their signatures already are PyTorch's
     adaptive_avg_pool1d,
@@ -56,6 +54,7 @@ from ember.ops.activation import (  # noqa: F401 - PyTorch's signatures
     softsign,
     tanhshrink,
 )
+from ember.ops.attention import scaled_dot_product_attention  # noqa: F401 - PyTorch's signature
 from ember.ops.conv import conv_transpose1d, fold, unfold  # noqa: F401 - PyTorch's signatures
 from ember.ops.conv3d import conv3d  # noqa: F401 - PyTorch's signature
 from ember.ops.ctc import ctc_loss  # noqa: F401 - PyTorch's signature
@@ -63,9 +62,11 @@ from ember.ops.dropout import alpha_dropout as _alpha_dropout
 from ember.ops.dropout import feature_dropout as _feature_dropout
 from ember.ops.embedding import embedding_bag  # noqa: F401 - PyTorch's signature
 from ember.ops.loss import cosine_similarity, gaussian_nll_loss  # noqa: F401 - PyTorch's signatures
+from ember.ops.max_pooling import max_pool3d  # noqa: F401 - PyTorch's signature
 from ember.ops.normalization import local_response_norm, rms_norm  # noqa: F401 - PyTorch's signatures
 from ember.ops.padding import pad as _pad
-from ember.ops.pooling import adaptive_avg_pool3d, avg_pool3d, max_pool3d  # noqa: F401 - PyTorch's signatures
+from ember.ops.pooling import adaptive_avg_pool3d, avg_pool3d  # noqa: F401 - PyTorch's signatures
+from ember.ops.products import bilinear  # noqa: F401 - PyTorch's signature
 from ember.ops.resample import interpolate, pixel_shuffle, pixel_unshuffle  # noqa: F401 - PyTorch's signatures
 from ember.ops.sampling import affine_grid, grid_sample  # noqa: F401 - PyTorch's signatures
 

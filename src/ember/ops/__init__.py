@@ -105,6 +105,7 @@ from ember.ops.loss import (
     nll_loss,
     smooth_l1_loss,
 )
+from ember.ops.max_pooling import adaptive_max_pool1d, adaptive_max_pool2d, max_pool1d, max_pool2d
 from ember.ops.metric_loss import (
     contrastive_loss,
     normalize,
@@ -115,35 +116,33 @@ from ember.ops.metric_loss import (
 from ember.ops.normalization import batch_norm, group_norm, instance_norm, layer_norm
 from ember.ops.pointwise import (
     absolute,
-    acos,
-    acosh,
+    clamp,
+    clamp_max,
+    clamp_min,
+    erf,
+    erfc,
+    exp2,
+    expm1,
+    log1p,
+    log2,
+    log10,
+    logaddexp,
+    logaddexp2,
+    rsqrt,
+    square,
+)
+from ember.ops.pooling import adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d
+from ember.ops.products import addmm, baddbmm, bmm, cdist, dot, einsum, ger, mm, mv, norm, outer
+from ember.ops.recurrent import gru_layer, lstm_layer, rnn_layer
+from ember.ops.reduction import amax, amin, argmax, argmin, max, mean, min, std, sum, var
+from ember.ops.rounding import (
     allclose,
-    arccos,
-    arccosh,
-    arcsin,
-    arcsinh,
-    arctan,
-    arctan2,
-    arctanh,
-    asin,
-    asinh,
-    atan,
-    atan2,
-    atanh,
     bitwise_and,
     bitwise_not,
     bitwise_or,
     bitwise_xor,
     ceil,
-    clamp,
-    clamp_max,
-    clamp_min,
-    cosh,
     equal,
-    erf,
-    erfc,
-    exp2,
-    expm1,
     fix,
     floor,
     fmod,
@@ -152,35 +151,13 @@ from ember.ops.pointwise import (
     isinf,
     isneginf,
     isposinf,
-    log1p,
-    log2,
-    log10,
-    logaddexp,
-    logaddexp2,
     logical_xor,
     nan_to_num,
     remainder,
     round,
-    rsqrt,
     sign,
-    sinh,
-    square,
-    tan,
     trunc,
 )
-from ember.ops.pooling import (
-    adaptive_avg_pool1d,
-    adaptive_avg_pool2d,
-    adaptive_max_pool1d,
-    adaptive_max_pool2d,
-    avg_pool1d,
-    avg_pool2d,
-    max_pool1d,
-    max_pool2d,
-)
-from ember.ops.products import addmm, baddbmm, bmm, cdist, dot, einsum, ger, mm, mv, norm, outer
-from ember.ops.recurrent import gru_layer, lstm_layer, rnn_layer
-from ember.ops.reduction import amax, amin, argmax, argmin, max, mean, min, std, sum, var
 from ember.ops.scans import all, any, cumprod, cumsum, prod
 from ember.ops.shape import (
     cat,
@@ -200,6 +177,25 @@ from ember.ops.shape import (
     unsqueeze,
 )
 from ember.ops.sorting import argsort, bincount, histc, kthvalue, median, mode, sort, topk, unique
+from ember.ops.trigonometric import (
+    acos,
+    acosh,
+    arccos,
+    arccosh,
+    arcsin,
+    arcsinh,
+    arctan,
+    arctan2,
+    arctanh,
+    asin,
+    asinh,
+    atan,
+    atan2,
+    atanh,
+    cosh,
+    sinh,
+    tan,
+)
 
 __all__ = [
     "abs", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "add", "amax",

@@ -1,8 +1,23 @@
-"""Scaled dot-product attention as one op: softmax(Q Kᵀ · scale + M) V, forward and backward together.
+"""Attention: scores, softmax weights over the keys, and the weighted sum of the values.
 
-Shapes: query (..., L, E), key (..., S, E), value (..., S, Ev) → (..., L, Ev); the leading
-(batch, head) dims broadcast, so a (B, H, L, E) query is one batched matmul per step.
-Masks reach the op already split in two: ``excluded`` (bool, True = the key takes no part)
+Two forms of the same three steps,
+
+1. scores e_ts = score(q_t, k_s) for every query position t and key position s;
+2. weights a_ts = softmax_s(e_ts), with masked keys given weight exactly 0;
+3. context c_t = Σ_s a_ts v_s.
+
+The course's attentions (dot, scaled dot, cosine, general, additive scores and ``attend``) are
+composed from primitives (matmul, softmax, masked_fill, tanh), so each gradient is the chain
+rule of ops already checked. Their shapes are batch first: query (N, T, Dq), key (N, S, Dk),
+value (N, S, Dv). Their masks follow ``nn.MultiheadAttention``: a boolean ``key_padding_mask``
+(N, S) is True at padded keys; a boolean ``attn_mask`` broadcastable to (N, T, S) is True where
+a query may not look; a float ``attn_mask`` is added to the scores. A query that may look at no
+key at all gets all-zero weights and a zero context (not NaN).
+
+Scaled dot-product attention is also one fused op, softmax(Q Kᵀ · scale + M) V with forward
+and backward together: query (..., L, E), key (..., S, E), value (..., S, Ev) → (..., L, Ev),
+the leading (batch, head) dims broadcast, so a (B, H, L, E) query is one batched matmul per
+step. Masks reach that op already split in two: ``excluded`` (bool, True = the key takes no part)
 and ``bias`` (float, added to the scores); both broadcast to the (..., L, S) scores.
 """
 from __future__ import annotations
@@ -16,13 +31,117 @@ from ember.autograd.function import Function
 from ember.autograd.tensor import Tensor
 from ember.backend import get_array_module as xp_of
 from ember.backend import to_device
-from ember.ops.activation import softmax
+from ember.ops.activation import softmax, tanh
 from ember.ops.broadcast import sum_to
-from ember.ops.elementwise import where
+from ember.ops.elementwise import clamp, masked_fill, sqrt, where
 from ember.ops.layout import repeat_interleave
-from ember.ops.linalg import matmul
+from ember.ops.linalg import linear, matmul
+from ember.ops.reduction import sum as reduce_sum
+from ember.ops.shape import unsqueeze
 
 
+# -- the course's scores ------------------------------------------------------------------------
+def dot_score(query, key):
+    """e_ts = q_tᵀ k_s for query (N, T, D) and key (N, S, D) → (N, T, S)."""
+    return matmul(query, key.transpose(-1, -2))
+
+
+def scaled_dot_score(query, key):
+    """e_ts = q_tᵀ k_s / √D: the dot score kept at unit variance for unit-variance inputs."""
+    return dot_score(query, key) * (1.0 / math.sqrt(query.shape[-1]))
+
+
+def cosine_score(query, key, eps=1e-8):
+    """e_ts = cos(q_t, k_s) = q_tᵀ k_s / (max(‖q_t‖, eps) · max(‖k_s‖, eps)), in [−1, 1]."""
+    q = query / clamp(sqrt(reduce_sum(query * query, -1, keepdims=True)), min=eps)
+    k = key / clamp(sqrt(reduce_sum(key * key, -1, keepdims=True)), min=eps)
+    return dot_score(q, k)
+
+
+def general_score(query, key, weight):
+    """Luong's general (bilinear) score e_ts = q_tᵀ W k_s, W of shape (Dq, Dk)."""
+    return matmul(matmul(query, weight), key.transpose(-1, -2))
+
+
+def additive_score(query, key, query_weight, key_weight, v):
+    """Bahdanau's additive score e_ts = vᵀ tanh(W_q q_t + W_k k_s).
+
+    W_q (H, Dq), W_k (H, Dk), v (H,); the (N, T, S, H) hidden layer is built by broadcasting.
+    """
+    hidden = tanh(unsqueeze(linear(query, query_weight), -2) + unsqueeze(linear(key, key_weight), -3))
+    return matmul(hidden, v)
+
+
+# -- masked weights and the context ---------------------------------------------------------------
+def mask_array(mask, like):
+    """A mask as a backend array on ``like``'s device (bool kept, numbers cast to ``like``'s dtype)."""
+    if mask is None:
+        return None
+    data = mask.array if isinstance(mask, Tensor) else mask
+    xp = xp_of(like.array)
+    data = xp.asarray(data)
+    return data if data.dtype == bool else data.astype(like.dtype)
+
+
+def masked_softmax(scores, keep=None, bias=None):
+    """softmax over the last axis of ``scores + bias``, with weight exactly 0 where ``keep`` is False.
+
+    ``keep`` (bool, broadcastable to scores) marks the keys that take part; ``bias`` (float,
+    broadcastable) is added first. A row with no key kept gets all-zero weights.
+    """
+    if bias is not None:
+        scores = scores + bias
+    if keep is None:
+        return softmax(scores, -1)
+    xp = xp_of(scores.array)
+    keep = xp.broadcast_to(keep, scores.shape)
+    alive = keep.any(axis=-1, keepdims=True)
+    if bool(alive.all()):
+        return softmax(masked_fill(scores, ~keep, -math.inf), -1)
+    # NOTE: a fully masked row has no distribution: softmax would give 0/0 = NaN. Such rows take
+    # the uniform softmax of zeros, then the multiplication by ``keep`` zeroes them exactly.
+    fill = xp.where(alive, -math.inf, 0.0).astype(scores.dtype)
+    weights = softmax(where(keep, scores, xp.broadcast_to(fill, scores.shape)), -1)
+    return weights * keep.astype(scores.dtype)
+
+
+def _keep_and_bias(scores, key_padding_mask, attn_mask):
+    """Split the masks into a bool ``keep`` (True: takes part) and a float additive ``bias``.
+
+    key_padding_mask (N, S) broadcasts over the queries (and any head axis) of (N, ..., T, S).
+    """
+    keep = bias = None
+    kpm = mask_array(key_padding_mask, scores)
+    if kpm is not None:
+        kpm = kpm.reshape(kpm.shape[:1] + (1,) * (scores.ndim - 2) + kpm.shape[1:])
+        if kpm.dtype == bool:
+            keep = ~kpm
+        else:
+            bias = kpm
+    mask = mask_array(attn_mask, scores)
+    if mask is not None:
+        if mask.dtype == bool:
+            keep = ~mask if keep is None else keep & ~mask
+        else:
+            bias = mask if bias is None else bias + mask
+    return keep, bias
+
+
+def attend(scores, value, key_padding_mask=None, attn_mask=None):
+    """Weights a = softmax_s(scores) under the masks, and context c_t = Σ_s a_ts v_s.
+
+    scores (N, T, S), value (N, S, Dv) → (context (N, T, Dv), weights (N, T, S)).
+    Masks as in this module's docstring (True = excluded).
+
+    >>> q, k = em.randn(2, 3, 8), em.randn(2, 5, 8)
+    >>> context, weights = attend(scaled_dot_score(q, k), k)
+    """
+    keep, bias = _keep_and_bias(scores, key_padding_mask, attn_mask)
+    weights = masked_softmax(scores, keep, bias)
+    return matmul(weights, value), weights
+
+
+# -- scaled dot-product attention, fused ----------------------------------------------------------
 def _swap(a):
     return a.swapaxes(-1, -2)
 

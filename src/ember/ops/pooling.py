@@ -1,338 +1,68 @@
-"""Pooling: max and average pooling over sliding windows, and their adaptive forms.
+"""Pooling, the front door of the pooling ops: average pooling here, max pooling and the geometry beside it.
 
 For input x (N, C, H, W), a kernel (kh, kw), stride s, padding p and dilation d,
 
     max:  y[n, c, i, j] = max_{u, v} x_pad[n, c, i·s_h + u·d_h, j·s_w + v·d_w]        (x_pad padded with −∞)
     avg:  y[n, c, i, j] = Σ_{u, v} x_pad[n, c, i·s_h + u, j·s_w + v] / divisor[i, j]   (x_pad padded with 0)
 
-with ⌊(n + 2p − d(f − 1) − 1)/s⌋ + 1 outputs per dimension (⌈·⌉ with ``ceil_mode``, where a last
-window must still start inside the input or the left padding), all exactly as PyTorch.
+with ⌊(n + 2p − d(f − 1) − 1)/s⌋ + 1 outputs per dimension (⌈·⌉ with ``ceil_mode``), all exactly
+as PyTorch. The max pools live in ``ember.ops.max_pooling``, the window and bin geometry both
+share in ``ember.ops.pool_geometry``; every name of those two stays importable from this module.
 
-Windows are strided slices of the padded input, one per kernel offset (u, v): a small kernel
-costs kh·kw whole-array ``maximum``/``add`` calls and no copy of the windows, which is the
-LeNet/VGG/ResNet hot path (2×2 or 3×3). Larger kernels (global pooling) read all windows at
-once through one strided view. Max pooling keeps which window offset won (the first maximum in
-row-major order, as PyTorch), and its backward sends each gradient to that one position.
-Adaptive pooling uses PyTorch's bins, start = ⌊i·n/out⌋ and end = ⌈(i + 1)·n/out⌉: equal bins
-are a plain pool; unequal ones are a matrix product (average) or a max along W then along H,
-one gather per position in the longest bin (max).
-The 1-D pools are the 2-D ones on a height-1 input. The 3-D pools read their windows through one
-strided view (N, C, Do, Ho, Wo, kd, kh, kw) and send gradients back one kernel offset at a time.
+The average pools: a small kernel costs kh·kw whole-array ``add`` calls over strided slices of
+the padded input and no copy of the windows, which is the LeNet/VGG/ResNet hot path (2×2 or
+3×3); larger kernels (global pooling) read all windows at once through one strided view.
+Adaptive average pooling over equal bins is a plain pool, over unequal ones a product with an
+averaging matrix per axis. The 1-D pools are the 2-D ones on a height-1 input; the 3-D pool reads
+its windows through one strided view (N, C, Do, Ho, Wo, kd, kh, kw) and sends gradients back one
+kernel offset at a time.
 """
 from __future__ import annotations
-
-import math
-from typing import NamedTuple
 
 import numpy as np
 
 from ember.autograd.function import Function
 from ember.autograd.tensor import Tensor
 from ember.backend import get_array_module as xp_of
-from ember.ops.conv import conv_output_size, crop, ntuple, pad_plane
+from ember.ops.conv import pad_plane
 from ember.ops.conv3d import crop_spatial, offsets, pad_spatial, windows
 from ember.ops.linalg import matmul
-from ember.ops.shape import squeeze, transpose, unsqueeze
-
-# Kernels with more offsets than this read their windows through one strided view instead of
-# one slice per offset: fewer, larger NumPy calls win once the windows are big (global pooling).
-LOOP_MAX_OFFSETS = 25
-
-
-# -- geometry ----------------------------------------------------------------------------------
-
-
-class Window(NamedTuple):
-    """Where the pooling windows of a 2-D pool lie on the padded input."""
-
-    kernel: tuple  # (kh, kw)
-    stride: tuple  # (sh, sw)
-    dilation: tuple  # (dh, dw)
-    pads: tuple  # ((top, bottom), (left, right)); bottom/right also cover ceil_mode's extra window
-    out: tuple  # (Ho, Wo)
-
-    @property
-    def size(self) -> int:
-        return self.kernel[0] * self.kernel[1]
-
-    @property
-    def disjoint(self) -> bool:
-        """No input position lies in two windows (so gradients can be assigned, not added)."""
-        return all(k == 1 or s >= d * (k - 1) + 1 for k, s, d in zip(self.kernel, self.stride, self.dilation,
-                                                                     strict=True))
-
-    def offsets(self):
-        """(k, (rows, cols)): for each kernel offset k = u·kw + v, the slices of the padded input it reads."""
-        (kh, kw), (sh, sw), (dh, dw), (Ho, Wo) = self.kernel, self.stride, self.dilation, self.out
-        for u in range(kh):
-            for v in range(kw):
-                rows = slice(u * dh, u * dh + sh * (Ho - 1) + 1, sh)
-                yield u * kw + v, (slice(None), slice(None), rows, slice(v * dw, v * dw + sw * (Wo - 1) + 1, sw))
-
-    def view(self, xpad):
-        """Every window of the padded xpad (N, C, Hp, Wp) as a strided view (N, C, Ho, Wo, kh, kw)."""
-        sN, sC, sH, sW = xpad.strides
-        shape = xpad.shape[:2] + self.out + self.kernel
-        strides = (sN, sC, self.stride[0] * sH, self.stride[1] * sW, self.dilation[0] * sH, self.dilation[1] * sW)
-        return xp_of(xpad).lib.stride_tricks.as_strided(xpad, shape, strides)
-
-    def positions(self, arg):
-        """Padded-input (row, col) of the element each window chose: arg holds kernel offsets u·kw + v."""
-        xp = xp_of(arg)
-        kw = self.kernel[1]
-        rows = xp.arange(self.out[0])[:, None] * self.stride[0] + (arg // kw) * self.dilation[0]
-        cols = xp.arange(self.out[1]) * self.stride[1] + (arg % kw) * self.dilation[1]
-        return rows, cols
-
-
-def pool_output_size(size, kernel, stride, padding, dilation, ceil_mode) -> int:
-    """PyTorch's pooling output size: conv's, and with ``ceil_mode`` no window starting in the right padding."""
-    out = conv_output_size(size, kernel, stride, (padding, padding), dilation, ceil_mode)
-    if ceil_mode and out > 0 and (out - 1) * stride >= size + padding:
-        out -= 1
-    return out
-
-
-def show(values: tuple):
-    """A 1-tuple as its int, for messages about 1-D pools."""
-    return values[0] if len(values) == 1 else values
-
-
-def pool_args(op, dims, kernel_size, stride, padding, dilation=1):
-    """kernel, stride (None or [] → kernel), padding and dilation as checked ``dims``-tuples."""
-    kernel = ntuple(kernel_size, dims, "kernel_size", op)
-    stride = kernel if stride is None or (isinstance(stride, (tuple, list)) and not stride) else \
-        ntuple(stride, dims, "stride", op)
-    padding, dilation = ntuple(padding, dims, "padding", op), ntuple(dilation, dims, "dilation", op)
-    for name, values in (("kernel_size", kernel), ("stride", stride), ("dilation", dilation)):
-        if min(values) < 1:
-            raise ValueError(f"{op}: {name} must be positive, got {show(values)}")
-    if any(p < 0 or p > k // 2 for p, k in zip(padding, kernel, strict=True)):
-        raise ValueError(f"{op}: padding must be between 0 and half the kernel size, got padding={show(padding)} "
-                         f"for kernel_size={show(kernel)}")
-    return kernel, stride, padding, dilation
-
-
-def pool_window(op, spatial, kernel, stride, padding, dilation, ceil_mode) -> Window:
-    """The windows of a pool over an input of spatial shape (H, W); an error names the op if none fit."""
-    out = tuple(pool_output_size(*args, ceil_mode) for args in zip(spatial, kernel, stride, padding, dilation,
-                                                                   strict=True))
-    if min(out) < 1:
-        raise ValueError(f"{op}: kernel_size={show(kernel)} with padding={show(padding)} and dilation="
-                         f"{show(dilation)} does not fit the input of size {show(tuple(spatial))}: the output "
-                         f"size would be {show(out)}")
-    # the padding each side must have for the last window to lie inside the array (ceil_mode can reach
-    # past p on the right; in floor mode the tail may stay unread, hence the max with 0)
-    pads = tuple((p, max(0, (o - 1) * s + d * (k - 1) + 1 - n - p)) for n, k, s, p, d, o in
-                 zip(spatial, kernel, stride, padding, dilation, out, strict=True))
-    return Window(kernel, stride, dilation, pads, out)
-
-
-def unpad(gxpad, pads):
-    """The gradient of the unpadded input: ``crop``, or the array itself (no view) when nothing was padded."""
-    return crop(gxpad, pads) if any(p for pair in pads for p in pair) else gxpad
-
-
-def check_float(op, x):
-    if x.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating-point input, got {x.dtype} of shape {tuple(x.shape)}")
-
-
-def batched(op, x, dims):
-    """x with a batch axis (PyTorch accepts one unbatched sample), and whether one was added."""
-    check_float(op, x)
-    if x.ndim == dims + 1:
-        return unsqueeze(x, 0), True
-    if x.ndim != dims + 2:
-        layout = {1: "(N, C, L) or (C, L)", 2: "(N, C, H, W) or (C, H, W)", 3: "(N, C, D, H, W) or (C, D, H, W)"}[dims]
-        raise ValueError(f"{op}: expected input of shape {layout}, got {tuple(x.shape)}")
-    return x, False
-
-
-def unbatched(ys, added):
-    """Drop the batch axis ``batched`` added, from one output or an (output, indices) pair."""
-    if not added:
-        return ys
-    return tuple(squeeze(y, 0) for y in ys) if isinstance(ys, tuple) else squeeze(ys, 0)
-
-
-def height1(op, x):
-    """A 1-D input (N, C, L) or (C, L) as a height-1 image for the 2-D pools."""
-    check_float(op, x)
-    if x.ndim not in (2, 3):
-        raise ValueError(f"{op}: expected input of shape (N, C, L) or (C, L), got {tuple(x.shape)}")
-    return unsqueeze(x, -2)
-
-
-# -- max pooling ------------------------------------------------------------------------------
-
-
-def first_argmax(win):
-    """Index of the first maximum along win's last axis; of the last NaN where one is present (PyTorch's rule)."""
-    xp = xp_of(win)
-    arg = win.argmax(axis=-1)  # NumPy stops at the first NaN; PyTorch keeps the last
-    nan = xp.isnan(win)
-    if bool(nan.any()):
-        last_nan = win.shape[-1] - 1 - nan[..., ::-1].argmax(axis=-1)
-        arg = xp.where(nan.any(axis=-1), last_nan, arg)
-    return arg
-
-
-class GatherPlane(Function):
-    """y[n, c, j] = x[n, c, index[n, c, j]] over x's spatial positions flattened: the values a max pool chose.
-
-    The gradient of a max pool w.r.t. x is ``ScatterPlane`` (gy added back at those positions),
-    whose gradient is this gather again: a linear pair, each the other's adjoint, so the max pools
-    differentiate to any order (their second derivative w.r.t. x is 0, the positions being constant).
-    """
-
-    def __init__(self, index, x_shape):
-        self.index, self.x_shape = index, tuple(x_shape)
-
-    def forward(self, x):
-        return gather_plane(x, self.index)
-
-    def backward(self, gy):
-        return scatter_plane(gy, self.index, self.x_shape)
-
-    def vjp(self, gy):
-        return ScatterPlane(self.index, self.x_shape)(gy)
-
-
-class ScatterPlane(GatherPlane):
-    """gx[n, c, index[n, c, j]] += gy[n, c, j]: a max pool's gradient as an op (see ``GatherPlane``)."""
-
-    def forward(self, gy):
-        return scatter_plane(gy, self.index, self.x_shape)
-
-    def backward(self, g):
-        return gather_plane(g, self.index)
-
-    def vjp(self, g):
-        return GatherPlane(self.index, self.x_shape)(g)
-
-
-def gather_plane(x, index):
-    """x (N, C, *spatial) read at the flat spatial positions ``index`` (N, C, *out)."""
-    N, C = x.shape[:2]
-    return xp_of(x).take_along_axis(x.reshape(N, C, -1), index.reshape(N, C, -1), axis=2).reshape(index.shape)
-
-
-def scatter_plane(gy, index, x_shape):
-    """gy (N, C, *out) summed onto a zero (N, C, *spatial) at the flat positions ``index`` (which may repeat)."""
-    N, C, S = x_shape[0], x_shape[1], math.prod(x_shape[2:])
-    xp = xp_of(gy)
-    flat = (index.reshape(N, C, -1) + xp.arange(N * C).reshape(N, C, 1) * S).ravel()
-    gx = xp.bincount(flat, weights=gy.ravel(), minlength=N * C * S)
-    return gx.astype(gy.dtype, copy=False).reshape(x_shape)
-
-
-class MaxPool2d(Function):
-    # NOTE: fused, since composing max from slices and maximum ops would keep kh·kw slices and
-    # masks in the graph; here backward needs only the padded input and the output.
-    def __init__(self, window: Window, return_indices=False):
-        self.window, self.return_indices = window, return_indices
-        self.arg = None  # kernel offset chosen by each window, found when first needed
-
-    def forward(self, x):
-        xpad = pad_plane(x, self.window.pads, -math.inf)
-        if self.window.size > LOOP_MAX_OFFSETS:
-            win = self.window.view(xpad).reshape(xpad.shape[:2] + self.window.out + (-1,))
-            self.arg = first_argmax(win)
-            y = xp_of(x).take_along_axis(win, self.arg[..., None], axis=-1)[..., 0]
-        else:
-            slices = self.window.offsets()
-            y = xpad[next(slices)[1]].copy()
-            for _, at in slices:
-                xp_of(x).maximum(y, xpad[at], out=y)  # NaN propagates, as PyTorch's max pooling
-            if self.return_indices:
-                self.argmax(xpad, y)
-        self.save_for_backward(xpad, y)
-        return y
-
-    def argmax(self, xpad, y):
-        """Kernel offset of each window's first maximum (last NaN), scanning the offsets backwards."""
-        if self.arg is None:
-            xp = xp_of(y)
-            arg = xp.full(y.shape, self.window.size - 1, dtype=xp.int16)
-            for k, at in reversed(list(self.window.offsets())[:-1]):
-                hit = (xpad[at] == y).astype(xp.int16)
-                arg -= hit * (arg - k)  # arg ← k where the window hits its maximum at offset k
-            if xp is not np or xp.isnan(y).any():  # on a GPU, always: the test would wait for the device
-                for k, at in self.window.offsets():
-                    arg = xp.where(xp.isnan(xpad[at]), xp.int16(k), arg)
-            self.arg = arg
-        return self.arg
-
-    def backward(self, gy):
-        xpad, y = self.saved
-        arg, window = self.argmax(xpad, y), self.window
-        xp = xp_of(gy)
-        gxpad = xp.zeros(xpad.shape, dtype=gy.dtype)
-        if window.disjoint and window.size > LOOP_MAX_OFFSETS:  # big windows, each position in one at most
-            k = xp.arange(window.size).reshape(window.kernel)
-            xp.multiply(gy[..., None, None], arg[..., None, None] == k, out=window.view(gxpad))
-        else:  # one strided slice per kernel offset, as col2im; added where windows overlap
-            for k, at in window.offsets():
-                if window.disjoint:
-                    xp.multiply(gy, arg == k, out=gxpad[at])
-                else:
-                    gxpad[at] += gy * (arg == k)
-        return unpad(gxpad, window.pads)
-
-    def vjp(self, gy):
-        xpad, y = self.saved
-        x_shape = self.inputs[0].shape
-        return ScatterPlane(_flat_indices(self.window, self.argmax(xpad, y), x_shape[2:]), x_shape)(gy)
-
-    def release(self):
-        super().release()
-        self.arg = None
-
-
-def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
-    """2-D max pooling (PyTorch's ``F.max_pool2d``): y[i, j] = max over the (dilated) window at (i·s, j·s).
-
-    input (N, C, H, W) or (C, H, W) → (N, C, Ho, Wo), Ho = ⌊(H + 2p − d(k − 1) − 1)/s⌋ + 1
-    (⌈·⌉ with ``ceil_mode``). ``stride`` defaults to ``kernel_size``; the padding (at most half
-    the kernel) is −∞. With ``return_indices`` also the flat index h·W + w of each maximum in its
-    input plane (int64), for ``max_unpool2d``-style uses. The gradient flows to that maximum only.
-
-    >>> y, idx = F.max_pool2d(em.randn(8, 16, 32, 32), 2, return_indices=True)
-    >>> y.shape, idx.shape
-    ((8, 16, 16, 16), (8, 16, 16, 16))
-    """
-    x, added = batched("max_pool2d", input, 2)
-    kernel, stride, padding, dilation = pool_args("max_pool2d", 2, kernel_size, stride, padding, dilation)
-    window = pool_window("max_pool2d", x.shape[2:], kernel, stride, padding, dilation, ceil_mode)
-    fn = MaxPool2d(window, return_indices)
-    y = fn(x)
-    if not return_indices:
-        return unbatched(y, added)
-    rows, cols = window.positions(fn.arg)
-    (top, _), (left, _) = window.pads
-    indices = (rows - top).astype("int64") * x.shape[3] + (cols - left)
-    return unbatched((y, Tensor(indices)), added)
-
-
-def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
-    """1-D max pooling (PyTorch's ``F.max_pool1d``): input (N, C, L) or (C, L) → (N, C, Lo).
-
-    ``max_pool2d`` on a height-1 input; indices are positions along L.
-
-    >>> F.max_pool1d(em.randn(4, 8, 50), kernel_size=3, stride=2).shape
-    (4, 8, 24)
-    """
-    x = height1("max_pool1d", input)
-    kernel, stride, padding, dilation = pool_args("max_pool1d", 1, kernel_size, stride, padding, dilation)
-    pool_window("max_pool1d", input.shape[-1:], kernel, stride, padding, dilation, ceil_mode)
-    out = max_pool2d(x, (1,) + kernel, (1,) + stride, (0,) + padding, (1,) + dilation, ceil_mode, return_indices)
-    return tuple(squeeze(t, -2) for t in out) if return_indices else squeeze(out, -2)
-
-
-# -- average pooling --------------------------------------------------------------------------
-
-
+from ember.ops.max_pooling import (  # noqa: F401 - re-exported: the pooling ops are imported from here
+    AdaptiveMaxPool2d,
+    GatherPlane,
+    MaxPool2d,
+    MaxPool3d,
+    ScatterPlane,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+    bin_members,
+    first_argmax,
+    gather_plane,
+    max_over_bins,
+    max_pool1d,
+    max_pool2d,
+    max_pool3d,
+    scatter_plane,
+)
+from ember.ops.pool_geometry import (  # noqa: F401 - re-exported, as above
+    LOOP_MAX_OFFSETS,
+    Window,
+    adaptive_bins,
+    adaptive_size,
+    batched,
+    check_float,
+    height1,
+    pool_args,
+    pool_output_size,
+    pool_window,
+    show,
+    unbatched,
+    unpad,
+)
+from ember.ops.shape import squeeze, transpose
+
+
+# -- average pooling ---------------------------------------------------------------------------
 def avg_divisor(window, spatial, padding, count_include_pad, divisor_override, xp):
     """What each window's sum is divided by: the override, or the window's size clipped as PyTorch.
 
@@ -446,26 +176,7 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     return squeeze(avg_pool2d(x, (1,) + kernel, (1,) + stride, (0,) + padding, ceil_mode, count_include_pad), -2)
 
 
-# -- adaptive pooling -------------------------------------------------------------------------
-
-
-def adaptive_size(op, output_size, spatial) -> tuple:
-    """output_size as one positive int per spatial dimension; None keeps that input size."""
-    dims = len(spatial)
-    sizes = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size,) * dims
-    sizes = tuple(n if o is None else o for o, n in zip(sizes, spatial, strict=False)) if len(sizes) == dims else ()
-    if not sizes or not all(isinstance(o, int) and not isinstance(o, bool) and o > 0 for o in sizes):
-        raise ValueError(f"{op}: output_size must be a positive int or a tuple of {dims} positive ints (or None), "
-                         f"got {output_size!r}")
-    return sizes
-
-
-def adaptive_bins(n: int, out: int, xp):
-    """PyTorch's adaptive bins over n positions: start = ⌊i·n/out⌋, end = ⌈(i + 1)·n/out⌉."""
-    i = xp.arange(out)
-    return i * n // out, -(-(i + 1) * n // out)
-
-
+# -- adaptive average pooling ------------------------------------------------------------------
 def averaging_matrix(n: int, out: int, xp, dtype):
     """A (out, n) with A[i, m] = 1/|bin i| for m in bin i: averaging along an axis is one product with A."""
     start, end = adaptive_bins(n, out, xp)
@@ -505,159 +216,7 @@ def adaptive_avg_pool1d(input, output_size):
     return squeeze(adaptive_avg_pool2d(x, (1, Lo)), -2)
 
 
-def max_over_bins(x, members, axis, with_nan):
-    """Max of x over each bin along ``axis`` (members (out, L) as ``bin_members``), and which member won.
-
-    One gather per member position m < L: a strictly larger value takes over, so the first maximum
-    wins (and, when ``with_nan``, every NaN takes over, so the last NaN wins, as PyTorch).
-    """
-    xp = xp_of(x)
-    y = xp.take(x, members[:, 0], axis=axis)
-    arg = xp.zeros(y.shape, dtype=xp.int32)
-    for m in range(1, members.shape[1]):
-        candidate = xp.take(x, members[:, m], axis=axis)
-        wins = candidate > y
-        if with_nan:
-            wins |= xp.isnan(candidate)
-        xp.maximum(y, candidate, out=y)  # NaN propagates
-        arg += wins * (m - arg)  # arg ← m where the candidate wins (cheaper than where())
-    return y, arg
-
-
-class AdaptiveMaxPool2d(Function):
-    # NOTE: separable: the max over a bin's rectangle is the max over its rows of each row's max, so
-    # bins are reduced along W, then along H, by a loop over the (few) positions of the longest bin.
-    # The first row holding the maximum, then that row's first maximum, is PyTorch's row-major choice.
-    def __init__(self, rows, cols):
-        self.rows, self.cols = rows, cols  # (Ho, Lh) and (Wo, Lw) input indices of each bin
-
-    def forward(self, x):
-        xp = xp_of(x)
-        with_nan = bool(xp.isnan(x).any())
-        row_max, col_arg = max_over_bins(x, self.cols, 3, with_nan)  # (N, C, H, Wo)
-        y, row_arg = max_over_bins(row_max, self.rows, 2, with_nan)  # (N, C, Ho, Wo)
-        row = self.rows[xp.arange(self.rows.shape[0])[:, None], row_arg]
-        col = self.cols[xp.arange(self.cols.shape[0]), xp.take_along_axis(col_arg, row, axis=2)]
-        self.indices = row.astype(xp.int64) * x.shape[3] + col
-        self.in_shape = x.shape
-        self.save_for_backward(self.indices)
-        return y
-
-    def backward(self, gy):
-        (indices,) = self.saved
-        return scatter_plane(gy, indices, self.in_shape)  # bins overlap: added, not assigned
-
-    def vjp(self, gy):
-        return ScatterPlane(self.saved[0], self.in_shape)(gy)
-
-    def release(self):
-        super().release()
-        self.indices = None
-
-
-def bin_members(n: int, out: int, xp):
-    """(out, L) input indices of each adaptive bin, L the longest bin; shorter bins repeat their last index."""
-    start, end = adaptive_bins(n, out, xp)
-    length = int((end - start).max())
-    return xp.minimum(start[:, None] + xp.arange(length), end[:, None] - 1)
-
-
-def adaptive_max_pool2d(input, output_size, return_indices=False):
-    """Adaptive 2-D max pooling (PyTorch's ``F.adaptive_max_pool2d``): each output is the max of its bin.
-
-    Bins as ``adaptive_avg_pool2d``; equal bins are ``max_pool2d``. With ``return_indices`` also
-    the flat index h·W + w of each maximum in its plane. The gradient goes to that maximum.
-
-    >>> F.adaptive_max_pool2d(em.randn(2, 8, 13, 13), (4, 4)).shape
-    (2, 8, 4, 4)
-    """
-    x, added = batched("adaptive_max_pool2d", input, 2)
-    (H, W), (Ho, Wo) = x.shape[2:], adaptive_size("adaptive_max_pool2d", output_size, x.shape[2:])
-    if H % Ho == 0 and W % Wo == 0:
-        return unbatched(max_pool2d(x, (H // Ho, W // Wo), return_indices=return_indices), added)
-    xp = xp_of(x.array)
-    fn = AdaptiveMaxPool2d(bin_members(H, Ho, xp), bin_members(W, Wo, xp))
-    y = fn(x)
-    return unbatched((y, Tensor(fn.indices)) if return_indices else y, added)
-
-
-def adaptive_max_pool1d(input, output_size, return_indices=False):
-    """Adaptive 1-D max pooling (PyTorch's ``F.adaptive_max_pool1d``): (N, C, L) or (C, L) → (N, C, Lo).
-
-    >>> F.adaptive_max_pool1d(em.tensor([[[1.0, 5.0, 2.0, 4.0, 3.0]]]), 2)
-    tensor([[[5., 4.]]])
-    """
-    x = height1("adaptive_max_pool1d", input)
-    (Lo,) = adaptive_size("adaptive_max_pool1d", output_size, input.shape[-1:])
-    out = adaptive_max_pool2d(x, (1, Lo), return_indices)
-    return tuple(squeeze(t, -2) for t in out) if return_indices else squeeze(out, -2)
-
-
-# -- 3-D pooling ----------------------------------------------------------------------------------
-
-
-class MaxPool3d(Function):
-    # NOTE: fused, as MaxPool2d; the windows are read through one strided view, and backward sends
-    # each gradient to its window's maximum one kernel offset at a time (adding where windows overlap).
-    def __init__(self, window: Window):
-        self.window = window
-
-    def forward(self, x):
-        w = self.window
-        xpad = pad_spatial(x, w.pads, -math.inf)
-        self.padded_shape = xpad.shape
-        win = windows(xpad, w.kernel, w.stride, w.dilation, w.out).reshape(xpad.shape[:2] + w.out + (-1,))
-        self.arg = first_argmax(win)
-        self.save_for_backward(self.arg)
-        return xp_of(x).take_along_axis(win, self.arg[..., None], axis=-1)[..., 0]
-
-    def backward(self, gy):
-        (arg,) = self.saved
-        w = self.window
-        gxpad = xp_of(gy).zeros(self.padded_shape, dtype=gy.dtype)
-        for k, at in offsets(w.kernel, w.stride, w.dilation, w.out):
-            gxpad[at] += gy * (arg == k)
-        return crop_spatial(gxpad, w.pads)
-
-    def vjp(self, gy):
-        (arg,), x_shape = self.saved, self.inputs[0].shape
-        return ScatterPlane(_flat_indices(self.window, arg, x_shape[2:]), x_shape)(gy)
-
-    def release(self):
-        super().release()
-        self.arg = None
-
-
-def _flat_indices(window, arg, spatial):
-    """Flat index (d·H + h)·W + w, in the unpadded input, of the element each window chose."""
-    xp = xp_of(arg)
-    flat = 0
-    for axis, (u, n, s, d, (lo, _), o) in enumerate(zip(xp.unravel_index(arg, window.kernel), spatial, window.stride,
-                                                         window.dilation, window.pads, window.out, strict=True)):
-        position = xp.arange(o).reshape((-1,) + (1,) * (len(spatial) - 1 - axis)) * s + u * d - lo
-        flat = flat * n + position
-    return flat.astype(xp.int64)
-
-
-def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
-    """3-D max pooling (PyTorch's ``F.max_pool3d``): the maximum of each (dilated) kd×kh×kw window.
-
-    input (N, C, D, H, W) or (C, D, H, W) → (N, C, Do, Ho, Wo), sizes as ``max_pool2d``. With
-    ``return_indices`` also the flat index (d·H + h)·W + w of each maximum in its input volume.
-
-    >>> F.max_pool3d(em.randn(2, 3, 8, 8, 8), 2).shape
-    (2, 3, 4, 4, 4)
-    """
-    x, added = batched("max_pool3d", input, 3)
-    kernel, stride, padding, dilation = pool_args("max_pool3d", 3, kernel_size, stride, padding, dilation)
-    window = pool_window("max_pool3d", x.shape[2:], kernel, stride, padding, dilation, ceil_mode)
-    fn = MaxPool3d(window)
-    y = fn(x)
-    if not return_indices:
-        return unbatched(y, added)
-    return unbatched((y, Tensor(_flat_indices(window, fn.arg, x.shape[2:]))), added)
-
-
+# -- 3-D average pooling -----------------------------------------------------------------------
 class AvgPool3d(Function):
     # NOTE: fused, as AvgPool2d: backward needs only the windows' geometry and the divisor.
     def __init__(self, window: Window, divisor):

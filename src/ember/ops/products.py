@@ -412,3 +412,25 @@ def _euclidean_by_matmul(x1, x2):
     """√(‖a‖² + ‖b‖² − 2a·b) with round-off below 0 clamped (one GEMM, no (P, R, M) difference tensor)."""
     squares = unsqueeze((x1 * x1).sum(-1), -1) + unsqueeze((x2 * x2).sum(-1), -2)
     return _sqrt0(clip(squares - 2 * matmul(x1, x2.transpose(-1, -2)), min=0.0))
+
+
+def bilinear(input1, input2, weight, bias=None):
+    """y_k = x1ᵀ W_k x2 + b_k for every output k (PyTorch's ``F.bilinear``).
+
+    Shapes: input1 (*, in1), input2 (*, in2), weight (out, in1, in2), bias (out,) → (*, out).
+    Composed as one matrix product, (x1 · W reshaped to (in1, out·in2)), then a product with x2
+    summed over in2, so the gradients come from matmul, mul and sum.
+
+    >>> F.bilinear(em.randn(8, 5), em.randn(8, 4), em.randn(3, 5, 4)).shape
+    (8, 3)
+    """
+    out, in1, in2 = weight.shape
+    if input1.shape[-1] != in1 or input2.shape[-1] != in2 or input1.shape[:-1] != input2.shape[:-1]:
+        raise RuntimeError(f"bilinear: expected input1 (*, {in1}) and input2 (*, {in2}) with the same leading "
+                           f"dimensions, got {input1.shape} and {input2.shape}")
+    lead = input1.shape[:-1]
+    x1, x2 = input1.reshape(-1, in1), input2.reshape(-1, 1, in2)
+    y = ((x1 @ weight.permute(1, 0, 2).reshape(in1, out * in2)).reshape(-1, out, in2) * x2).sum(axis=2)
+    if bias is not None:
+        y = y + bias
+    return y.reshape(*lead, out)
