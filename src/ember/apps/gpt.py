@@ -3,8 +3,9 @@
     ember train gpt --text shakespeare.txt --iters 2000 --out runs/gpt
     ember generate --checkpoint runs/gpt --prompt "In the beginning" --max-new-tokens 300
 
-Training draws random windows of ``--block-size`` characters from the first 90 % of the text,
-reports the mean validation loss over ``--eval-batches`` windows of the last 10 % every
+Training (a ``Trainer`` whose epochs are the evaluation periods, stopped at ``--iters`` steps)
+draws random windows of ``--block-size`` characters from the first 90 % of the text, reports
+the mean validation loss over ``--eval-batches`` windows of the last 10 % every
 ``--eval-every`` iterations with a sample, and writes ``gpt.safetensors`` (an ember checkpoint:
 model, optimizer, scheduler, and the vocabulary and sizes needed to rebuild the model),
 ``curves.png``, ``metrics.jsonl`` and ``samples.txt`` to ``--out``. The default text is the King
@@ -32,6 +33,7 @@ from ember.apps.arguments import (
     positive_int,
     probability,
 )
+from ember.train.callbacks import Callback
 
 __all__ = ["CharTokenizer", "add_arguments", "add_generate_arguments", "generate", "run"]
 
@@ -117,6 +119,31 @@ def _batch(data: np.ndarray, batch_size: int, block_size: int, rng: np.random.Ge
     return em.tensor(windows[:, :-1]), em.tensor(windows[:, 1:])
 
 
+class _Windows:
+    """A loader of ``steps`` batches of random windows, drawn from ``rng`` as they are read.
+
+    Each batch is ``(x, y, y)``: the GPT takes the targets as its second input and returns
+    ``(logits, loss)`` (``_model_loss`` picks the loss); the last ``y`` is the Trainer's target.
+    One pass is one evaluation period, so the Trainer's epochs are the periods.
+    """
+
+    def __init__(self, data: np.ndarray, batch_size: int, block_size: int, rng: np.random.Generator, steps: int):
+        self.data, self.batch_size, self.block_size, self.rng, self.steps = data, batch_size, block_size, rng, steps
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __iter__(self):
+        for _ in range(self.steps):
+            x, y = _batch(self.data, self.batch_size, self.block_size, self.rng)
+            yield x, y, y
+
+
+def _model_loss(output, target):
+    """The loss the GPT computed itself from the targets it was given: ``model(x, y) -> (logits, loss)``."""
+    return output[1]
+
+
 def _val_loss(model, val: np.ndarray, args) -> float:
     import ember as em
 
@@ -140,12 +167,43 @@ def _sample(model, tokenizer: CharTokenizer, prompt: str, n: int, temperature=0.
     return tokenizer.decode(out.numpy()[0])
 
 
+class _Evaluation(Callback):
+    """After each evaluation period (a Trainer epoch): validate, sample, log a row, print it, checkpoint.
+
+    ``history`` holds one row per evaluation, {epoch: iteration, loss, dev_loss, lr, seconds};
+    ``checkpoint(history)`` runs after each.
+    """
+
+    def __init__(self, val, tokenizer: CharTokenizer, prompt: str, args, out: Path, checkpoint):
+        self.val, self.tokenizer, self.prompt, self.args, self.out = val, tokenizer, prompt, args, out
+        self.checkpoint, self.history, self._started = checkpoint, [], None
+
+    def on_train_begin(self, trainer):
+        (self.out / "metrics.jsonl").write_text("")
+        (self.out / "samples.txt").write_text("")
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        args, it = self.args, trainer.global_step
+        row = {"epoch": it, "loss": logs["loss"], "dev_loss": _val_loss(trainer.model, self.val, args),
+               "lr": trainer.optimizer.param_groups[0]["lr"], "seconds": round(time.perf_counter() - self._started, 2)}
+        self.history.append(row)
+        with (self.out / "metrics.jsonl").open("a") as f:
+            f.write(json.dumps(row) + "\n")
+        sample = _sample(trainer.model, self.tokenizer, self.prompt, args.sample_chars) if args.sample_chars else ""
+        with (self.out / "samples.txt").open("a") as f:
+            f.write(f"--- iteration {it} ---\n{sample}\n")
+        print(f"iter {it}/{args.iters}  loss {row['loss']:.4f}  val loss {row['dev_loss']:.4f}  "
+              f"({row['seconds']:.1f}s)" + (f"\n--- sample ---\n{sample}\n" if sample else ""), flush=True)
+        self.checkpoint(self.history)
+
+
 def run(args) -> int:
     """``ember train gpt``: train, validate, sample and checkpoint (see the module docstring)."""
     import ember as em
     from ember import models, optim
     from ember.data.datasets import text_corpus
-    from ember.train import save_checkpoint
+    from ember.train import LRSchedulerCallback, ProgressBar, Trainer, save_checkpoint
 
     em.manual_seed(args.seed)
     try:
@@ -176,47 +234,14 @@ def run(args) -> int:
                         iters=history[-1]["epoch"], history=history)
         _plot(history, out / "curves.png")
 
-    _train(model, optimizer, scheduler, train, val, tokenizer, args, out, checkpoint)
+    callbacks = [LRSchedulerCallback(scheduler, interval="step"),
+                 ProgressBar(disable=True if args.no_progress else None, print_metrics=False),
+                 _Evaluation(val, tokenizer, tokenizer.decode(train[:1]), args, out, checkpoint)]
+    trainer = Trainer(model, optimizer, _model_loss, callbacks=callbacks, metrics=None, diagnose=False)
+    rng = np.random.default_rng(args.seed)
+    trainer.fit(_Windows(train, args.batch_size, args.block_size, rng, args.eval_every), max_steps=args.iters)
     print(f"wrote {out / CHECKPOINT}, {out / 'curves.png'}, {out / 'metrics.jsonl'}, {out / 'samples.txt'}")
     return 0
-
-
-def _train(model, optimizer, scheduler, train, val, tokenizer, args, out: Path, checkpoint) -> list[dict]:
-    """The iteration loop; returns one row per evaluation {epoch: iteration, loss, dev_loss, lr, seconds},
-    calling ``checkpoint(history)`` after each evaluation."""
-    from tqdm.auto import tqdm
-
-    rng, history, losses = np.random.default_rng(args.seed), [], []
-    disable = args.no_progress or not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty())
-    (out / "metrics.jsonl").write_text("")
-    (out / "samples.txt").write_text("")
-    started = time.perf_counter()
-    bar = tqdm(range(1, args.iters + 1), desc="gpt", unit="it", disable=disable, dynamic_ncols=True)
-    for it in bar:
-        _, loss = model(*_batch(train, args.batch_size, args.block_size, rng))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        losses.append(loss.item())
-        bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
-        if it % args.eval_every == 0 or it == args.iters:
-            row = {"epoch": it, "loss": float(np.mean(losses)), "dev_loss": _val_loss(model, val, args),
-                   "lr": optimizer.param_groups[0]["lr"], "seconds": round(time.perf_counter() - started, 2)}
-            history.append(row)
-            losses = []
-            with (out / "metrics.jsonl").open("a") as f:
-                f.write(json.dumps(row) + "\n")
-            sample = _sample(model, tokenizer, tokenizer.decode(train[:1]), args.sample_chars) \
-                if args.sample_chars else ""
-            with (out / "samples.txt").open("a") as f:
-                f.write(f"--- iteration {it} ---\n{sample}\n")
-            bar.write(f"iter {it}/{args.iters}  loss {row['loss']:.4f}  val loss {row['dev_loss']:.4f}  "
-                      f"({row['seconds']:.1f}s)" + (f"\n--- sample ---\n{sample}\n" if sample else ""),
-                      file=sys.stdout)
-            checkpoint(history)
-    bar.close()
-    return history
 
 
 def _plot(history: list[dict], path: Path) -> None:

@@ -14,7 +14,8 @@
 ...     dp.sync_running_stats()                      # BatchNorm statistics: mean over ranks
 >>> if dist.is_main_process(): em.save(model.state_dict(), "model.safetensors")
 
-Or ``Trainer(..., distributed=True)``, which does all of the above. PyTorch's names work too:
+Or ``Trainer(..., distributed=True)``, which does all of the above: ``DataParallel`` is its MPI
+``Strategy`` (``LocalStrategy`` the one-process one). PyTorch's names work too:
 ``init_process_group("gloo")``, ``all_reduce(t, op=ReduceOp.SUM)``, ``all_gather(list, t)``,
 ``DistributedDataParallel(model)`` (gradients averaged during ``backward``), ``no_sync()``.
 Without an MPI launcher everything runs as one process (world size 1), and mpi4py need not
@@ -50,9 +51,11 @@ from ember.distributed.data_parallel import CommStats, DataParallel
 from ember.distributed.ddp import DistributedDataParallel
 from ember.distributed.launch import find_mpiexec, mpiexec_command
 from ember.distributed.sampler import DistributedSampler
+from ember.distributed.strategy import LocalStrategy, Strategy
 
 __all__ = [
-    "CommStats", "DataParallel", "DistributedDataParallel", "DistributedSampler", "ProcessGroup", "ReduceOp", "Work",
+    "CommStats", "DataParallel", "DistributedDataParallel", "DistributedSampler", "LocalStrategy", "ProcessGroup",
+    "ReduceOp", "Strategy", "Work",
     "abort", "all_gather", "all_gather_into_tensor", "all_gather_object", "all_reduce", "barrier", "broadcast",
     "broadcast_object_list", "destroy_process_group", "find_mpiexec", "get_backend", "get_local_rank", "get_rank",
     "get_world_size", "group", "init_process_group", "is_available", "is_initialized", "is_main_process",

@@ -38,6 +38,7 @@ from ember.data.dataloader import DataLoader, default_collate
 from ember.data.sampler import numpy_generator
 from ember.distributed.comm import ReduceOp, init_process_group
 from ember.distributed.sampler import DistributedSampler, _EvalShard
+from ember.distributed.strategy import Strategy
 
 __all__ = ["CommStats", "DataParallel"]
 
@@ -113,7 +114,7 @@ def _layout(tensors) -> tuple:
     return tuple((id(t), t.array.dtype.str, backend.device_of(t.array), t.array.shape) for t in tensors)
 
 
-class DataParallel:
+class DataParallel(Strategy):
     """Keep ``module`` identical on every rank: broadcast it, average its gradients, sync its statistics.
 
     Creating it joins the process group (``init_process_group``) and broadcasts rank 0's
@@ -121,7 +122,8 @@ class DataParallel:
     ``loss.backward()`` and before clipping and ``optimizer.step()``, and
     ``sync_running_stats()`` at the end of each epoch. With one process every call returns
     at once. (Not PyTorch's single-process ``nn.DataParallel``: this is the multi-process
-    scheme of ``DistributedDataParallel``, with the averaging called explicitly.)
+    scheme of ``DistributedDataParallel``, with the averaging called explicitly.) It is also the
+    ``Trainer``'s MPI ``Strategy``: ``Trainer(..., distributed=True)`` calls these methods for you.
 
     Args:
         module: the model (a ``Module``).
@@ -156,11 +158,6 @@ class DataParallel:
     @property
     def world_size(self) -> int:
         return self.group.world_size
-
-    @property
-    def is_main(self) -> bool:
-        """True on rank 0, the rank that logs and writes checkpoints."""
-        return self.group.rank == 0
 
     # -- keeping the replicas identical ---------------------------------------------------------
     def broadcast_parameters(self, src: int = 0) -> None:
@@ -295,20 +292,6 @@ class DataParallel:
             return bool(flag)
         buffer = np.array([1 if flag else 0], dtype=np.int32)
         return bool(self.group.all_reduce(buffer, ReduceOp.MAX)[0])
-
-    def runs_callback(self, callback) -> bool:
-        """Whether ``callback`` runs on this rank: all do on rank 0; elsewhere none that writes or prints.
-
-        Progress bars, file loggers, plots and checkpoints (and any callback with
-        ``rank_zero_only = True``) run on rank 0 only; schedulers, clipping and early
-        stopping run everywhere, from the same reduced logs.
-        """
-        if self.is_main:
-            return True
-        from ember.train import callbacks as cb
-
-        writers = (cb.ProgressBar, cb.CSVLogger, cb.JSONLLogger, cb.PlotCurves, cb.ModelCheckpoint)
-        return not (isinstance(callback, writers) or getattr(callback, "rank_zero_only", False))
 
     def __repr__(self):
         return f"DataParallel(rank={self.rank}, world_size={self.world_size}, bucket_cap_mb={self.cap_bytes / 2**20:g})"

@@ -9,7 +9,7 @@
 from ember.text.batching import BPTTBatcher, collate_padded, detach_state, pad_sequence, sequence_mask
 from ember.text.bleu import BLEUScore, corpus_bleu, sentence_bleu
 from ember.text.decoding import DecodeResult, Hypothesis, beam_search, greedy_search, reorder_state
-from ember.text.language_model import char_corpus, evaluate_perplexity, fit_language_model
+from ember.text.language_model import BPTTTrainer, char_corpus, evaluate_perplexity, fit_language_model
 from ember.text.seq2seq import Decoder, Encoder, Seq2Seq
 from ember.text.tokenize import WORD_PATTERN, Tokenizer, char_tokenize, normalize, word_tokenize
 from ember.text.transformer_seq2seq import TransformerSeq2Seq
@@ -20,7 +20,7 @@ __all__ = [
     "KeyedVectors", "Word2Vec", "keep_probability", "linear_alpha",
     "BLEUScore", "DecodeResult", "Decoder", "Encoder", "Hypothesis", "Seq2Seq", "beam_search", "corpus_bleu",
     "greedy_search", "reorder_state", "sentence_bleu", "TransformerSeq2Seq",
-    "BOS", "BPTTBatcher", "EOS", "PAD", "SPECIALS", "Tokenizer", "UNK", "Vocab", "WORD_PATTERN", "char_tokenize",
-    "char_corpus", "collate_padded", "detach_state", "evaluate_perplexity", "fit_language_model", "normalize",
-    "pad_sequence", "sequence_mask", "word_tokenize",
+    "BOS", "BPTTBatcher", "BPTTTrainer", "EOS", "PAD", "SPECIALS", "Tokenizer", "UNK", "Vocab", "WORD_PATTERN",
+    "char_tokenize", "char_corpus", "collate_padded", "detach_state", "evaluate_perplexity", "fit_language_model",
+    "normalize", "pad_sequence", "sequence_mask", "word_tokenize",
 ]

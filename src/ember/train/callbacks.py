@@ -16,6 +16,11 @@ ascending ``order`` (then in the order given), so that, for example, the learnin
 scheduler has stepped and early stopping has updated its counters before
 ``ModelCheckpoint`` captures them. A callback with state worth resuming returns it from
 ``state_dict()``; the trainer's checkpoints carry it.
+
+A callback that prints or writes files sets ``rank_zero_only = True``: in a distributed run
+only rank 0 runs it (one progress bar, one log, one checkpoint), while the others —
+schedulers, clipping, early stopping — run on every rank, from the same reduced logs, so that
+the ranks stay in step. ``fit`` calls the hooks; ``Trainer.step`` calls the batch hooks alone.
 """
 from __future__ import annotations
 
@@ -46,6 +51,7 @@ class Callback:
     """
 
     order = 0
+    rank_zero_only = False  # True: in a distributed run only rank 0 runs it (it prints or writes)
 
     def on_train_begin(self, trainer) -> None:
         """Before the first epoch (also when resuming)."""
@@ -145,6 +151,7 @@ class ProgressBar(Callback):
     """
 
     order = -20
+    rank_zero_only = True
 
     def __init__(self, disable: bool | None = None, print_metrics: bool = True, file=None):
         self.disable, self.print_metrics, self.file = disable, print_metrics, file
@@ -157,7 +164,7 @@ class ProgressBar(Callback):
         if disable is None:
             disable = not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty())
         total = trainer.num_batches
-        self._bar = tqdm(total=total, desc=f"epoch {epoch + 1}/{trainer.epochs}", disable=disable, leave=False,
+        self._bar = tqdm(total=total, desc=_epoch_of(epoch, trainer.epochs), disable=disable, leave=False,
                          unit="batch", dynamic_ncols=True)
 
     def on_batch_end(self, trainer, batch, logs):
@@ -168,7 +175,7 @@ class ProgressBar(Callback):
     def on_epoch_end(self, trainer, epoch, logs):
         self._close()
         if self.print_metrics:
-            print(f"epoch {epoch + 1}/{trainer.epochs}  {_format_logs(logs)}", file=self.file or sys.stdout,
+            print(f"{_epoch_of(epoch, trainer.epochs)}  {_format_logs(logs)}", file=self.file or sys.stdout,
                   flush=True)
 
     def on_train_end(self, trainer):
@@ -178,6 +185,11 @@ class ProgressBar(Callback):
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+def _epoch_of(epoch: int, epochs: int | None) -> str:
+    """``epoch 3/20``, or ``epoch 3`` when the count is open (``fit(max_steps=...)`` on a loader without length)."""
+    return f"epoch {epoch + 1}" if epochs is None else f"epoch {epoch + 1}/{epochs}"
 
 
 # -- stopping ----------------------------------------------------------------------------------
@@ -252,6 +264,7 @@ class ModelCheckpoint(_BestTracker):
     """
 
     order = 100
+    rank_zero_only = True
 
     def __init__(self, dirpath, monitor: str = "dev_loss", mode: str = "auto", save_best: bool = True,
                  save_last: bool = True):
@@ -363,6 +376,7 @@ class _FileLogger(Callback):
     rows after the checkpoint's epoch (written by the interrupted run) are dropped first."""
 
     order = 10
+    rank_zero_only = True
 
     def __init__(self, path, append: bool = False):
         self.path, self.append = Path(path), append
@@ -447,6 +461,7 @@ class PlotCurves(Callback):
     """
 
     order = 20
+    rank_zero_only = True
 
     def __init__(self, path, metrics=None, every_epoch: bool = False):
         self.path, self.metrics, self.every_epoch = Path(path), metrics, every_epoch
