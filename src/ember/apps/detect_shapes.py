@@ -23,19 +23,23 @@ import time
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 import ember as em
 from ember.apps import add_recipe_arguments
 from ember.apps.arguments import positive_int
-from ember.autograd.tensor import Tensor
+from ember.apps.epoch_log import EpochLog
+from ember.data.dataloader import DataLoader
+from ember.data.dataset import TensorDataset
 from ember.optim.adam import Adam
 from ember.optim.lr_scheduler import CosineAnnealingLR
 from ember.serialization import atomic_write
+from ember.train.callbacks import LRSchedulerCallback, ProgressBar
 from ember.train.checkpoint import load_checkpoint, save_checkpoint
+from ember.train.trainer import Trainer
+from ember.vision.detection_data import YOLOCollate
 from ember.vision.evaluation import mean_average_precision
 from ember.vision.shapes import CLASSES, make_shapes
-from ember.vision.yolo import TinyYOLO, YOLOLoss, anchors_from_boxes, encode_targets
+from ember.vision.yolo import TinyYOLO, YOLOLoss, anchors_from_boxes
 
 __all__ = ["RECIPE", "add_arguments", "detect_shapes", "evaluate", "load_detector", "plot_detections", "run", "train"]
 
@@ -47,50 +51,26 @@ _CHECKPOINT, _FIGURE, _REPORT = "model.safetensors", "detections.png", "report.j
 
 
 # -- training -------------------------------------------------------------------------------------
-def _flip(images: np.ndarray, boxes: np.ndarray, labels: np.ndarray, rng: np.random.Generator):
-    """Mirror a random half of the batch left–right, boxes with it (x → W − x)."""
-    flip = rng.random(len(images)) < 0.5
-    images, boxes = images.copy(), boxes.copy()
-    images[flip] = images[flip, :, :, ::-1]
-    width = images.shape[-1]
-    boxes[flip, :, 0], boxes[flip, :, 2] = width - boxes[flip, :, 2], width - boxes[flip, :, 0]
-    boxes[labels < 0] = 0.0
-    return images, boxes
-
-
 def train(model: TinyYOLO, data, epochs: int = 12, batch_size: int = 32, lr: float = 3e-3, lambda_coord: float = 5.0,
           lambda_noobj: float = 0.5, seed: int = 0, log=print, progress: bool = True) -> list[dict]:
     """Fit ``model`` on ``data`` (a ``Shapes``) with the YOLO loss, Adam and a cosine decay to lr/50.
 
+    Random horizontal flips (every class is left–right symmetric) and the target encoding happen
+    in the loader's ``YOLOCollate``; one seeded generator draws the shuffles and the flips.
     Returns one record per epoch: {'epoch', 'loss' (mean per image), 'seconds'}.
     """
     rng = np.random.default_rng(seed)
-    criterion = YOLOLoss(lambda_coord, lambda_noobj)
+    loader = DataLoader(TensorDataset(*data), batch_size=batch_size, shuffle=True, generator=rng,
+                        collate_fn=YOLOCollate.for_model(model, hflip=0.5, generator=rng))
     optimizer = Adam(model.parameters(), lr=lr)
-    steps = epochs * math.ceil(len(data.images) / batch_size)
-    schedule = CosineAnnealingLR(optimizer, T_max=max(steps, 1), eta_min=lr / 50)
-    anchors, C = model.anchors, model.num_classes
-    history, started = [], time.perf_counter()
-    for epoch in range(1, epochs + 1):
-        model.train()
-        order = rng.permutation(len(data.images))
-        batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-        total = 0.0
-        for index in tqdm(batches, desc=f"epoch {epoch}/{epochs}", leave=False, disable=not progress):
-            images, boxes = _flip(data.images[index], data.boxes[index], data.labels[index], rng)
-            target = encode_targets(boxes, data.labels[index], anchors, C, model.grid_size, model.image_size)
-            loss = criterion(model(Tensor(images)), target)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            total += float(loss.item()) * len(index)
-        record = {"epoch": epoch, "loss": total / len(order), "seconds": time.perf_counter() - started}
-        history.append(record)
-        if log:
-            log(f"epoch {epoch}/{epochs}  loss {record['loss']:.4f}  ({record['seconds']:.1f}s)")
+    schedule = CosineAnnealingLR(optimizer, T_max=max(epochs * len(loader), 1), eta_min=lr / 50)
+    epoch_log = EpochLog(log)
+    callbacks = [ProgressBar(disable=not progress, print_metrics=False), LRSchedulerCallback(schedule, "step"),
+                 epoch_log]
+    Trainer(model, optimizer, YOLOLoss(lambda_coord, lambda_noobj), callbacks, metrics=None,
+            diagnose=False).fit(loader, epochs=epochs)
     model.eval()
-    return history
+    return epoch_log.history
 
 
 def evaluate(model: TinyYOLO, data, conf_threshold: float = 0.01, iou_threshold: float = 0.45,

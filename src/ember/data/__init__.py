@@ -23,6 +23,7 @@ from ember.data.dataset import (
 )
 from ember.data.sampler import (
     BatchSampler,
+    BucketBatchSampler,
     RandomSampler,
     Sampler,
     SequentialSampler,
@@ -32,8 +33,8 @@ from ember.data.sampler import (
 from ember.data.worker import WorkerInfo, get_worker_info
 
 __all__ = [
-    "BatchSampler", "ChainDataset", "ConcatDataset", "DataLoader", "Dataset", "DistributedSampler",
-    "IterableDataset", "RandomSampler", "Sampler", "SequentialSampler", "StackDataset", "Subset",
+    "BatchSampler", "BucketBatchSampler", "ChainDataset", "ConcatDataset", "DataLoader", "Dataset",
+    "DistributedSampler", "IterableDataset", "RandomSampler", "Sampler", "SequentialSampler", "StackDataset", "Subset",
     "SubsetRandomSampler", "TensorDataset", "WeightedRandomSampler", "WorkerInfo", "datasets", "default_collate",
     "default_convert", "get_worker_info", "random_split",
 ]

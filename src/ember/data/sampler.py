@@ -2,7 +2,8 @@
 
 A sampler is an iterable of indices (``SequentialSampler``, ``RandomSampler``,
 ``SubsetRandomSampler``, ``WeightedRandomSampler``); a ``BatchSampler`` groups one into
-lists of indices, one list per batch. All are consumed lazily: the random ones draw in
+lists of indices, one list per batch, and a ``BucketBatchSampler`` groups samples of
+similar lengths so that little of a padded batch is padding. All are consumed lazily: the random ones draw in
 chunks as they are iterated, so a sampler of 10¹⁰ draws yields its first index at once.
 Each draws at the start of an iteration (when ``iter(sampler)`` is called), from its
 ``generator`` if given, else from ember's global generator (fixed by ``em.manual_seed``).
@@ -21,7 +22,7 @@ from ember import random as _random
 from ember.autograd.tensor import Tensor
 
 __all__ = [
-    "BatchSampler", "RandomSampler", "Sampler", "SequentialSampler", "SubsetRandomSampler",
+    "BatchSampler", "BucketBatchSampler", "RandomSampler", "Sampler", "SequentialSampler", "SubsetRandomSampler",
     "WeightedRandomSampler", "numpy_generator",
 ]
 
@@ -257,3 +258,73 @@ def _batched(indices, batch_size: int, drop_last: bool):
         if drop_last and len(batch) < batch_size:
             return
         yield batch
+
+
+class BucketBatchSampler(Sampler):
+    """Batches of indices of samples of similar lengths, for sequences padded per batch.
+
+    Each epoch: a random order of the N indices (``shuffle``) or 0 … N − 1, cut into pools of
+    ``bucket_size × batch_size`` consecutive indices; each pool is sorted by length (stably)
+    and cut into batches of ``batch_size``; with ``shuffle`` the batches are then visited in a
+    random order. A batch thus holds lengths from one pool's narrow band, and its padded width
+    ``max_{i∈B} L_i`` is close to its mean length, while the pools keep the batches random.
+    Only the last pool may end on a short batch; ``drop_last`` drops it, as ``BatchSampler`` does.
+
+    Args:
+        lengths: L_i, the length of sample i (a list, an array or a 1-D Tensor of N ints).
+        batch_size: indices per batch.
+        drop_last: drop the one batch shorter than ``batch_size``.
+        shuffle: a fresh random order every epoch (``False``: the same batches, in order).
+        bucket_size: batches per pool (larger: less padding, less random batches).
+        generator: where to draw from (default: ember's global generator), as for ``RandomSampler``.
+        seed: instead of a generator, draw epoch e from a generator seeded by ``(seed, e)``; the
+            sampler counts its iterations, and ``set_epoch(e)`` jumps to epoch e.
+
+    >>> sampler = BucketBatchSampler([5, 1, 4, 2, 3, 1], batch_size=2, shuffle=False)
+    >>> list(sampler)
+    [[1, 5], [3, 4], [2, 0]]
+    """
+
+    def __init__(self, lengths, batch_size: int, drop_last: bool = False, shuffle: bool = True, bucket_size: int = 50,
+                 generator=None, seed=None) -> None:
+        self.batch_size = _check_count("batch_size", batch_size)
+        self.bucket_size = _check_count("bucket_size", bucket_size)
+        for name, value in (("drop_last", drop_last), ("shuffle", shuffle)):
+            if not isinstance(value, bool):
+                raise ValueError(f"{name} should be a boolean value, but got {name}={value}")
+        lengths = lengths.numpy() if isinstance(lengths, Tensor) else np.asarray(lengths)
+        if lengths.ndim != 1 or (lengths.size and lengths.dtype.kind not in "iu"):
+            raise ValueError(f"lengths should be a 1-D sequence of integers, got shape {lengths.shape} "
+                             f"and dtype {lengths.dtype}")
+        self.lengths = lengths.astype(np.int64)
+        self.drop_last, self.shuffle, self.generator, self.seed = drop_last, shuffle, generator, seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make the next iteration produce the batches of epoch ``epoch`` (with ``seed``)."""
+        self.epoch = int(epoch)
+
+    def _rng(self) -> np.random.Generator:
+        if self.seed is not None and self.generator is None:
+            return np.random.default_rng([self.seed, self.epoch])
+        return numpy_generator(self.generator)
+
+    def __iter__(self):
+        # Drawn in full here, when the iteration begins (the rule of every sampler in this module).
+        rng, bs, n = self._rng() if self.shuffle else None, self.batch_size, len(self.lengths)
+        order = rng.permutation(n) if self.shuffle else np.arange(n)
+        batches, pool = [], self.bucket_size * bs
+        for start in range(0, n, pool):
+            chunk = order[start:start + pool]
+            chunk = chunk[np.argsort(self.lengths[chunk], kind="stable")]
+            batches += [chunk[i:i + bs] for i in range(0, len(chunk), bs)]
+        if self.drop_last and batches and len(batches[-1]) < bs:
+            batches.pop()
+        if self.shuffle:
+            batches = [batches[i] for i in rng.permutation(len(batches))]
+        self.epoch += 1
+        return iter([b.tolist() for b in batches])
+
+    def __len__(self) -> int:
+        n = len(self.lengths)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
