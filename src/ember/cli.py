@@ -13,22 +13,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import inspect
-import json
-import math
 import sys
-import time
-from pathlib import Path
 
-from ember.apps.arguments import (
-    existing_dir,
-    existing_file,
-    non_negative_int,
-    port_number,
-    positive_float,
-    positive_int,
-    probability,
-)
+from ember.apps import summary as summary_app
+from ember.apps import train as train_app
+from ember.apps.arguments import existing_dir, existing_file, port_number, positive_int
+from ember.data.datasets.catalog import load_data  # noqa: F401 -- its former home here, kept for existing code
 
 __all__ = ["build_parser", "main"]
 
@@ -72,60 +62,29 @@ def _subparser(subparsers, name: str, help_text: str, example: str) -> argparse.
                                  epilog=f"example:\n  {example}", formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
-def _add_training_options(p: argparse.ArgumentParser, epochs: int, out: str, batch_size: int = 64,
-                          label_smoothing: float = 0.0) -> None:
-    p.add_argument("--epochs", type=positive_int, default=epochs, help=f"training epochs (default {epochs})")
-    p.add_argument("--batch-size", type=positive_int, default=batch_size,
-                   help=f"mini-batch size (default {batch_size})")
-    p.add_argument("--label-smoothing", type=probability, default=label_smoothing,
-                   help=f"cross-entropy label smoothing (default {label_smoothing})")
-    p.add_argument("--lr", type=positive_float, default=2e-3, help="Adam learning rate (default 2e-3)")
-    p.add_argument("--seed", type=non_negative_int, default=0,
-                   help="seed of the split, initialisation, shuffling, dropout")
-    p.add_argument("--out", default=out, help=f"output directory for curves, logs, checkpoints (default {out})")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar (still prints per-epoch metrics)")
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="ember", description="ember: deep learning from first principles on NumPy.",
                                      epilog="run 'ember COMMAND --help' for a command's options and an example",
                                      formatter_class=_CommandListFormatter)
-    from ember import __version__
+    from ember._version import __version__
 
     parser.add_argument("--version", action="version", version=f"ember {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     demo = _subparser(sub, "demo", "train LeNet-5 on 32x32 digits, report accuracy",
                       "ember demo --epochs 30 --seed 0 --out runs/demo")
-    _add_training_options(demo, epochs=30, out="runs/demo", batch_size=32, label_smoothing=0.1)
-    demo.set_defaults(func=cmd_demo, resize=32)
+    train_app.add_demo_arguments(demo)
+    demo.set_defaults(func=cmd_demo)
 
     train = _subparser(sub, "train", "train a registered model on digits or mnist1d, or a GPT on a text",
                        "ember train mlp --data mnist1d --hidden 256 128 --dropout 0.1 --epochs 30")
-    train.add_argument("model", help="a name from ember.models.available(), e.g. mlp "
-                                     "('ember train gpt --help': the GPT's own options)")
-    train.add_argument("--data", default="digits", choices=("digits", "mnist1d"), help="dataset (default digits)")
-    train.add_argument("--hidden", type=positive_int, nargs="+", default=[256],
-                       help="hidden layer sizes (default 256)")
-    train.add_argument("--dropout", type=probability, default=0.2, help="dropout probability (default 0.2)")
-    train.add_argument("--resize", type=positive_int, default=None, help="digits only: resize the 8x8 images to SxS")
-    train.add_argument("--text", type=existing_file, default=None,
-                       help="charlm: a text file (default: the KJV Bible when installed)")
-    train.add_argument("--seq-len", type=positive_int, default=100,
-                       help="charlm: truncated-BPTT length (default 100)")
-    train.add_argument("--max-chars", type=positive_int, default=None,
-                       help="charlm: use only the first N characters")
-    _add_training_options(train, epochs=20, out="runs/train")
+    train_app.add_train_arguments(train)
     train.set_defaults(func=cmd_train)
 
     summary = _subparser(sub, "summary", "layer shapes, parameters, receptive fields",
                          "ember summary resnet18 --input-shape 1 3 32 32 --kwargs num_classes=10 cifar_stem=True")
-    summary.add_argument("model", help="a name from ember.models.available(), e.g. lenet5")
-    summary.add_argument("--input-shape", type=positive_int, nargs="+", default=[1, 1, 32, 32],
-                         help="input shape with the batch dimension (default 1 1 32 32)")
-    summary.add_argument("--kwargs", nargs="*", default=[], metavar="KEY=VALUE",
-                         help="constructor arguments, values read as Python literals")
+    summary_app.add_arguments(summary)
     summary.set_defaults(func=cmd_summary)
 
     dates = _subparser(sub, "translate-dates", "seq2seq with attention: dates to ISO",
@@ -188,10 +147,18 @@ def _train_gpt(argv) -> int:
 
 
 def cmd_demo(args) -> int:
-    """``ember demo``: LeNet-5 on the digits resized to 32×32, trained and evaluated end to end."""
-    from ember import models
+    """``ember demo``: LeNet-5 on the digits resized to 32×32 (ember.apps.train)."""
+    return train_app.demo(args)
 
-    return _run(args, "digits", lambda n_in, n_out: models.get("lenet5", num_classes=n_out))
+
+def cmd_train(args) -> int:
+    """``ember train MODEL``: a registered model on digits or mnist1d, or the char LM (ember.apps.train)."""
+    return train_app.train(args)
+
+
+def cmd_summary(args) -> int:
+    """``ember summary MODEL``: a registered model's layer table (ember.apps.summary)."""
+    return summary_app.run(args)
 
 
 def cmd_translate_dates(args) -> int:
@@ -199,167 +166,6 @@ def cmd_translate_dates(args) -> int:
     from ember.apps.date_translator import main_translate_dates
 
     return main_translate_dates(args)
-
-
-def cmd_summary(args) -> int:
-    """``ember summary MODEL``: build ``MODEL`` from the registry and print its layer table."""
-    import ast
-
-    from ember import models
-
-    if args.model.lower() not in models.available():
-        print(f"ember summary: unknown model {args.model!r}; available: {', '.join(models.available())}",
-              file=sys.stderr)
-        return 2
-    try:
-        kwargs = {key: ast.literal_eval(value) for key, value in (item.split("=", 1) for item in args.kwargs)}
-    except (ValueError, SyntaxError) as err:
-        print(f"ember summary: --kwargs expects KEY=VALUE pairs with Python literal values ({err})", file=sys.stderr)
-        return 2
-    try:
-        models.get(args.model, **kwargs).summary(tuple(args.input_shape))
-    except (TypeError, ValueError) as err:  # a constructor argument or an input shape the model refuses
-        print(f"ember summary: {args.model} with --kwargs {' '.join(args.kwargs) or '(none)'} and --input-shape "
-              f"{' '.join(map(str, args.input_shape))}: {err}", file=sys.stderr)
-        return 2
-    return 0
-
-
-def cmd_train(args) -> int:
-    """``ember train MODEL``: build ``MODEL`` from the registry with the options it accepts, then train."""
-    from ember import models
-
-    if args.model.lower() not in models.available():
-        print(f"ember train: unknown model {args.model!r}; available: {', '.join(models.available())}",
-              file=sys.stderr)
-        return 2
-    if args.model.lower() == "charlm":
-        return _run_char_lm(args)
-
-    def build(n_in, n_out):
-        offered = {"in_features": n_in, "out_features": n_out, "num_classes": n_out, "hidden": tuple(args.hidden),
-                   "dropout": args.dropout}
-        constructor = models._REGISTRY[args.model.lower()]
-        accepted = inspect.signature(constructor).parameters
-        return models.get(args.model, **{k: v for k, v in offered.items() if k in accepted})
-
-    return _run(args, args.data, build)
-
-
-def load_data(name: str, resize=None):
-    from ember.data import datasets
-
-    dataset = datasets.digits(resize=resize) if name == "digits" else datasets.mnist1d(train=None)
-    return dataset.tensors
-
-
-def _run(args, data: str, build_model) -> int:
-    import ember as em
-    from ember import nn, optim
-    from ember.data import DataLoader, TensorDataset
-    from ember.distributed import get_world_size, is_main_process, launched_by_mpi
-    from ember.train import LRSchedulerCallback, Normalizer, Trainer, train_dev_test_split
-
-    distributed = launched_by_mpi()  # started by mpiexec/mpirun: data-parallel over its processes
-    main = not distributed or is_main_process()  # rank 0 alone prints and writes files
-    em.manual_seed(args.seed)
-    out = Path(args.out)
-    X, y = load_data(data, getattr(args, "resize", None))
-    splits = train_dev_test_split(X, y, fractions=(0.7, 0.1, 0.2), seed=args.seed, stratify=y)
-    norm = Normalizer(axis=(0, 2, 3) if X.ndim == 4 else 0).fit(splits[0][0])  # per channel for images
-    (X_tr, y_tr), (X_dev, y_dev), (X_te, y_te) = [(norm(a), b) for a, b in splits]
-    n_in, n_out = math.prod(X_tr.shape[1:]), int(y.numpy().max()) + 1
-    model = build_model(n_in, n_out)
-    if main:
-        print(f"{data}: {len(y_tr)} train / {len(y_dev)} dev / {len(y_te)} test samples of shape "
-              f"{tuple(X_tr.shape[1:])}, {n_out} classes\nmodel: {model!r}"
-              + (f"\ndistributed: {get_world_size()} processes, batch size {args.batch_size} each"
-                 if distributed else ""))
-    optimizer = optim.Adam(model.parameters(), lr=args.lr)
-    # cosine annealing to 0 over the run: large steps early, then a settled minimum at the end
-    schedule = LRSchedulerCallback(optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs))
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
-    trainer = Trainer(model, optimizer, loss_fn, callbacks=[schedule, *_callbacks(args, out)],
-                      distributed=distributed)
-    started = time.perf_counter()
-    trainer.fit(DataLoader(TensorDataset(X_tr, y_tr), batch_size=args.batch_size, shuffle=True, seed=args.seed),
-                DataLoader(TensorDataset(X_dev, y_dev), batch_size=512), epochs=args.epochs)
-    test = trainer.evaluate(DataLoader(TensorDataset(X_te, y_te), batch_size=512))
-    seconds = time.perf_counter() - started
-    if main:
-        _save_first_filters(model, out / "filters.png")
-        _report(out, test, seconds, vars(args))
-    return 0
-
-
-def _run_char_lm(args) -> int:
-    """``ember train charlm``: a character LSTM on a text file, printing samples as it trains."""
-    import numpy as np
-
-    import ember as em
-    from ember import models
-    from ember.data.datasets import text_corpus
-    from ember.text import char_corpus, evaluate_perplexity, fit_language_model
-
-    em.manual_seed(args.seed)
-    try:
-        text = text_corpus(args.text)[: args.max_chars]
-    except (FileNotFoundError, RuntimeError) as err:
-        print(f"ember train charlm: {err}", file=sys.stderr)
-        return 2
-    vocab, ids = char_corpus(text)
-    split = int(0.9 * len(ids))
-    model = models.get("charlm", vocab_size=len(vocab), hidden_size=args.hidden[0])
-    print(f"text: {len(ids):,} characters, {len(vocab)} symbols; model: {model!r}")
-    rng, prompt = np.random.default_rng(args.seed), vocab.encode(list(text[:1]))
-
-    def report(epoch, record):
-        sample = "".join(vocab.decode(model.sample(list(prompt), 200, temperature=0.8, top_k=10, generator=rng)))
-        print(f"epoch {epoch}/{args.epochs}  perplexity {record['perplexity']:.2f}  dev perplexity "
-              f"{record['dev_perplexity']:.2f}  ({record['seconds']:.1f}s)\n--- sample ---\n{sample}\n")
-
-    started = time.perf_counter()
-    fit_language_model(model, ids[:split], ids[split:], epochs=args.epochs, batch_size=args.batch_size,
-                       seq_len=args.seq_len, lr=args.lr, on_epoch=report, progress=not args.no_progress)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    em.save(model.state_dict(), out / "charlm.safetensors")
-    vocab.save(out / "vocab.json")
-    dev = evaluate_perplexity(model, ids[split:], args.batch_size, args.seq_len)
-    print(f"dev perplexity {dev:.2f}  ({time.perf_counter() - started:.1f}s); wrote {out / 'charlm.safetensors'}, "
-          f"{out / 'vocab.json'}")
-    return 0
-
-
-def _save_first_filters(model, path: Path) -> None:
-    """A picture of the first convolution's learned filters, when the model has one."""
-    from ember import nn, viz
-
-    first = next((m for m in model.modules() if isinstance(m, (nn.Conv1d, nn.Conv2d))), None)
-    if first is not None:
-        viz.plot_filters(first, path, title="first-layer filters")
-        print(f"wrote {path}")
-
-
-def _callbacks(args, out: Path) -> list:
-    from ember.train import CSVLogger, JSONLLogger, ModelCheckpoint, PlotCurves, ProgressBar
-
-    return [
-        ProgressBar(disable=True if args.no_progress else None),
-        CSVLogger(out / "metrics.csv"),
-        JSONLLogger(out / "metrics.jsonl"),
-        PlotCurves(out / "curves.png"),
-        ModelCheckpoint(out, monitor="dev_accuracy"),
-    ]
-
-
-def _report(out: Path, test: dict, seconds: float, options: dict) -> None:
-    options = {k: v for k, v in options.items() if k not in ("func", "command")}
-    summary = {"test_loss": test["loss"], "test_accuracy": test["accuracy"], "seconds": seconds, "options": options}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"test loss {test['loss']:.4f}  test accuracy {test['accuracy']:.4f}  ({seconds:.1f}s)")
-    print(f"wrote {out / 'curves.png'}, {out / 'metrics.csv'}, {out / 'metrics.jsonl'}, "
-          f"{out / 'best.safetensors'}, {out / 'summary.json'}")
 
 
 if __name__ == "__main__":  # pragma: no cover

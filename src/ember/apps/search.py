@@ -22,7 +22,12 @@ import functools
 import sys
 from pathlib import Path
 
+import ember as em
+from ember import models
 from ember.apps.arguments import non_negative_int, positive_int
+from ember.apps.train import classifier_trainer, split_and_normalize
+from ember.backend import to_numpy
+from ember.data import DataLoader, TensorDataset, datasets
 from ember.train.search import Choice, LogUniform, OneMinusLogUniform, RandomSearch, SearchResults, Uniform
 
 __all__ = ["DigitsObjective", "add_arguments", "default_space", "load_digits_splits", "run", "search"]
@@ -40,14 +45,8 @@ def load_digits_splits(seed: int = 0) -> dict:
 
     Cached per seed (loading and resizing take seconds): treat the arrays as read-only.
     """
-    from ember.backend import to_numpy
-    from ember.cli import load_data
-    from ember.train.splits import Normalizer, train_dev_test_split
-
-    X, y = load_data("digits", 32)
-    (X_tr, y_tr), (X_dev, y_dev), _ = train_dev_test_split(X, y, fractions=(0.7, 0.1, 0.2), seed=seed, stratify=y)
-    norm = Normalizer(axis=(0, 2, 3)).fit(X_tr)
-    return {"train": (to_numpy(norm(X_tr)), to_numpy(y_tr)), "dev": (to_numpy(norm(X_dev)), to_numpy(y_dev))}
+    (X_tr, y_tr), (X_dev, y_dev), _ = split_and_normalize(*datasets.load("digits", 32).tensors, seed)
+    return {"train": (to_numpy(X_tr), to_numpy(y_tr)), "dev": (to_numpy(X_dev), to_numpy(y_dev))}
 
 
 class DigitsObjective:
@@ -66,17 +65,10 @@ class DigitsObjective:
         self.data, self.epochs, self.seed = data, int(epochs), seed
 
     def __call__(self, params: dict) -> float:
-        import ember as em
-        from ember import models, nn, optim
-        from ember.data import DataLoader, TensorDataset
-        from ember.train import LRSchedulerCallback, Trainer
-
         em.manual_seed(self.seed)  # every trial starts from the same weights and batch order
-        model = models.get("lenet5", num_classes=10)
-        optimizer = optim.Adam(model.parameters(), lr=params["lr"], betas=(params.get("beta1", 0.9), 0.999))
-        schedule = LRSchedulerCallback(optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=self.epochs))
-        loss_fn = nn.CrossEntropyLoss(label_smoothing=params.get("label_smoothing", 0.0))
-        trainer = Trainer(model, optimizer, loss_fn, callbacks=[schedule], diagnose=False)
+        model = models.build("lenet5", num_classes=10)
+        trainer = classifier_trainer(model, params["lr"], self.epochs, params.get("label_smoothing", 0.0),
+                                     betas=(params.get("beta1", 0.9), 0.999), diagnose=False)
         train = DataLoader(TensorDataset(*self.data["train"]), batch_size=int(params["batch_size"]), shuffle=True,
                            seed=self.seed)
         trainer.fit(train, DataLoader(TensorDataset(*self.data["dev"]), batch_size=512), epochs=self.epochs)

@@ -1,13 +1,15 @@
 """Ready-made models and a name → constructor registry.
 
 >>> from ember import models
->>> models.available()
-['digits_mlp', 'mlp', ...]
->>> net = models.get("mlp", in_features=64, hidden=(128,), out_features=10)
+>>> models.list()
+['alexnet', 'bag_of_embeddings', ...]
+>>> net = models.build("mlp", in_features=64, hidden=(128,), out_features=10)
 
 A model module registers its constructors with ``@register`` (or ``@register("name")``);
-``get(name, **kwargs)`` calls the constructor, so command-line tools and hyperparameter
-searches can build any model from its name.
+``build(name, **kwargs)`` calls the constructor, so command-line tools and hyperparameter
+searches can build any model from its name (PyTorch Hub's ``list``/``load``, torchvision's
+``get_model``/``get_model_builder``). ``get`` and ``available`` are the older names of
+``build`` and ``list``.
 """
 from __future__ import annotations
 
@@ -35,20 +37,38 @@ def register(name=None):
     return add
 
 
-def get(name: str, **kwargs):
-    """Build the registered model ``name`` with ``kwargs``; the error lists the known names.
+def builder(name: str):
+    """The constructor registered as ``name`` (any case), to inspect before building (its signature,
+    its docstring); the error lists the known names.
 
-    >>> models.get("digits_mlp")
+    >>> "num_classes" in inspect.signature(models.builder("lenet5")).parameters
+    True
     """
     key = name.lower()
     if key not in _REGISTRY:
-        raise KeyError(f"models.get: unknown model {name!r}; available: {available()}")
-    return _REGISTRY[key](**kwargs)
+        raise KeyError(f"models.build: unknown model {name!r}; available: {list()}")
+    return _REGISTRY[key]
 
 
-def available() -> list[str]:
-    """The registered model names, sorted."""
+def build(name: str, **kwargs):
+    """Build the registered model ``name`` (any case) with ``kwargs``; the error lists the known names.
+
+    >>> models.build("resnet18", num_classes=10, cifar_stem=True)
+    """
+    return builder(name)(**kwargs)
+
+
+def list():  # PyTorch Hub's name; it shadows the builtin only inside this module (not in __all__)
+    """The registered model names, sorted.
+
+    >>> "lenet5" in models.list()
+    True
+    """
     return sorted(_REGISTRY)
+
+
+get = build  # the older names, kept for existing code
+available = list
 
 
 # The model modules import ``register`` from here, so they come after it.
@@ -84,9 +104,9 @@ from ember.models.vgg import VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16
 
 __all__ = [
     "AlexNet", "BagOfEmbeddings", "GPT", "GPTConfig", "BasicBlock", "BasicConv2d", "Bottleneck", "CharLM", "GoogLeNet",
-    "GoogLeNetOutputs", "Inception", "InceptionAux", "LeNet5", "LSTMClassifier", "MLP", "MNIST1DConvNet",
-    "MNIST1DGRU", "MNIST1DMLP", "ResNet", "RNNRegressor", "TextCNN", "VGG", "alexnet", "available", "digits_mlp",
+    "GoogLeNetOutputs", "Inception", "InceptionAux", "LeNet5", "LSTMClassifier", "MLP", "MNIST1DConvNet", "MNIST1DGRU",
+    "MNIST1DMLP", "ResNet", "RNNRegressor", "TextCNN", "VGG", "alexnet", "available", "build", "builder", "digits_mlp",
     "get", "googlenet", "lenet5", "mnist1d_setup", "register", "resnet101", "resnet152", "resnet18", "resnet34",
-    "resnet50", "resnext101_32x8d", "resnext50_32x4d", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16",
-    "vgg16_bn", "vgg19", "vgg19_bn", "wide_resnet101_2", "wide_resnet50_2",
+    "resnet50", "resnext101_32x8d", "resnext50_32x4d", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn",
+    "vgg19", "vgg19_bn", "wide_resnet101_2", "wide_resnet50_2",
 ]

@@ -6,6 +6,8 @@
 - ``cifar10``: from the binary batches.
 - ``text_corpus`` / ``read_text`` / ``bible_kjv``: plain-text corpora (the King James Bible via
   Debian's bible-kjv-text when installed).
+- ``load(name, resize=None)``: the download-free ones (``digits``, ``mnist1d``) by name, as the
+  ``ember`` command loads them.
 
 No loader downloads at run time unless asked (``download=True``); a missing file raises
 FileNotFoundError naming it and where to get it.
@@ -15,6 +17,7 @@ FileNotFoundError naming it and where to get it.
 >>> X.shape, y.dtype
 ((1797, 1, 8, 8), dtype('int64'))
 """
+from ember.data.datasets.catalog import load, names
 from ember.data.datasets.cifar import CIFAR10_CLASSES, cifar10, parse_cifar_batch
 from ember.data.datasets.digits import digits, resize_bilinear
 from ember.data.datasets.idx import fashion_mnist, mnist, read_idx
@@ -22,6 +25,6 @@ from ember.data.datasets.mnist1d import mnist1d
 from ember.data.datasets.text import bible_kjv, read_text, text_corpus
 
 __all__ = [
-    "CIFAR10_CLASSES", "bible_kjv", "cifar10", "digits", "fashion_mnist", "mnist", "mnist1d", "parse_cifar_batch",
-    "read_idx", "read_text", "resize_bilinear", "text_corpus",
+    "CIFAR10_CLASSES", "bible_kjv", "cifar10", "digits", "fashion_mnist", "load", "mnist", "mnist1d", "names",
+    "parse_cifar_batch", "read_idx", "read_text", "resize_bilinear", "text_corpus",
 ]
