@@ -5,11 +5,11 @@ import subprocess
 import sys
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 import pytest
 
 import ember as em
+import onnx
 from ember import nn
 from ember.models.lenet import LeNet5
 from ember.models.resnet import BasicBlock, Bottleneck, ResNet, conv1x1, resnet18
