@@ -1,11 +1,12 @@
 """Training sessions of the 2-D playground: a small network learning one data set in its own thread.
 
 A ``TrainingSession`` owns a data set, an MLP (inputs = the chosen features, ``hidden`` layers of
-the chosen activation, one logit out, binary cross-entropy), an optimiser and a thread. The
-thread sleeps while paused, trains one epoch (a pass over the shuffled training points in
-mini-batches) at a time while running, and after an epoch — at most every ``frame_interval``
-seconds while running — publishes a *frame*: the decision heat map p(blue | x) over [−6, 6]², the
-output map of every neuron (features included), the weights and the train/test losses.
+the chosen activation, one logit out, binary cross-entropy), an optimiser, the ``Trainer`` that
+steps them, and a thread. The thread sleeps while paused, trains one epoch (a pass over the
+shuffled training points in mini-batches, one ``trainer.step`` each) at a time while running, and
+after an epoch — at most every ``frame_interval`` seconds while running — publishes a *frame*: the
+decision heat map p(blue | x) over [−6, 6]², the output map of every neuron (features included),
+the weights and the train/test losses.
 Streams wait for frames with ``wait_frame``; the session stops when its last stream detaches, when
 no stream has come for ``idle_timeout`` seconds, or when ``stop`` is called. ``SessionManager``
 keeps a bounded number of them.
@@ -28,12 +29,14 @@ import numpy as np
 from ember import nn
 from ember.autograd.grad_mode import no_grad
 from ember.autograd.tensor import Tensor
+from ember.data import DataLoader, TensorDataset
 from ember.nn.utils import l1_penalty, l2_penalty
 from ember.ops.loss import binary_cross_entropy_with_logits
 from ember.optim import SGD, Adam, RMSprop
 from ember.playground.datasets2d import DATASETS, FEATURES, features, grid, make_dataset
 from ember.playground.encoding import encode_map
 from ember.playground.validation import Fields, RequestError
+from ember.train.trainer import Trainer
 
 __all__ = ["ACTIVATIONS", "OPTIMIZERS", "SessionConfig", "SessionManager", "TrainingSession", "build_model",
            "parse_config"]
@@ -132,8 +135,26 @@ def _optimizer(config: SessionConfig, params):
     return SGD(params, lr=config.lr, momentum=0.9 if config.optimizer == "momentum" else 0.0)
 
 
-def _loss(model, x, y) -> Tensor:
-    return binary_cross_entropy_with_logits(model(Tensor(x)).reshape(-1), Tensor(y))
+def _bce(logit: Tensor, y: Tensor) -> Tensor:
+    """The mean binary cross-entropy of the logits (N, 1) against the labels (N,) in {0, 1}."""
+    return binary_cross_entropy_with_logits(logit.reshape(-1), y)
+
+
+class _Objective:
+    """The training loss of ``model``: L = BCE + λ Σ|W| (``'l1'``) or BCE + λ/2 Σ W² (``'l2'``), over the
+    Linear weights (not the biases), λ = ``reg_rate``. The test and train curves show the BCE alone."""
+
+    def __init__(self, config: SessionConfig, model: nn.Module):
+        self.regularization, self.rate = config.regularization, config.reg_rate
+        self.weights = [m.weight for m in model.modules() if isinstance(m, nn.Linear)]
+
+    def __call__(self, logit: Tensor, y: Tensor) -> Tensor:
+        loss = _bce(logit, y)
+        if self.regularization == "l1":
+            loss = loss + self.rate * l1_penalty(self.weights)
+        elif self.regularization == "l2":
+            loss = loss + self.rate / 2 * l2_penalty(self.weights)
+        return loss
 
 
 # -- the session -----------------------------------------------------------------------------------
@@ -157,7 +178,9 @@ class TrainingSession:
         self._grid_inputs = {n: features(g, config.features) for n, g in self._grids.items()}
         self._cond = threading.Condition()
         self.state, self._steps, self._streams, self._last_seen = "paused", 0, 0, time.monotonic()
-        self._rng = np.random.default_rng(config.seed + 1)
+        # the loader draws each epoch's order from this generator; it lives across resets, as the thread does
+        self._loader = DataLoader(TensorDataset(self._inputs[0], self.data.y_train), batch_size=config.batch_size,
+                                  shuffle=True, generator=np.random.default_rng(config.seed + 1))
         self.resets, self._frame_number = 0, 0
         self._reset()
         self._thread = threading.Thread(target=self._loop, name=f"playground-{self.id}", daemon=True)
@@ -256,6 +279,8 @@ class TrainingSession:
         self.model = build_model(dataclasses.replace(config, seed=config.seed + self.resets))
         self.resets += 1
         self.optimizer = _optimizer(config, self.model.parameters())
+        self.trainer = Trainer(self.model, self.optimizer, _Objective(config, self.model), metrics=None,
+                               diagnose=False)
         self.epoch, self.history, self._pending_reset, self.error = 0, [], False, None
         self._last_frame_time = 0.0
         self._record_losses()
@@ -263,28 +288,16 @@ class TrainingSession:
         self._frame_number += 1
 
     def _epoch(self) -> None:
-        config, (x, _) = self.config, self._inputs
-        y = self.data.y_train
         self.model.train()
-        order = self._rng.permutation(len(x))
-        weights = [m.weight for m in self.model.modules() if isinstance(m, nn.Linear)]
-        for start in range(0, len(order), config.batch_size):
-            index = order[start:start + config.batch_size]
-            loss = _loss(self.model, x[index], y[index])
-            if config.regularization == "l1":
-                loss = loss + config.reg_rate * l1_penalty(weights)
-            elif config.regularization == "l2":
-                loss = loss + config.reg_rate / 2 * l2_penalty(weights)
-            self.optimizer.zero_grad()
-            loss.backward()
-            self.optimizer.step()
+        for batch in self._loader:
+            self.trainer.step(batch)
         self.epoch += 1
         self._record_losses()
 
     def _record_losses(self) -> None:
         self.model.eval()
         with no_grad():
-            losses = [float(_loss(self.model, x, y).item()) for x, y in
+            losses = [float(_bce(self.model(Tensor(x)), Tensor(y)).item()) for x, y in
                       ((self._inputs[0], self.data.y_train), (self._inputs[1], self.data.y_test))]
         self.history.append([self.epoch, *(round(v, 6) if math.isfinite(v) else None for v in losses)])
 
