@@ -17,7 +17,8 @@ A search space is a dict name → space:
 Each has ``sample(rng)`` (a NumPy ``Generator``) and ``narrow(values, factor)``, which
 returns the same kind of space shrunk around ``values`` (on its own scale) for the next round.
 
-Compute: many models in parallel ("caviar") is ``RandomSearch(..., n_jobs=k)``; babysitting one
+Compute: many models in parallel ("caviar") is ``RandomSearch(..., n_jobs=k)`` on this machine, or
+``RandomSearch(..., executor=client)`` on a Dask cluster (or Ray's ``Pool``); babysitting one
 model ("panda") is ``Trainer`` with ``BabysitLR``, whose learning rate you change mid-run by
 editing a file, and ``ModelCheckpoint`` to go back to an earlier epoch.
 
@@ -28,6 +29,7 @@ editing a file, and ``ModelCheckpoint`` to go back to an earlier epoch.
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 import pickle
 import sys
@@ -257,8 +259,12 @@ def _timed_in_worker(params: dict) -> tuple[float, float]:
     return _timed(_WORKER_OBJECTIVE, params)
 
 
-def _timed_pair(pair) -> tuple[float, float]:
-    return _timed(*pair)
+def _timed_job(job) -> tuple[float, float]:
+    """One trial sent to an executor: ``job`` is ``(objective, params, number)``. The trial's number
+    keeps two trials that drew equal parameters distinct to an executor that merges equal calls
+    (a Dask Client runs a pure task once per distinct argument)."""
+    objective, params, _ = job
+    return _timed(objective, params)
 
 
 class RandomSearch:
@@ -280,10 +286,13 @@ class RandomSearch:
             or an instance of a module-level class (not a lambda or a closure); it is sent
             to each worker once. Parameters are drawn in this process, so the trials and
             scores do not depend on ``n_jobs``.
-        executor: instead of ``n_jobs``, any object whose ``map(fn, iterable)`` returns the
-            results in order and that the caller manages: a ``concurrent.futures`` executor,
-            a ``multiprocessing.Pool``, or Ray's drop-in ``ray.util.multiprocessing.Pool`` to
-            spread the trials over a cluster. The objective travels with every trial.
+        executor: instead of ``n_jobs``, an executor that the caller starts and shuts down, to
+            spread the trials over other processes or machines. Either it has ``submit(fn, arg)``
+            returning a future whose ``result()`` waits for the value (a ``concurrent.futures``
+            executor, a ``dask.distributed.Client``), or else ``map(fn, iterable)`` returning the
+            results in order (a ``multiprocessing.Pool``, Ray's ``ray.util.multiprocessing.Pool``).
+            The objective travels with every trial; Dask pickles it with cloudpickle, so a closure
+            works there, where a process pool needs a module-level function.
         log: called with a line per finished trial (e.g. ``print``); ``None`` for silence.
 
     >>> def objective(p):
@@ -301,6 +310,11 @@ class RandomSearch:
         self.objective, self.space = objective, dict(space)
         self.trials, self.seed, self.zoom_rounds, self.zoom_top = int(trials), seed, int(zoom_rounds), int(zoom_top)
         self.zoom_factor, self.mode, self.n_jobs, self.log = float(zoom_factor), mode, int(n_jobs), log
+        if executor is not None and not (callable(getattr(executor, "submit", None))
+                                         or callable(getattr(executor, "map", None))):
+            raise TypeError(f"RandomSearch: executor must have submit(fn, arg) (a concurrent.futures executor, a "
+                            f"Dask Client) or map(fn, iterable) (a multiprocessing or Ray Pool); got "
+                            f"{type(executor).__name__}")
         self.executor = executor
 
     @staticmethod
@@ -369,11 +383,23 @@ class _Serial:
 
 
 class _Given(_Serial):
+    """Trials on the caller's executor, through ``submit`` where it has one, else ``map``."""
+
     def __init__(self, objective, executor):
-        self.objective, self.executor = objective, executor
+        self.objective, self.executor, self.numbers = objective, executor, itertools.count()
 
     def __enter__(self):
-        return lambda batch: list(self.executor.map(_timed_pair, [(self.objective, p) for p in batch]))
+        return self.evaluate
+
+    def evaluate(self, batch: list) -> list:
+        jobs = [(self.objective, params, next(self.numbers)) for params in batch]
+        submit = getattr(self.executor, "submit", None)
+        if callable(submit):
+            # NOTE: submit, not map: a Dask Client's map returns futures rather than results, while
+            # every executor's submit returns a future; reading them in order keeps the trial order.
+            futures = [submit(_timed_job, job) for job in jobs]
+            return [future.result() for future in futures]
+        return list(self.executor.map(_timed_job, jobs))
 
 
 class _Pool:
