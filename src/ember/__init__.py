@@ -9,8 +9,6 @@ import math as _math
 
 import numpy as _np
 
-__version__ = "0.1.0"  # before the submodules, which may read it
-
 from ember import (
     accelerator,
     amp,
@@ -28,12 +26,14 @@ from ember import (
     onnx,
     optim,
     random,
+    testing,
     text,
     train,
     utils,
     vision,
     viz,
 )
+from ember._version import __version__  # noqa: F401 -- ember.__version__ (submodules read ember._version)
 from ember.amp import autocast
 from ember.autograd import Parameter, Tensor, detect_anomaly, enable_grad, no_grad, set_grad_enabled
 from ember.autograd.grad_mode import inference_mode, is_grad_enabled
@@ -150,7 +150,7 @@ __all__ = [
     "is_floating_point", "is_grad_enabled", "is_tensor", "jit", "linspace", "load", "logspace", "long",
     "manual_seed", "models", "multinomial", "nan", "nn", "no_grad", "normal", "numel", "onnx", "ones", "ones_like",
     "optim", "pi", "poisson", "rand", "rand_like", "randint", "randint_like", "randn", "randn_like", "randperm",
-    "random", "save", "seed", "set_default_dtype", "set_float32_matmul_precision", "set_grad_enabled",
+    "random", "save", "seed", "set_default_dtype", "set_float32_matmul_precision", "set_grad_enabled", "testing",
     "set_rng_state", "short", "tensor", "text", "train", "utils", "uint8", "uint16", "uint32", "uint64",
     "use_deterministic_algorithms", "vision", "viz",
     "zeros", "zeros_like",

@@ -12,27 +12,8 @@ from ember.autograd.grad_mode import (
     set_detect_anomaly,
     set_grad_enabled,
 )
+from ember.autograd.gradcheck import gradcheck, gradgradcheck
 from ember.autograd.tensor import Parameter, Tensor, as_tensor
-
-
-def gradcheck(fn, inputs, **kwargs):
-    """Compare ``fn``'s analytic gradients with central finite differences (float64).
-
-    See ``ember.testing.gradcheck`` for the options; raises ``AssertionError`` on mismatch.
-    """
-    from ember.testing.gradcheck import gradcheck as check
-
-    return check(fn, inputs, **kwargs)
-
-
-def gradgradcheck(fn, inputs, grad_outputs=None, **kwargs):
-    """Compare ``fn``'s second derivatives with central differences of its first (float64).
-
-    See ``ember.testing.gradgradcheck``; raises ``AssertionError`` on mismatch.
-    """
-    from ember.testing.gradcheck import gradgradcheck as check
-
-    return check(fn, inputs, grad_outputs, **kwargs)
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):

@@ -1,7 +1,9 @@
 """Helpers for testing ember code: finite-difference gradient checks.
 
+The checks themselves live in ``ember.autograd.gradcheck`` (autograd exposes them as
+``em.autograd.gradcheck``, as PyTorch does); this namespace gathers what a test needs.
 (The comparisons with PyTorch live with the test suite, since the library never imports it.)
 """
-from ember.testing.gradcheck import gradcheck, gradgradcheck, numerical_grad
+from ember.autograd.gradcheck import gradcheck, gradgradcheck, numerical_grad
 
 __all__ = ["gradcheck", "gradgradcheck", "numerical_grad"]
