@@ -37,6 +37,30 @@ def sigmoid(x):
     return Sigmoid()(x)
 
 
+def sigmoid_array(a, out=None):
+    """σ(a) = ½ tanh(½ a) + ½ = 1 / (1 + e^−a) of a raw array, outside autograd; ``out=a`` works in place.
+
+    For code that runs on arrays: the fused recurrent loops, word2vec's batched updates, YOLO
+    decoding. Within one rounding of 1 / (1 + e^−a) (1.2e-7 in float32), never overflows, and
+    saturates to exactly 0 or 1 for large |a|. Same shape and float dtype as ``a``.
+
+    >>> sigmoid_array(numpy.array([-1.0, 0.0, 1.0])).round(4)
+    array([0.2689, 0.5   , 0.7311])
+    """
+    # NOTE: the tanh identity rather than 1 / (1 + e^−a): one transcendental and three in-place
+    # scalings, with no temporaries, no clipping and no overflow (e^−a overflows for a < −88 in
+    # float32) — twice as fast as the clipped exp form in float32, which matters inside the RNN
+    # step loop and word2vec's inner batch. Sigmoid.forward keeps the branch-wise exp form: it
+    # stays relatively accurate deep in the tails (σ(−40) ≈ 4e−18, not 0), which log σ downstream
+    # in a graph needs.
+    xp = xp_of(a)
+    y = xp.multiply(a, 0.5, out=out)
+    xp.tanh(y, out=y)
+    y *= 0.5
+    y += 0.5
+    return y
+
+
 class Tanh(Function):
     def forward(self, x):
         y = xp_of(x).tanh(x)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from ember.autograd.function import Function
 from ember.backend import get_array_module as xp_of
-from ember.ops.activation import relu, sigmoid, tanh
+from ember.ops.activation import relu, sigmoid, sigmoid_array, tanh
 from ember.ops.elementwise import where
 from ember.ops.linalg import linear
 from ember.ops.shape import stack
@@ -37,16 +37,6 @@ def _blocks(a, H, order):
     """Rows (or entries) of a gate-stacked array reordered block by block."""
     xp = xp_of(a)
     return xp.concatenate([a[k * H:(k + 1) * H] for k in order])
-
-
-def _sigmoid_(a):
-    """In-place logistic σ(a) = ½ tanh(½ a) + ½ (no overflow for large |a|)."""
-    xp = xp_of(a)
-    a *= 0.5
-    xp.tanh(a, out=a)
-    a *= 0.5
-    a += 0.5
-    return a
 
 
 def _check(name, x, states, W_ih, W_hh, biases, gates, lengths):
@@ -349,7 +339,7 @@ class GRULayer(_Recurrence):
                 gh += b[1]
             s = S[t]
             xp.add(Gx[t, :, :2 * H], gh[:, :2 * H], out=s[:, :2 * H])
-            _sigmoid_(s[:, :2 * H])
+            sigmoid_array(s[:, :2 * H], out=s[:, :2 * H])  # r, z in place
             Hn[t] = gh[:, 2 * H:]
             n = s[:, 2 * H:]
             xp.multiply(s[:, :H], gh[:, 2 * H:], out=n)  # n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))

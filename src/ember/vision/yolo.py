@@ -40,6 +40,7 @@ from ember.nn.containers import Sequential
 from ember.nn.conv import Conv2d
 from ember.nn.module import Module
 from ember.nn.normalization import BatchNorm2d
+from ember.ops.activation import sigmoid_array
 from ember.ops.shape import concat, split
 from ember.vision.boxes import assign_to_anchors, batched_nms, clip_boxes_to_image
 
@@ -168,10 +169,6 @@ class YOLOLoss(Module):
 
 
 # -- decoding -----------------------------------------------------------------------------------
-def _sigmoid(x):
-    return 0.5 * (1 + np.tanh(0.5 * x))  # no overflow warnings for large |x|
-
-
 def decode(output, anchors, image_size: int, activated: bool = False):
     """Boxes and scores of every anchor of every cell (see the module docstring for the formulas).
 
@@ -191,7 +188,7 @@ def decode(output, anchors, image_size: int, activated: bool = False):
     grid = np.arange(S, dtype=np.float64)
     conf, xy, hw, classes = y[..., 0], y[..., 1:3], np.clip(y[..., 3:5], -10, 10), y[..., 5:]
     if not activated:
-        conf, xy = _sigmoid(conf), _sigmoid(xy)
+        conf, xy = sigmoid_array(conf), sigmoid_array(xy)
         classes = np.exp(classes - classes.max(axis=-1, keepdims=True))
         classes /= classes.sum(axis=-1, keepdims=True)
     cx = (grid[None, None, :, None] + xy[..., 0]) * cell
