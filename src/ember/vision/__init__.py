@@ -1,6 +1,6 @@
-"""Computer vision: classic image filters, augmentation transforms, boxes (IoU, NMS, anchors),
-localisation and a YOLO-style detector with mAP, RoI pooling, convolutional sliding windows,
-and Siamese/triplet metric learning.
+"""Computer vision: classic image filters, augmentation transforms (and ``functional``, their batched
+operations), boxes (IoU, NMS, anchors), localisation and a YOLO-style detector with mAP, RoI pooling,
+convolutional sliding windows, and Siamese/triplet metric learning.
 
 >>> from ember.vision import filters, transforms
 >>> edges = filters.edge_magnitude(grey_image, "sobel")
@@ -12,6 +12,7 @@ from ember.vision import (
     boxes,
     evaluation,
     filters,
+    functional,
     localization,
     rcnn,
     shapes,
@@ -51,7 +52,7 @@ __all__ = [
     "RoIAlign", "RoIPool", "SiameseNetwork", "TwoStageDetector", "assign_to_anchors", "auc", "average_precision",
     "batch_hard_triplets", "batched_box_iou", "batched_nms", "best_threshold", "box_area", "box_convert", "box_iou",
     "boxes", "clip_boxes_to_image", "convolutionalize", "decode_boxes", "encode_boxes", "evaluation", "filters",
-    "grid_anchors", "localization", "mean_average_precision", "nms", "online_triplet_loss", "plot_roc",
+    "functional", "grid_anchors", "localization", "mean_average_precision", "nms", "online_triplet_loss", "plot_roc",
     "proposal_recall", "propose_regions", "rcnn", "remove_small_boxes", "roc_curve", "roi_align", "roi_pool",
     "semi_hard_triplets", "shapes", "siamese", "sliding_window", "sliding_window_predictions", "transforms", "wh_iou",
     "window_stride", "yolo",

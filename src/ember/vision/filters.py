@@ -24,6 +24,7 @@ from ember.autograd.tensor import Tensor
 from ember.creation import as_tensor
 from ember.nn import functional as F
 from ember.ops.conv import resolve_padding
+from ember.vision.functional import _as_batch
 
 __all__ = ["KERNELS", "OPERATORS", "apply", "as_conv2d", "conv_weight", "edge_magnitude", "get_kernel",
            "horizontal_edge", "rgb_to_grayscale", "scharr_x", "scharr_y", "sobel_x", "sobel_y", "vertical_edge"]
@@ -186,7 +187,7 @@ def apply(image, kernel, padding="same", padding_mode="zeros"):
     >>> apply(np.eye(5), "vertical_edge").shape
     (5, 5)
     """
-    x, restore = _as_batch(image, "apply")
+    x, restore = _as_batch(image, "apply", allow_2d=True, tensor=True)
     return restore(_filter(x, _stack(kernel), padding, padding_mode)[:, :, 0])
 
 
@@ -201,7 +202,7 @@ def edge_magnitude(image, operator: str = "sobel", padding="same", padding_mode=
     """
     if operator not in OPERATORS:
         raise ValueError(f"edge_magnitude: unknown operator {operator!r}; choose one of {sorted(OPERATORS)}")
-    x, restore = _as_batch(image, "edge_magnitude")
+    x, restore = _as_batch(image, "edge_magnitude", allow_2d=True, tensor=True)
     g = _filter(x, _stack(OPERATORS[operator]), padding, padding_mode)  # (N, C, 2, H, W)
     return restore((g * g).sum(axis=2).sqrt())
 
@@ -220,23 +221,6 @@ def rgb_to_grayscale(image):
         image = image.astype(np.float32)
     r, g, b = (image[..., c:c + 1, :, :] for c in range(3))
     return r * 0.299 + g * 0.587 + b * 0.114
-
-
-def _as_batch(image, op):
-    """(N, C, H, W) float Tensor of ``image``, and the function giving a result back in its rank and kind."""
-    x = as_tensor(image)
-    if x.ndim not in (2, 3, 4):
-        raise ValueError(f"{op}: expected an image (H, W), (C, H, W) or (N, C, H, W), got shape {tuple(x.shape)}")
-    if x.dtype.kind != "f":
-        x = x.float()
-    lead = x.shape[:-2]
-    x = x.reshape((1,) * (4 - x.ndim) + x.shape)
-
-    def restore(y):
-        y = y.reshape(*lead, *y.shape[-2:])
-        return y if isinstance(image, Tensor) else y.array
-
-    return x, restore
 
 
 def _filter(x, kernels: np.ndarray, padding, padding_mode):

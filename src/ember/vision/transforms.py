@@ -13,11 +13,10 @@ whole pipeline repeats exactly under a seed. A call is two steps, exposed for te
 ``t.apply(x, params)`` transforms deterministically. Zero strength (``p=0``, ``degrees=0``,
 ``alpha=0``, ``max_shift=0``, ``std=0``) returns the images unchanged, bit for bit.
 
-Geometry. Pixel (row i, column j) has its centre at (x, y) = (j, i); y points down. Warps map each
-output pixel back to where it comes from (inverse mapping) and read the input there by bilinear
-(or nearest) interpolation, ``grid_sample``; points outside the image read ``fill``. Angles are in
-degrees, positive = counter-clockwise on screen (torchvision's ``rotate`` convention), about the
-image centre ((W − 1)/2, (H − 1)/2).
+The deterministic step is ``ember.vision.functional``: ``apply`` draws nothing and calls its batched
+functions (``crop``, ``rotate``, ``affine``, ``erase`` ...), where the pixel geometry and the angle
+convention are set out. The warping helpers ``inverse_affine_matrix``, ``affine_grid``,
+``grid_sample``, ``gaussian_blur`` and ``pca_color_basis`` live there and are re-exported here.
 
 >>> from ember.vision import transforms as T
 >>> augment = T.Compose([T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(),
@@ -31,18 +30,26 @@ import numbers
 
 import numpy as np
 
-from ember import backend
 from ember import random as _random
-from ember.autograd.tensor import Tensor
 from ember.backend import get_array_module as xp_of
+from ember.vision import functional as F
+from ember.vision.functional import (
+    INTERPOLATIONS,
+    PADDING_MODES,
+    _as_batch,
+    _choice,
+    _per_channel,
+    affine_grid,
+    gaussian_blur,
+    grid_sample,
+    inverse_affine_matrix,
+    pca_color_basis,
+)
 
 __all__ = ["Compose", "ElasticTransform", "Normalize", "PCAColorAugmentation", "RandomAffine", "RandomApply",
            "RandomChannelShift", "RandomCrop", "RandomErasing", "RandomHorizontalFlip", "RandomRotation",
            "RandomVerticalFlip", "ToFloat", "Transform", "affine_grid", "gaussian_blur", "grid_sample",
            "inverse_affine_matrix", "pca_color_basis"]
-
-PADDING_MODES = ("constant", "edge", "reflect", "symmetric")
-INTERPOLATIONS = ("bilinear", "nearest")
 
 
 # -- argument checks -----------------------------------------------------------------------------
@@ -71,43 +78,12 @@ def _size(size, name: str) -> tuple[int, int]:
     return int(h), int(w)
 
 
-def _choice(value, options, name: str, arg: str):
-    if value not in options:
-        raise ValueError(f"{name}: {arg} must be one of {options}, got {value!r}")
-    return value
-
-
-def _per_channel(value, C: int, dtype, xp, name: str, arg: str):
-    """A number or a length-C sequence as a (1, C, 1, 1) array."""
-    v = np.asarray(value, dtype=np.float64).reshape(-1)
-    if v.size not in (1, C):
-        raise ValueError(f"{name}: {arg} has {v.size} values but the batch has {C} channels")
-    return xp.asarray(np.broadcast_to(v, (C,)).astype(dtype).reshape(1, C, 1, 1))
-
-
 def _generator(rng) -> np.random.Generator:
     if isinstance(rng, np.random.Generator):
         return rng
     if isinstance(rng, numbers.Integral):
         return np.random.default_rng(int(rng))
     raise TypeError(f"rng must be a numpy.random.Generator or an int seed, got {type(rng).__name__}")
-
-
-def _as_batch(x, name: str):
-    """(batch (N, C, H, W) backend array, restore): restore(y) gives y back in the caller's form."""
-    is_tensor = isinstance(x, Tensor)
-    a = x.array if is_tensor else x
-    if not hasattr(a, "ndim"):
-        a = np.asarray(a)
-    if a.ndim not in (3, 4):
-        raise ValueError(f"{name}: expected an (N, C, H, W) batch or a (C, H, W) image, got shape {tuple(a.shape)}")
-    single = a.ndim == 3
-
-    def restore(y):
-        y = y[0] if single else y
-        return Tensor(y) if is_tensor else y
-
-    return (a[None] if single else a), restore
 
 
 # -- the protocol: draw, then apply --------------------------------------------------------------
@@ -211,122 +187,9 @@ class RandomApply(Transform):
         return f"RandomApply(p={self.p}, transforms={self.transforms!r})"
 
 
-# -- warping: inverse affine maps, sampling grids, bilinear sampling -----------------------------
-def inverse_affine_matrix(angle, translate, scale, shear, center) -> np.ndarray:
-    """(N, 2, 3) matrices taking output pixel coordinates (x, y, 1) to the source pixel they come from.
-
-    The forward warp, about the centre c = (cx, cy), is
-        p_out − c = s · R(θ) · Sh · (p_in − c) + t,
-    R(θ) = [[cos θ, sin θ], [−sin θ, cos θ]] (counter-clockwise on screen, y down),
-    Sh = [[1, 0], [ky, 1]] · [[1, kx], [0, 1]] with kx = tan(shear_x), ky = tan(shear_y) (a positive
-    x-shear moves lower rows to the right). Its inverse M = Sh⁻¹ · R(θ)ᵀ / s gives
-        p_in = M · p_out + (c − M · (c + t)).
-    angle (N,) degrees; translate (N, 2) pixels (right, down); scale (N,); shear (N, 2) degrees;
-    center (cx, cy). Identity parameters give exactly [[1, 0, 0], [0, 1, 0]].
-
-    >>> inverse_affine_matrix([90.0], [[0, 0]], [1.0], [[0, 0]], (1.5, 1.5)).round(6)[0]
-    array([[ 0., -1.,  3.],
-           [ 1.,  0.,  0.]])
-    """
-    theta = np.deg2rad(np.asarray(angle, np.float64))
-    kx, ky = np.tan(np.deg2rad(np.asarray(shear, np.float64))).T
-    cos, sin = np.cos(theta), np.sin(theta)
-    rotation_t = np.stack([np.stack([cos, -sin], -1), np.stack([sin, cos], -1)], -2)
-    shear_inv = np.stack([np.stack([1 + kx * ky, -kx], -1), np.stack([-ky, np.ones_like(ky)], -1)], -2)
-    M = shear_inv @ rotation_t / np.asarray(scale, np.float64)[:, None, None]
-    c = np.asarray(center, np.float64)
-    offset = c - (M @ (c + np.asarray(translate, np.float64))[..., None])[..., 0]
-    return np.concatenate([M, offset[..., None]], axis=2)
-
-
-def affine_grid(matrix, size):
-    """Sampling grid (N, 2, H, W) of source pixel coordinates: grid[n, :, i, j] = matrix[n] · (j, i, 1).
-
-    Channel 0 holds x (column), channel 1 y (row), in pixels (unlike PyTorch's ``affine_grid``,
-    which works in [−1, 1]). ``matrix`` (N, 2, 3) as from ``inverse_affine_matrix``; size (H, W).
-
-    >>> affine_grid(np.array([[[1.0, 0, 0], [0, 1, 0]]]), (2, 3))[0, 0]     # identity: x = column
-    array([[0., 1., 2.],
-           [0., 1., 2.]])
-    """
-    xp = xp_of(matrix)
-    H, W = size
-    m = xp.asarray(matrix, dtype=xp.float64)[:, :, :, None, None]
-    xs = xp.arange(W, dtype=xp.float64)[None, :]
-    ys = xp.arange(H, dtype=xp.float64)[:, None]
-    return m[:, :, 0] * xs + m[:, :, 1] * ys + m[:, :, 2]
-
-
-def grid_sample(x, grid, mode: str = "bilinear", fill=0):
-    """Read the batch x (N, C, H, W) at the pixel coordinates ``grid`` (N, 2, Ho, Wo) → (N, C, Ho, Wo).
-
-    Bilinear: with (x, y) = grid[n, :, i, j], x₀ = ⌊x⌋, y₀ = ⌊y⌋, a = x − x₀, b = y − y₀,
-        out = (1−a)(1−b)·v(y₀, x₀) + a(1−b)·v(y₀, x₀+1) + (1−a)b·v(y₀+1, x₀) + ab·v(y₀+1, x₀+1),
-    where v reads x, or ``fill`` (a number or one per channel) outside the image. Nearest: the pixel
-    at (round(y), round(x)). All images and corners are gathered in one fancy-index pass.
-    Equals PyTorch's ``grid_sample(align_corners=True, padding_mode='zeros')`` for fill = 0.
-
-    >>> grid_sample(x, affine_grid(inverse_affine_matrix(...), x.shape[-2:]))
-    """
-    _choice(mode, INTERPOLATIONS, "grid_sample", "mode")
-    xp = xp_of(x)
-    N, C, H, W = x.shape
-    gx, gy = grid[:, 0].reshape(N, 1, -1), grid[:, 1].reshape(N, 1, -1)
-    if mode == "nearest":
-        cx, cy = xp.floor(gx + 0.5), xp.floor(gy + 0.5)
-    else:
-        x0, y0 = xp.floor(gx), xp.floor(gy)
-        a, b = gx - x0, gy - y0
-        cx, cy = xp.concatenate([x0, x0 + 1, x0, x0 + 1], 1), xp.concatenate([y0, y0, y0 + 1, y0 + 1], 1)
-        weights = xp.concatenate([(1 - a) * (1 - b), a * (1 - b), (1 - a) * b, a * b], 1).astype(x.dtype)
-    inside = (cx >= 0) & (cx <= W - 1) & (cy >= 0) & (cy <= H - 1)  # (N, K, P), K corners per point
-    flat = (xp.clip(cy, 0, H - 1) * W + xp.clip(cx, 0, W - 1)).astype(xp.int64)
-    K, P = flat.shape[1:]
-    n, c = xp.arange(N)[:, None, None], xp.arange(C)[None, :, None]
-    values = x.reshape(N, C, H * W)[n, c, flat.reshape(N, 1, K * P)].reshape(N, C, K, P)
-    values = xp.where(inside[:, None], values, _per_channel(fill, C, x.dtype, xp, "grid_sample", "fill"))
-    out = values[:, :, 0] if mode == "nearest" else (values * weights[:, None]).sum(axis=2)
-    return out.reshape(N, C, *grid.shape[-2:])
-
-
-def gaussian_blur(x, sigma: float, truncate: float = 4.0):
-    """Gaussian smoothing of the last two axes, y = G_H · x · G_Wᵀ (a separable convolution as two matmuls).
-
-    G[i, k] sums the weights g(d) ∝ exp(−d²/2σ²), |d| ≤ ⌊truncate·σ + ½⌋, of the taps that land on
-    pixel k, the border mirrored (… c b a | a b c …): the same as
-    ``scipy.ndimage.gaussian_filter(x, sigma, mode='reflect', truncate=4.0)`` over those axes.
-
-    >>> gaussian_blur(np.ones((1, 2, 8, 8)), 2.0).round(12).max()
-    1.0
-    """
-    xp = xp_of(x)
-    G_H = xp.asarray(_gaussian_matrix(x.shape[-2], sigma, truncate))
-    G_W = xp.asarray(_gaussian_matrix(x.shape[-1], sigma, truncate))
-    return G_H @ x @ G_W.T
-
-
-def _gaussian_matrix(n: int, sigma: float, truncate: float) -> np.ndarray:
-    radius = int(truncate * sigma + 0.5)
-    d = np.arange(-radius, radius + 1)
-    g = np.exp(-0.5 * (d / sigma) ** 2)
-    source = np.mod(np.arange(n)[:, None] + d, 2 * n)
-    source = np.where(source >= n, 2 * n - 1 - source, source)  # mirror, repeating for wide kernels
-    G = np.zeros((n, n))
-    np.add.at(G, (np.arange(n)[:, None], source), g / g.sum())
-    return G
-
-
-def _warp(x, grid, mode, fill, name: str):
-    _per_channel(fill, x.shape[1], x.dtype, xp_of(x), name, "fill")  # a bad fill is reported by the transform
-    return grid_sample(x, grid, mode, fill)
-
-
-def _affine_warp(x, matrix, mode, fill, name: str):
-    return _warp(x, affine_grid(xp_of(x).asarray(matrix), x.shape[-2:]), mode, fill, name)
-
-
-def _centre(x, center):
-    return ((x.shape[-1] - 1) / 2, (x.shape[-2] - 1) / 2) if center is None else tuple(center)
+def _check_fill(x, fill, name: str):
+    """Check a per-channel value against the batch first, so that a bad one is reported by the transform."""
+    _per_channel(fill, x.shape[1], x.dtype, xp_of(x), name, "fill")
 
 
 # -- flips and crops -----------------------------------------------------------------------------
@@ -346,8 +209,7 @@ class RandomHorizontalFlip(Transform):
         return {"flip": rng.random(len(x)) < self.p}
 
     def apply(self, x, params):
-        xp = xp_of(x)
-        return xp.where(xp.asarray(params["flip"]).reshape(-1, 1, 1, 1), xp.flip(x, axis=self.axis), x)
+        return F.flip(x, self.axis, where=params["flip"])
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
@@ -402,23 +264,12 @@ class RandomCrop(Transform):
 
     def pad(self, x):
         """The batch padded as this crop pads it before cutting."""
-        xp = xp_of(x)
-        N, C, H, W = x.shape
-        left, top, right, bottom = self._pads(H, W)
-        if self.padding_mode != "constant":
-            return xp.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), mode=self.padding_mode)
-        out = xp.empty((N, C, H + top + bottom, W + left + right), x.dtype)
-        out[...] = _per_channel(self.fill, C, x.dtype, xp, "RandomCrop", "fill")
-        out[:, :, top:top + H, left:left + W] = x
-        return out
+        if self.padding_mode == "constant":
+            _check_fill(x, self.fill, "RandomCrop")
+        return F.pad(x, self._pads(*x.shape[-2:]), self.fill, self.padding_mode)
 
     def apply(self, x, params):
-        xp = xp_of(x)
-        h, w = self.size
-        rows = xp.asarray(params["top"])[:, None, None] + xp.arange(h)[:, None]  # (N, h, 1)
-        cols = xp.asarray(params["left"])[:, None, None] + xp.arange(w)         # (N, 1, w)
-        windows = self.pad(x)[xp.arange(len(x))[:, None, None], :, rows, cols]  # (N, h, w, C)
-        return xp.ascontiguousarray(windows.transpose(0, 3, 1, 2))
+        return F.crop(self.pad(x), params["top"], params["left"], self.size)
 
     def extra_repr(self) -> str:
         return f"size={self.size}, padding={self.padding}, pad_if_needed={self.pad_if_needed}, " \
@@ -461,10 +312,8 @@ class RandomRotation(Transform):
         return {"angle": rng.uniform(*self.degrees, len(x))}
 
     def apply(self, x, params):
-        N = len(x)
-        matrix = inverse_affine_matrix(params["angle"], np.zeros((N, 2)), np.ones(N), np.zeros((N, 2)),
-                                       _centre(x, self.center))
-        return _affine_warp(x, matrix, self.interpolation, self.fill, type(self).__name__)
+        _check_fill(x, self.fill, "RandomRotation")
+        return F.rotate(x, params["angle"], self.interpolation, self.fill, self.center)
 
     def extra_repr(self) -> str:
         return f"degrees={list(self.degrees)}, interpolation={self.interpolation}, fill={self.fill}"
@@ -507,9 +356,9 @@ class RandomAffine(Transform):
         return {"angle": rng.uniform(*self.degrees, N), "translate": translate, "scale": scale, "shear": shear}
 
     def apply(self, x, params):
-        matrix = inverse_affine_matrix(params["angle"], params["translate"], params["scale"], params["shear"],
-                                       _centre(x, self.center))
-        return _affine_warp(x, matrix, self.interpolation, self.fill, type(self).__name__)
+        _check_fill(x, self.fill, "RandomAffine")
+        return F.affine(x, params["angle"], params["translate"], params["scale"], params["shear"],
+                        self.interpolation, self.fill, self.center)
 
     def extra_repr(self) -> str:
         return f"degrees={list(self.degrees)}, translate={self.translate}, scale={self.scale}, " \
@@ -551,10 +400,8 @@ class ElasticTransform(Transform):
         return {"displacement": self.alpha * gaussian_blur(noise, self.sigma)}
 
     def apply(self, x, params):
-        xp = xp_of(x)
-        H, W = x.shape[-2:]
-        base = xp.stack(xp.meshgrid(xp.arange(W, dtype=xp.float64), xp.arange(H, dtype=xp.float64)))
-        return _warp(x, base + params["displacement"], self.interpolation, self.fill, "ElasticTransform")
+        _check_fill(x, self.fill, "ElasticTransform")
+        return F.elastic_transform(x, params["displacement"], self.interpolation, self.fill)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}, sigma={self.sigma}, interpolation={self.interpolation}, fill={self.fill}"
@@ -589,25 +436,10 @@ class RandomChannelShift(Transform):
         return {"shift": rng.uniform(-1, 1, (N, C)) * self.max_shift * chosen[:, None]}
 
     def apply(self, x, params):
-        return x + xp_of(x).asarray(params["shift"]).astype(x.dtype)[:, :, None, None]
+        return F.shift_channels(x, params["shift"])
 
     def extra_repr(self) -> str:
         return f"max_shift={self.max_shift.tolist()}, p={self.p}"
-
-
-def pca_color_basis(images):
-    """Eigen-decomposition of the C × C covariance of the pixel colours of ``images`` (N, C, H, W).
-
-    Σ = cov over all N·H·W pixels of their C values; returns (eigvals (C,), eigvecs (C, C)),
-    largest first, eigvecs[:, k] the k-th principal colour direction, eigenvalues clipped at 0.
-
-    >>> eigvals, eigvecs = pca_color_basis(train_images)        # e.g. once over the training set
-    """
-    x, _ = _as_batch(images, "pca_color_basis")
-    pixels = x.transpose(1, 0, 2, 3).reshape(x.shape[1], -1).astype(np.float64)
-    cov = backend.to_numpy(xp_of(pixels).cov(pixels)).reshape(x.shape[1], x.shape[1])
-    eigvals, eigvecs = np.linalg.eigh(cov)
-    return np.clip(eigvals[::-1], 0, None), eigvecs[:, ::-1]
 
 
 class PCAColorAugmentation(Transform):
@@ -652,7 +484,7 @@ class PCAColorAugmentation(Transform):
         return {"alpha": alpha, "shift": (alpha * eigvals) @ eigvecs.T}
 
     def apply(self, x, params):
-        return x + xp_of(x).asarray(params["shift"]).astype(x.dtype)[:, :, None, None]
+        return F.shift_channels(x, params["shift"])
 
     def extra_repr(self) -> str:
         return f"std={self.std}, eigvals={None if self.eigvals is None else self.eigvals.tolist()}"
@@ -701,19 +533,14 @@ class RandomErasing(Transform):
 
     def apply(self, x, params):
         xp = xp_of(x)
-        H, W = x.shape[-2:]
-        top, left, h, w, erase = (xp.asarray(params[k]) for k in ("top", "left", "h", "w", "erase"))
-        rows, cols = xp.arange(H), xp.arange(W)
-        in_rows = (rows >= top[:, None]) & (rows < (top + h)[:, None])
-        in_cols = (cols >= left[:, None]) & (cols < (left + w)[:, None])
-        mask = erase[:, None, None, None] & in_rows[:, None, :, None] & in_cols[:, None, None, :]
         if self.value == "random":
             if x.dtype.kind != "f":
                 raise TypeError(f"RandomErasing: value='random' needs a floating-point batch, got dtype {x.dtype}")
-            value = xp.asarray(params["noise"]).astype(x.dtype)
+            value = params["noise"]
         else:
             value = _per_channel(self.value, x.shape[1], x.dtype, xp, "RandomErasing", "value")
-        return xp.where(mask, value, x)
+        h = xp.where(xp.asarray(params["erase"]), xp.asarray(params["h"]), 0)  # h = 0: the image is kept
+        return F.erase(x, params["top"], params["left"], h, params["w"], value)
 
     def extra_repr(self) -> str:
         return f"p={self.p}, scale={self.scale}, ratio={self.ratio}, value={self.value}"
@@ -736,13 +563,7 @@ class ToFloat(Transform):
             raise ValueError(f"ToFloat: dtype must be a floating-point type, got {self.dtype}")
 
     def apply(self, x, params):
-        xp = xp_of(x)
-        if self.channels_last:
-            x = xp.moveaxis(x, -1, -3)
-        if x.dtype.kind in "iub":
-            top = 1 if x.dtype.kind == "b" else np.iinfo(x.dtype).max
-            return xp.ascontiguousarray(x.astype(self.dtype) / self.dtype.type(top))
-        return xp.ascontiguousarray(x.astype(self.dtype))
+        return F.to_float(x, self.dtype, self.channels_last)
 
     def extra_repr(self) -> str:
         return f"dtype={self.dtype}, channels_last={self.channels_last}"
@@ -767,13 +588,11 @@ class Normalize(Transform):
             raise ValueError(f"Normalize: std must be non-zero (a division by it follows), got {std!r}")
 
     def apply(self, x, params):
-        xp = xp_of(x)
         C = x.shape[1]
         if self.mean.size not in (1, C) or self.std.size not in (1, C):
             raise ValueError(f"Normalize: mean has {self.mean.size} and std {self.std.size} values but the batch has "
                              f"{C} channels (shape {tuple(x.shape)})")
-        mean = _per_channel(self.mean, C, x.dtype, xp, "Normalize", "mean")
-        return (x - mean) / _per_channel(self.std, C, x.dtype, xp, "Normalize", "std")
+        return F.normalize(x, self.mean, self.std)
 
     def extra_repr(self) -> str:
         return f"mean={self.mean.tolist()}, std={self.std.tolist()}"
