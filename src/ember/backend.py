@@ -184,3 +184,49 @@ def to_device(array, device):
 def to_numpy(array) -> np.ndarray:
     """A host NumPy array with the values of ``array``."""
     return array if isinstance(array, np.ndarray) else np.asarray(to_device(array, "cpu"))
+
+
+# -- tensors, arrays and lists as arrays -----------------------------------------------------------
+# NOTE: a Tensor is recognised by its ``.array`` attribute, not by its class: the Tensor lives in
+# ember.autograd, above this module, and the base layer imports nothing of ember. Three helpers,
+# because callers need three different things: the value as it is (numbers stay numbers), an
+# array on the device it is on, or a host NumPy array.
+
+
+def unwrap(x):
+    """A Tensor's backend array; anything else (an array, a number, a list) exactly as it is.
+
+    For values that meet backend arrays in arithmetic, such as a distribution's bounds: a Python
+    number stays a number, which mixes with NumPy and CuPy arrays alike, whereas ``np.asarray``
+    would make it a host array that a CuPy array refuses.
+
+    >>> unwrap(em.ones(2)), unwrap(0.5)
+    (array([1., 1.], dtype=float32), 0.5)
+    """
+    return x.array if hasattr(x, "array") else x
+
+
+def as_array(x):
+    """``x`` as a backend array, left on its device: a Tensor's array, a CuPy array as is, and
+    anything else (a NumPy array, a list, a number, another array-like) through ``np.asarray``,
+    which returns a NumPy array itself without a copy.
+
+    Nothing moves between host and GPU, so GPU values stay on the GPU (loading GPU weights into a
+    GPU model copies no data to the host).
+
+    >>> as_array([[0, 0, 2, 2]]).shape
+    (1, 4)
+    """
+    x = unwrap(x)
+    return x if device_of(x) == CUDA else np.asarray(x)
+
+
+def as_numpy(x) -> np.ndarray:
+    """``x`` (a Tensor, a NumPy or CuPy array, a list, a number) as a host NumPy array; GPU values are copied over.
+
+    For what only the host reads: images, histograms, files.
+
+    >>> as_numpy(em.zeros(2, 3)).shape
+    (2, 3)
+    """
+    return to_numpy(unwrap(x))

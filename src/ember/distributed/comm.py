@@ -33,6 +33,7 @@ import numpy as np
 
 from ember import backend as array_backend
 from ember.autograd.tensor import Tensor
+from ember.backend import unwrap
 
 __all__ = [
     "ProcessGroup", "ReduceOp", "Work", "abort", "all_gather", "all_gather_into_tensor", "all_gather_object",
@@ -92,7 +93,7 @@ class ProcessGroup:
 
     def all_gather(self, array):
         """A new array of shape (world_size, *array.shape): every rank's ``array``, in rank order."""
-        return _array_of(array)[None].copy()
+        return unwrap(array)[None].copy()
 
     def all_gather_object(self, obj) -> list:
         """``[obj of rank 0, obj of rank 1, ...]`` on every rank."""
@@ -146,7 +147,7 @@ class MPIGroup(ProcessGroup):
     def all_gather(self, array):
         if self.world_size == 1:
             return super().all_gather(array)
-        host = np.ascontiguousarray(array_backend.to_numpy(_array_of(array)))
+        host = np.ascontiguousarray(array_backend.to_numpy(unwrap(array)))
         out = np.empty((self.world_size,) + host.shape, dtype=host.dtype)
         self.comm.Allgather(host, out)
         return out
@@ -192,7 +193,7 @@ class NCCLGroup(MPIGroup):
         return getattr(self.nccl, names[dtype.name])
 
     def all_reduce(self, array, op: str = ReduceOp.SUM):
-        data = _array_of(array)
+        data = unwrap(array)
         if isinstance(data, np.ndarray) or self.world_size == 1:
             return super().all_reduce(array, op)
         _check_op(op, array)
@@ -205,7 +206,7 @@ class NCCLGroup(MPIGroup):
         return array
 
     def broadcast(self, array, src: int = 0):
-        data = _array_of(array)
+        data = unwrap(array)
         if isinstance(data, np.ndarray) or self.world_size == 1:
             return super().broadcast(array, src)
         _check_contiguous(data, "broadcast")
@@ -237,13 +238,9 @@ def _local_rank(comm) -> int:
 def _check_op(op: str, array) -> None:
     if op not in (ReduceOp.SUM, ReduceOp.AVG, ReduceOp.MAX, ReduceOp.MIN, ReduceOp.PRODUCT):
         raise ValueError(f"all_reduce: op must be 'sum', 'avg', 'max' or 'min' (or 'product'), got {op!r}")
-    dtype = _array_of(array).dtype
+    dtype = unwrap(array).dtype
     if op == ReduceOp.AVG and dtype.kind not in "fc":
         raise TypeError(f"all_reduce: op='avg' needs a floating-point array, got dtype {dtype}")
-
-
-def _array_of(x):
-    return x.array if isinstance(x, Tensor) else x
 
 
 def _check_contiguous(array, who: str) -> None:
@@ -253,7 +250,7 @@ def _check_contiguous(array, who: str) -> None:
 
 def _host_view(x):
     """A contiguous host (NumPy) array holding ``x``'s values: ``x`` itself when it already is one."""
-    data = _array_of(x)
+    data = unwrap(x)
     if isinstance(data, np.ndarray):
         _check_contiguous(data, "ember.distributed")
         if not data.flags.writeable:
@@ -264,7 +261,7 @@ def _host_view(x):
 
 def _copy_back(host, x):
     """Put the result in ``host`` back into ``x`` when ``x`` lives on a GPU; returns ``x``."""
-    data = _array_of(x)
+    data = unwrap(x)
     if not isinstance(data, np.ndarray):
         data[...] = array_backend.get_array_module(data).asarray(host)
     return x
@@ -468,13 +465,13 @@ def all_gather(tensor_list: list, tensor, group=None, async_op: bool = False):
 def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op: bool = False):
     """Write every rank's ``input_tensor`` into ``output_tensor`` (world_size·n rows, rank order), in place."""
     gathered = _current(group).all_gather(input_tensor)
-    _write(output_tensor, gathered.reshape(_array_of(output_tensor).shape), "all_gather_into_tensor")
+    _write(output_tensor, gathered.reshape(unwrap(output_tensor).shape), "all_gather_into_tensor")
     return _done(None, async_op)
 
 
 def _write(out, values, who: str) -> None:
     """Copy the host array ``values`` into the tensor or array ``out``, in place, on its device."""
-    data = _array_of(out)
+    data = unwrap(out)
     if data.shape != values.shape:
         raise ValueError(f"{who}: an output of shape {tuple(data.shape)} cannot take values of shape {values.shape}")
     data[...] = array_backend.get_array_module(data).asarray(values)

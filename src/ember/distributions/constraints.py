@@ -11,7 +11,7 @@ tensor([ True, False])
 from __future__ import annotations
 
 from ember.autograd.tensor import Tensor, _wrap
-from ember.backend import get_array_module
+from ember.backend import get_array_module, unwrap
 
 __all__ = [
     "Constraint", "boolean", "dependent", "dependent_property", "greater_than", "greater_than_eq", "half_open_interval",
@@ -19,11 +19,6 @@ __all__ = [
     "multinomial", "nonnegative", "nonnegative_integer", "one_hot", "positive", "positive_definite",
     "positive_integer", "real", "real_vector", "simplex", "unit_interval",
 ]
-
-
-def _array(x):
-    """The backend array of a tensor; numbers and arrays as they are."""
-    return x.array if isinstance(x, Tensor) else x
 
 
 class Constraint:
@@ -34,7 +29,7 @@ class Constraint:
 
     def check(self, value) -> Tensor:
         """A boolean tensor: True where ``value`` satisfies the constraint."""
-        return _wrap(self._check(_array(value)))
+        return _wrap(self._check(unwrap(value)))
 
     def _check(self, x):
         raise NotImplementedError
@@ -120,7 +115,7 @@ class _IntegerInterval(Constraint):
         self.lower_bound, self.upper_bound = lower_bound, upper_bound
 
     def _check(self, x):
-        return (x % 1 == 0) & (_array(self.lower_bound) <= x) & (x <= _array(self.upper_bound))
+        return (x % 1 == 0) & (unwrap(self.lower_bound) <= x) & (x <= unwrap(self.upper_bound))
 
     def __repr__(self):
         return f"IntegerInterval(lower_bound={self.lower_bound}, upper_bound={self.upper_bound})"
@@ -135,7 +130,7 @@ class _IntegerGreaterThan(Constraint):
         self.lower_bound = lower_bound
 
     def _check(self, x):
-        return (x % 1 == 0) & (x >= _array(self.lower_bound))
+        return (x % 1 == 0) & (x >= unwrap(self.lower_bound))
 
     def __repr__(self):
         return f"IntegerGreaterThan(lower_bound={self.lower_bound})"
@@ -151,7 +146,7 @@ class _GreaterThan(Constraint):
         self.lower_bound = lower_bound
 
     def _check(self, x):
-        return _array(self.lower_bound) < x
+        return unwrap(self.lower_bound) < x
 
     def __repr__(self):
         return f"GreaterThan(lower_bound={self.lower_bound})"
@@ -159,7 +154,7 @@ class _GreaterThan(Constraint):
 
 class _GreaterThanEq(_GreaterThan):
     def _check(self, x):
-        return _array(self.lower_bound) <= x
+        return unwrap(self.lower_bound) <= x
 
     def __repr__(self):
         return f"GreaterThanEq(lower_bound={self.lower_bound})"
@@ -170,7 +165,7 @@ class _LessThan(Constraint):
         self.upper_bound = upper_bound
 
     def _check(self, x):
-        return x < _array(self.upper_bound)
+        return x < unwrap(self.upper_bound)
 
     def __repr__(self):
         return f"LessThan(upper_bound={self.upper_bound})"
@@ -183,7 +178,7 @@ class _Interval(Constraint):
         self.lower_bound, self.upper_bound = lower_bound, upper_bound
 
     def _check(self, x):
-        return (_array(self.lower_bound) <= x) & (x <= _array(self.upper_bound))
+        return (unwrap(self.lower_bound) <= x) & (x <= unwrap(self.upper_bound))
 
     def __repr__(self):
         return f"{type(self).__name__[1:]}(lower_bound={self.lower_bound}, upper_bound={self.upper_bound})"
@@ -193,7 +188,7 @@ class _HalfOpenInterval(_Interval):
     """[lower_bound, upper_bound)."""
 
     def _check(self, x):
-        return (_array(self.lower_bound) <= x) & (x < _array(self.upper_bound))
+        return (unwrap(self.lower_bound) <= x) & (x < unwrap(self.upper_bound))
 
 
 class _Simplex(Constraint):
@@ -215,7 +210,7 @@ class _Multinomial(Constraint):
         self.upper_bound = upper_bound
 
     def _check(self, x):
-        return (x >= 0).all(-1) & (x.sum(-1) <= _array(self.upper_bound))
+        return (x >= 0).all(-1) & (x.sum(-1) <= unwrap(self.upper_bound))
 
 
 class _LowerTriangular(Constraint):

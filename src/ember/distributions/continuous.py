@@ -19,6 +19,7 @@ import math
 import numpy as np
 
 from ember.autograd.grad_mode import no_grad
+from ember.backend import as_array, unwrap
 from ember.distributions import constraints
 from ember.distributions._functions import digamma, lgamma
 from ember.distributions.distribution import Distribution
@@ -33,7 +34,7 @@ _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
 def xlogy(x, y):
     """x·log y, and 0 where x = 0 (whatever y), with a finite gradient there."""
-    x_array = x.array if hasattr(x, "array") else np.asarray(x)
+    x_array = as_array(x)
     return x * where(x_array == 0, 1.0, y).log()
 
 
@@ -147,7 +148,7 @@ class Uniform(Distribution):
         """−log(high − low) inside [low, high), −∞ outside."""
         if self._validate_args:
             self._validate_sample(value)
-        inside = (self.low.array <= _array(value)) & (self.high.array > _array(value))
+        inside = (self.low.array <= unwrap(value)) & (self.high.array > unwrap(value))
         return where(inside, -(self.high - self.low).log(), -math.inf)
 
     def cdf(self, value):
@@ -352,7 +353,3 @@ class Beta(Distribution):
         total = a + b
         log_beta = lgamma(a) + lgamma(b) - lgamma(total)
         return log_beta - (a - 1) * digamma(a) - (b - 1) * digamma(b) + (total - 2) * digamma(total)
-
-
-def _array(x):
-    return x.array if hasattr(x, "array") else x

@@ -337,7 +337,7 @@ class Module:
         own = dict(self._state_items())
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
-        arrays = {k: _array(v) for k, v in state_dict.items() if k in own}
+        arrays = {k: backend.as_array(v) for k, v in state_dict.items() if k in own}
         mismatched = [f"{k}: copying a param with shape {tuple(a.shape)}, the shape in the current model is "
                       f"{own[k].shape}" for k, a in arrays.items() if tuple(a.shape) != own[k].shape]
         problems = [f"missing keys: {missing}"] if strict and missing else []
@@ -456,13 +456,3 @@ class RemovableHandle:
 def _join(prefix: str, name: str) -> str:
     """The dotted name of ``name`` inside the module called ``prefix`` ('' is the root)."""
     return f"{prefix}.{name}" if prefix else name
-
-
-def _array(value):
-    """The array of a state-dict value: a tensor's own, a CuPy array as is, anything else through NumPy.
-
-    Device arrays stay where they are, so loading GPU weights into a GPU model copies no data to the host.
-    """
-    if isinstance(value, Tensor):
-        return value.array
-    return value if backend.device_of(value) == "cuda" else np.asarray(value)

@@ -24,8 +24,8 @@ from __future__ import annotations
 import math
 
 from ember.autograd.function import Function
-from ember.autograd.tensor import Tensor
 from ember.backend import get_array_module as xp_of
+from ember.backend import unwrap
 from ember.ops.conv import ntuple
 
 # torchvision's RoIPool starts every non-empty bin's running maximum at −FLT_MAX (for every dtype)
@@ -36,10 +36,6 @@ FLT_MAX = 3.4028234663852886e38
 # -- arguments ------------------------------------------------------------------------------
 
 
-def _array(value):
-    return value.array if isinstance(value, Tensor) else value
-
-
 def as_rois(boxes, x, op: str):
     """The boxes as one (K, 5) array [batch_index, x1, y1, x2, y2] in x's dtype and on x's device.
 
@@ -48,7 +44,7 @@ def as_rois(boxes, x, op: str):
     """
     xp = xp_of(x)
     if isinstance(boxes, (list, tuple)):
-        parts = [xp.asarray(_array(b), dtype=x.dtype) for b in boxes]
+        parts = [xp.asarray(unwrap(b), dtype=x.dtype) for b in boxes]
         if any(b.ndim != 2 or b.shape[1] != 4 for b in parts):
             shapes = [tuple(b.shape) for b in parts]
             raise ValueError(f"{op}: a list of boxes must hold one (L, 4) [x1, y1, x2, y2] array per image, "
@@ -57,7 +53,7 @@ def as_rois(boxes, x, op: str):
         rois = xp.concatenate([xp.concatenate(pair, axis=1) for pair in zip(index, parts, strict=True)]) \
             if parts else xp.zeros((0, 5), dtype=x.dtype)
     else:
-        rois = xp.asarray(_array(boxes), dtype=x.dtype)
+        rois = xp.asarray(unwrap(boxes), dtype=x.dtype)
         if rois.ndim != 2 or rois.shape[1] != 5:
             raise ValueError(f"{op}: boxes must be a (K, 5) array [batch_index, x1, y1, x2, y2] or a list of "
                              f"(L, 4) arrays, one per image; got shape {tuple(rois.shape)}")
@@ -190,7 +186,7 @@ def roi_pool(input, boxes, output_size, spatial_scale=1.0):
     (2, 16, 7, 7)
     """
     size = _check_input(input, output_size, "roi_pool")
-    rois = as_rois(boxes, _array(input), "roi_pool")
+    rois = as_rois(boxes, unwrap(input), "roi_pool")
     return RoIPool(rois, size, float(spatial_scale))(input)
 
 
@@ -324,5 +320,5 @@ def roi_align(input, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1, a
     (1, 8, 7, 7)
     """
     size = _check_input(input, output_size, "roi_align")
-    rois = as_rois(boxes, _array(input), "roi_align")
+    rois = as_rois(boxes, unwrap(input), "roi_align")
     return RoIAlign(rois, size, float(spatial_scale), int(sampling_ratio), bool(aligned))(input)

@@ -32,6 +32,7 @@ import numpy as np
 from ember import backend
 from ember.autograd.grad_mode import no_grad
 from ember.autograd.tensor import Tensor
+from ember.backend import as_numpy
 
 __all__ = ["DecodeResult", "Hypothesis", "beam_search", "greedy_search", "reorder_state"]
 
@@ -93,7 +94,7 @@ def reorder_state(state, indices):
     if state is None:
         return None
     if isinstance(state, Tensor):
-        index = backend.xp_for(state.device).asarray(_host(indices), dtype=np.int64)
+        index = backend.xp_for(state.device).asarray(as_numpy(indices), dtype=np.int64)
         return state.index_select(0, index)
     if isinstance(state, dict):
         return type(state)((key, reorder_state(value, indices)) for key, value in state.items())
@@ -102,15 +103,9 @@ def reorder_state(state, indices):
     if isinstance(state, (tuple, list)):
         return type(state)(reorder_state(s, indices) for s in state)
     if hasattr(state, "shape") and hasattr(state, "ndim"):  # a bare ndarray / CuPy array
-        return state[backend.get_array_module(state).asarray(_host(indices), dtype=np.int64)]
+        return state[backend.get_array_module(state).asarray(as_numpy(indices), dtype=np.int64)]
     raise TypeError(f"reorder_state: expected Tensors in nested tuples/lists/dicts (or None), "
                     f"got {type(state).__name__}")
-
-
-def _host(array) -> np.ndarray:
-    if isinstance(array, Tensor):
-        array = array.array
-    return backend.to_numpy(array) if hasattr(array, "shape") else np.asarray(array)
 
 
 def _first_tensor(state):
@@ -147,7 +142,7 @@ def _step(name, step_fn, tokens, state, device, rows):
     if getattr(log_probs, "ndim", None) != 2 or log_probs.shape[0] != rows:
         raise ValueError(f"{name}: step_fn's log_probs should have shape ({rows}, V), "
                          f"got {getattr(log_probs, 'shape', type(log_probs).__name__)}")
-    extra = None if len(out) == 2 or out[2] is None else _host(out[2])
+    extra = None if len(out) == 2 or out[2] is None else as_numpy(out[2])
     return log_probs.astype(np.float64), state, extra
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember.autograd.tensor import Tensor
+from ember.backend import as_array
 from ember.backend import get_array_module as xp_of
 from ember.ops.shape import stack
 
@@ -26,11 +27,6 @@ BOX_FORMATS = ("xyxy", "xywh", "cxcywh")
 
 
 # -- helpers ------------------------------------------------------------------------------------
-def _array(x):
-    """The backend array of ``x`` (a Tensor's data, or ``x`` itself as an array)."""
-    return x.array if isinstance(x, Tensor) else x if hasattr(x, "shape") else np.asarray(x)
-
-
 def _like(array, template):
     """``array`` as the kind of ``template``: a Tensor (no grad) for a Tensor, else the array."""
     return Tensor(array) if isinstance(template, Tensor) else array
@@ -119,7 +115,7 @@ def box_iou(boxes1, boxes2):
     """
     _check_boxes("box_iou", boxes1, "boxes1")
     _check_boxes("box_iou", boxes2, "boxes2")
-    return _like(batched_box_iou(_array(boxes1), _array(boxes2)), boxes1)
+    return _like(batched_box_iou(as_array(boxes1), as_array(boxes2)), boxes1)
 
 
 def wh_iou(wh1, wh2):
@@ -130,7 +126,7 @@ def wh_iou(wh1, wh2):
     >>> wh_iou(np.array([[2., 2.]]), np.array([[1., 1.], [2., 4.]]))
     array([[0.25, 0.5 ]])
     """
-    wh1, wh2 = _array(wh1), _array(wh2)
+    wh1, wh2 = as_array(wh1), as_array(wh2)
     xp = xp_of(wh1)
     inter = xp.minimum(wh1[:, None, 0], wh2[None, :, 0]) * xp.minimum(wh1[:, None, 1], wh2[None, :, 1])
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -144,7 +140,7 @@ def remove_small_boxes(boxes, min_size: float):
     array([1])
     """
     _check_boxes("remove_small_boxes", boxes)
-    b = _array(boxes)
+    b = as_array(boxes)
     keep = ((b[:, 2] - b[:, 0]) >= min_size) & ((b[:, 3] - b[:, 1]) >= min_size)
     return _like(xp_of(b).nonzero(keep)[0].astype(np.int64), boxes)
 
@@ -158,7 +154,7 @@ def clip_boxes_to_image(boxes, size):
     if boxes.shape[-1:] != (4,):
         raise ValueError(f"clip_boxes_to_image: boxes must be (..., 4), got {tuple(boxes.shape)}")
     height, width = size
-    b = _array(boxes)
+    b = as_array(boxes)
     xp = xp_of(b)
     upper = xp.asarray([width, height, width, height], dtype=b.dtype)
     return _like(xp.clip(b, 0, upper), boxes)
@@ -180,7 +176,7 @@ def nms(boxes, scores, iou_threshold: float):
     """
     _check_boxes("nms", boxes)
     _check_scores("nms", boxes, scores)
-    b, s = _array(boxes), _array(scores)
+    b, s = as_array(boxes), as_array(scores)
     xp = xp_of(b)
     order = xp.argsort(-s, kind="stable")
     keep = []
@@ -210,11 +206,11 @@ def batched_nms(boxes, scores, idxs, iou_threshold: float):
     _check_boxes("batched_nms", boxes)
     _check_scores("batched_nms", boxes, scores)
     _check_scores("batched_nms", boxes, idxs, "idxs")
-    b, i = _array(boxes), _array(idxs)
+    b, i = as_array(boxes), as_array(idxs)
     if b.shape[0] == 0:
         return _like(xp_of(b).zeros(0, dtype=np.int64), boxes)
     offsets = i.astype(b.dtype) * (b.max() + 1)
-    return _like(_array(nms(b + offsets[:, None], _array(scores), iou_threshold)), boxes)
+    return _like(as_array(nms(b + offsets[:, None], as_array(scores), iou_threshold)), boxes)
 
 
 # -- anchor boxes -------------------------------------------------------------------------------
@@ -228,7 +224,7 @@ def grid_anchors(grid_size: int, anchors, image_size: int):
     >>> grid_anchors(2, np.array([[4., 2.]]), 8)[0, 1, 0]      # row 0, column 1
     array([4., 1., 8., 3.])
     """
-    a = np.asarray(_array(anchors), dtype=np.float64)
+    a = np.asarray(as_array(anchors), dtype=np.float64)
     if a.ndim != 2 or a.shape[1] != 2:
         raise ValueError(f"grid_anchors: anchors must be (A, 2) widths and heights, got {a.shape}")
     cell = image_size / grid_size
@@ -254,8 +250,8 @@ def assign_to_anchors(boxes, anchors, grid_size: int, image_size: int):
     (array([0]), array([3]), array([1]))
     """
     _check_boxes("assign_to_anchors", boxes)
-    b = np.asarray(_array(boxes), dtype=np.float64)
-    a = np.asarray(_array(anchors), dtype=np.float64)
+    b = np.asarray(as_array(boxes), dtype=np.float64)
+    a = np.asarray(as_array(anchors), dtype=np.float64)
     if a.ndim != 2 or a.shape[1] != 2:
         raise ValueError(f"assign_to_anchors: anchors must be (A, 2) widths and heights, got {a.shape}")
     cell = image_size / grid_size

@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.autograd.tensor import Tensor
-from ember.backend import to_numpy
+from ember.backend import as_numpy
 from ember.vision.boxes import batched_box_iou
 
 __all__ = ["average_precision", "match_detections", "mean_average_precision"]
@@ -28,8 +27,7 @@ __all__ = ["average_precision", "match_detections", "mean_average_precision"]
 
 def _np(x, dtype=None):
     """``x`` (a Tensor, a NumPy/CuPy array or a list) as a NumPy array."""
-    x = x.array if isinstance(x, Tensor) else x
-    x = to_numpy(x) if hasattr(x, "shape") else np.asarray(x)
+    x = as_numpy(x)
     return x if dtype is None else x.astype(dtype, copy=False)
 
 

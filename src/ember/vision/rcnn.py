@@ -30,6 +30,7 @@ import numpy as np
 
 from ember.autograd.grad_mode import no_grad
 from ember.autograd.tensor import Tensor
+from ember.backend import as_array
 from ember.backend import get_array_module as xp_of
 from ember.nn import init
 from ember.nn.activation import ReLU
@@ -49,10 +50,6 @@ __all__ = ["TwoStageDetector", "assign_targets", "decode_boxes", "encode_boxes",
 # exp(tw) is capped so that a wild early prediction cannot overflow (torchvision's bound)
 MAX_LOG_SCALE = math.log(1000.0 / 16)
 CHUNK = 128  # images scored at once by the proposer
-
-
-def _array(x):
-    return x.array if isinstance(x, Tensor) else x if hasattr(x, "shape") else np.asarray(x)
 
 
 def _check_last(name, what, x, size=4):
@@ -81,7 +78,7 @@ def encode_boxes(boxes, reference, weights=(1.0, 1.0, 1.0, 1.0)):
     >>> encode_boxes(np.array([[2., 2., 6., 10.]]), np.array([[0., 0., 4., 4.]]))
     array([[0.5       , 1.        , 0.        , 0.69314718]])
     """
-    b, r = _array(boxes), _array(reference)
+    b, r = as_array(boxes), as_array(reference)
     _check_last("encode_boxes", "boxes", b)
     _check_last("encode_boxes", "reference", r)
     xp = xp_of(b)
@@ -101,7 +98,7 @@ def decode_boxes(deltas, reference, weights=(1.0, 1.0, 1.0, 1.0), max_log_scale:
     >>> decode_boxes(np.array([[0.5, 1.0, 0.0, np.log(2)]]), np.array([[0., 0., 4., 4.]]))
     array([[ 2.,  2.,  6., 10.]])
     """
-    d, r = _array(deltas), _array(reference)
+    d, r = as_array(deltas), as_array(reference)
     _check_last("decode_boxes", "deltas", d)
     _check_last("decode_boxes", "reference", r)
     xp = xp_of(d)
@@ -175,7 +172,7 @@ def window_contrast(images, windows, context: float = 0.15):
     ...                 np.array([[2, 2, 6, 6], [0, 0, 4, 4]]))
     array([[1.       , 0.0933642]])
     """
-    x = _array(images)
+    x = as_array(images)
     if x.ndim != 4:
         raise ValueError(f"window_contrast: images must be (N, C, H, W), got {tuple(x.shape)}")
     xp = xp_of(x)
@@ -209,7 +206,7 @@ def nms_per_image(boxes, valid, iou_threshold: float, max_keep: int):
     >>> nms_per_image(b, np.ones((1, 3), bool), 0.5, 3)
     array([[ 0,  2, -1]])
     """
-    b, alive = _array(boxes), _array(valid).astype(bool).copy()
+    b, alive = as_array(boxes), as_array(valid).astype(bool).copy()
     xp = xp_of(b)
     N = b.shape[0]
     keep = xp.full((N, max_keep), -1, dtype=np.int64)
@@ -263,7 +260,7 @@ def propose_regions(images, num_proposals: int = 100, sizes=None, aspect_ratios=
     >>> boxes.shape, scores.shape
     ((4, 50, 4), (4, 50))
     """
-    x = _array(images)
+    x = as_array(images)
     if x.ndim != 4 or num_proposals < 1:
         raise ValueError(f"propose_regions: need images (N, C, H, W) and num_proposals ≥ 1, got "
                          f"{tuple(x.shape)} and {num_proposals}")
@@ -300,7 +297,7 @@ def proposal_recall(proposals, gt_boxes, gt_labels, iou_threshold: float = 0.5) 
     ...                 np.array([[0, 1]]))
     0.5
     """
-    p, g, labels = _array(proposals), _array(gt_boxes), _array(gt_labels)
+    p, g, labels = as_array(proposals), as_array(gt_boxes), as_array(gt_labels)
     _check_last("proposal_recall", "proposals", p)
     with np.errstate(divide="ignore", invalid="ignore"):
         iou = xp_of(p).nan_to_num(batched_box_iou(g.astype(np.float64), p.astype(np.float64)), nan=0.0)
@@ -334,7 +331,7 @@ def assign_targets(proposals, gt_boxes, gt_labels, fg_iou_threshold: float = 0.5
     >>> labels
     array([[3, 0]])
     """
-    p, g, c = (_array(v) for v in (proposals, gt_boxes, gt_labels))
+    p, g, c = (as_array(v) for v in (proposals, gt_boxes, gt_labels))
     _check_last("assign_targets", "proposals", p)
     _check_last("assign_targets", "gt_boxes", g)
     if p.ndim != 3 or g.ndim != 3 or c.shape != g.shape[:2] or len(p) != len(g):
@@ -371,7 +368,7 @@ def sample_rois(labels, batch_size_per_image: int = 64, positive_fraction: float
     >>> sample_rois(np.array([[1, 1, 1, 0, 0, -1]]), batch_size_per_image=4, positive_fraction=0.5).sum()
     4
     """
-    c = _array(labels)
+    c = as_array(labels)
     xp = xp_of(c)
     rng = np.random.default_rng(0) if rng is None else rng
     key = xp.asarray(rng.random(c.shape))
@@ -403,7 +400,7 @@ def fast_rcnn_loss(class_logits, box_deltas, labels, targets, beta: float = 1.0 
 
     >>> loss, cls, box = fast_rcnn_loss(em.randn(8, 4), em.randn(8, 16), np.array([0, 1, 2, 3] * 2), np.zeros((8, 4)))
     """
-    c, t = _array(labels), _array(targets)
+    c, t = as_array(labels), as_array(targets)
     K, classes = class_logits.shape
     if box_deltas.shape != (K, 4 * classes) or c.shape != (K,) or t.shape != (K, 4):
         raise ValueError(f"fast_rcnn_loss: need class_logits (K, C+1), box_deltas (K, 4(C+1)), labels (K,), targets "
@@ -502,7 +499,7 @@ class TwoStageDetector(Module):
         Args: images (N, C, H, W); proposals (N, P, 4); gt_boxes (N, M, 4); gt_labels (N, M)
         in 0..C−1 with −1 in unused slots; rng a ``numpy.random.Generator``.
         """
-        p, g, c = _array(proposals), _array(gt_boxes), _array(gt_labels)
+        p, g, c = as_array(proposals), as_array(gt_boxes), as_array(gt_labels)
         if add_ground_truth:
             xp = xp_of(p)
             p = xp.concatenate([p.astype(np.float32), xp.where((c >= 0)[..., None], g, 0).astype(np.float32)], axis=1)
@@ -525,7 +522,7 @@ class TwoStageDetector(Module):
         Returns: one dict per image with 'boxes' (D, 4), 'scores' (D,) and 'labels' (D,) in
         0..C−1, by decreasing score (NumPy/CuPy arrays).
         """
-        x, p = self._input(images), _array(proposals).astype(np.float32)
+        x, p = self._input(images), as_array(proposals).astype(np.float32)
         xp = xp_of(p)
         N, P, C = p.shape[0], p.shape[1], self.num_classes
         H, W = x.shape[-2:]
