@@ -37,9 +37,16 @@ demo: $(VENV)/.demo-deps
 # Where the packages were installed above, a test that misses one fails instead of skipping.
 REQUIRE_SYSTEM := $(shell [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && echo 1)
 
+# Then the tests that run on the GPU device run again on the strict stand-in for CuPy
+# (tests/strict_xp.py: no implicit host conversion, wrapping indices, counted synchronisations).
+STRICT_DEVICE_TESTS := tests/devices tests/optim tests/serialization/test_api.py tests/train/test_trainer.py \
+	tests/test_backend.py tests/test_top_level.py tests/test_random_api.py
+
 test: $(VENV)/.test-deps $(VENV)/.system-deps
 	EMBER_REQUIRE_SYSTEM_PACKAGES=$(REQUIRE_SYSTEM) OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 \
 	  $(PY) -m pytest -n auto -m "not slow" tests
+	EMBER_TEST_DEVICE=strict OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 \
+	  $(PY) -m pytest -n auto -q -m "not slow" $(STRICT_DEVICE_TESTS)
 
 test-slow: $(VENV)/.test-deps
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest -n auto -m slow tests

@@ -1,25 +1,9 @@
 """Shared pieces of the ember.train tests: a tiny separable 3-class problem and a small model."""
-import numpy as np
 import pytest
+from train_problem import make_blobs, make_model
 
-import ember as em
-from ember import nn, optim
+from ember import optim
 from ember.data import DataLoader, TensorDataset
-
-
-def make_blobs(n=240, seed=0):
-    """Three Gaussian blobs in 2-D around well-separated centres, float32 inputs and int64 labels."""
-    rng = np.random.default_rng(seed)
-    centres = np.array([[0.0, 2.0], [2.0, -1.0], [-2.0, -1.0]])
-    y = rng.integers(0, 3, n)
-    x = centres[y] + rng.normal(0, 0.5, (n, 2))
-    return x.astype(np.float32), y.astype(np.int64)
-
-
-def make_model(dropout=0.1, seed=None):
-    if seed is not None:
-        em.manual_seed(seed)
-    return nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Dropout(dropout), nn.Linear(16, 3))
 
 
 @pytest.fixture

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from train_problem import make_model
 
 import ember as em
-from conftest import make_model
 from ember import nn, optim
 from ember.distributed import DataParallel, LocalStrategy, Strategy, destroy_process_group
 from ember.train import (

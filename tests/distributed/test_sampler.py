@@ -1,5 +1,5 @@
 """In-process tests of ember.distributed: the sampler, the one-process group, and DataParallel's
-bucketing against a stand-in group that records its calls (the real ranks are in test_distributed_mpi.py)."""
+bucketing against a stand-in group that records its calls (the real ranks are in test_mpi.py)."""
 import numpy as np
 import pytest
 from distributed_helpers import no_launcher  # noqa: F401  (autouse: every test runs outside any launcher)

@@ -4,8 +4,8 @@ import io
 
 import numpy as np
 import pytest
+from train_problem import make_blobs, make_model
 
-from conftest import make_blobs, make_model
 from ember import nn, optim
 from ember.data import DataLoader, TensorDataset
 from ember.train import EarlyStopping, Trainer

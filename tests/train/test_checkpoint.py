@@ -4,9 +4,9 @@ import json
 
 import numpy as np
 import pytest
+from train_problem import make_blobs, make_model
 
 import ember as em
-from conftest import make_blobs, make_model
 from ember import nn, optim
 from ember.data import DataLoader, TensorDataset
 from ember.optim import lr_scheduler
