@@ -14,7 +14,6 @@ The frameworks alternate in A B B A rounds; every figure is a median (see harnes
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 from harness import (
@@ -26,6 +25,7 @@ from harness import (
     print_cases,
     print_machine,
     print_table,
+    time_call,
 )
 
 # -- the models, built through one API in both frameworks ----------------------------------------
@@ -125,14 +125,8 @@ def matmul_peak_gflops(n=2048, repeats=5) -> float:
     """NumPy's float32 GEMM speed on this machine: the ceiling any im2col convolution can reach."""
     a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
     a @ a
-    best = min(_timed(lambda: a @ a) for _ in range(repeats))
+    best = min(time_call(lambda: a @ a) for _ in range(repeats))
     return 2 * n**3 / best / 1e9
-
-
-def _timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 MODEL_CASES = {  # name: (runner expression, images per run, unit)

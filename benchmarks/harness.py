@@ -7,6 +7,7 @@ per case, from the kernel's high-water mark of the resident set (Linux /proc).
 from __future__ import annotations
 
 import json
+import math
 import statistics
 import subprocess
 import sys
@@ -51,20 +52,35 @@ def print_machine(args=None) -> None:
     print(machine(), file=sys.stderr if getattr(args, "json", False) else sys.stdout, flush=True)
 
 
-def interleaved_medians(runs: dict, rounds: int, warmup: int = 1) -> dict:
-    """Median seconds per call of each zero-argument ``runs[name]``, timed in A B B A order."""
+def interleaved_medians(runs: dict, rounds: int, warmup: int = 1, min_seconds: float = 0.05) -> dict:
+    """Median seconds per call of each zero-argument ``runs[name]``, timed in A B B A order.
+
+    A sample repeats its call until it lasts at least ``min_seconds`` (the count is fixed per
+    run from one timed call after the warm-up): one call of a small layer lasts a few
+    milliseconds, and a single-call sample then measures the timer and one allocation more
+    than the layer.
+    """
     names = list(runs)
     for _ in range(warmup):  # first-touch allocations, BLAS thread start
         for name in names:
             runs[name]()
+    calls = {name: max(1, math.ceil(min_seconds / max(time_call(runs[name]), 1e-9))) for name in names}
     times = {name: [] for name in names}
     order = names + names[::-1]
     for _ in range(rounds):
         for name in order:
             start = time.perf_counter()
-            runs[name]()
-            times[name].append(time.perf_counter() - start)
+            for _ in range(calls[name]):
+                runs[name]()
+            times[name].append((time.perf_counter() - start) / calls[name])
     return {name: statistics.median(t) for name, t in times.items()}
+
+
+def time_call(run) -> float:
+    """Seconds one call of ``run()`` takes."""
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
 
 
 def _status_kib(field):
