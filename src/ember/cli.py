@@ -18,7 +18,6 @@ import sys
 from ember.apps import summary as summary_app
 from ember.apps import train as train_app
 from ember.apps.arguments import existing_dir, existing_file, port_number, positive_int
-from ember.data.datasets.catalog import load_data  # noqa: F401 -- its former home here, kept for existing code
 
 __all__ = ["build_parser", "main"]
 

@@ -28,9 +28,3 @@ def test_bad_names_and_resizing_signals_raise():
     with pytest.raises(ValueError, match="holds no images to resize"):
         datasets.load("mnist1d", resize=28)
 
-
-def test_the_command_lines_former_helper_still_loads_tensors():
-    from ember.cli import load_data
-
-    X, y = load_data("digits", 16)
-    assert X.shape == (1797, 1, 16, 16) and len(y) == 1797

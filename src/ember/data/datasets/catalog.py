@@ -15,7 +15,7 @@ from ember.data.dataset import TensorDataset
 from ember.data.datasets.digits import digits
 from ember.data.datasets.mnist1d import mnist1d
 
-__all__ = ["load", "load_data", "names"]
+__all__ = ["load", "names"]
 
 # name → (loader taking resize, whether its samples are images that resize applies to)
 _LOADERS = {
@@ -47,7 +47,3 @@ def load(name: str, resize: int | None = None) -> TensorDataset:
         raise ValueError(f"datasets.load: {name!r} holds no images to resize (resize={resize})")
     return loader(resize)
 
-
-def load_data(name: str, resize: int | None = None):
-    """The (inputs, labels) tensors of ``load(name, resize)`` (the command line's former helper)."""
-    return load(name, resize).tensors
