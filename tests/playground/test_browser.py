@@ -146,17 +146,17 @@ def test_drawn_digit_gets_a_prediction_and_feature_maps(driver, server, artifact
 def test_clicked_word_gets_neighbours(driver, server, artifacts):
     _open(driver, server, "embeddings")
     _until(driver, lambda d: "showing" in _text(d, "emb-source"), 40, "no word vectors")
-    word = driver.execute_script(  # the word drawn farthest from any other, so the click cannot hit a neighbour
-        "const e = window.playground.embeddings, words = e.words.slice(0, 150), at = words.map(w => e.position(w));"
+    word = driver.execute_script(  # of the labelled words, the one drawn farthest from every other point
+        "const e = window.playground.embeddings, at = e.words.map(w => e.position(w));"
         "let best = null, gap = -1;"
-        "at.forEach((p, i) => { const d = Math.min(...at.map((q, j) => i === j ? 1e9 : Math.hypot(p[0] - q[0], "
-        "p[1] - q[1]))); if (d > gap) { gap = d; best = words[i]; } });"
+        "at.slice(0, 150).forEach((p, i) => { const d = Math.min(...at.map((q, j) => i === j ? 1e9 : "
+        "Math.hypot(p[0] - q[0], p[1] - q[1]))); if (d > gap) { gap = d; best = e.words[i]; } });"
         "return best;")
     x, y = driver.execute_script("return window.playground.embeddings.position(arguments[0])", word)
     canvas = driver.find_element(By.ID, "emb-canvas")
     size = canvas.size
-    ActionChains(driver).move_to_element_with_offset(canvas, int(x - size["width"] / 2),
-                                                     int(y - size["height"] / 2)).click().perform()
+    ActionChains(driver).move_to_element_with_offset(canvas, round(x - size["width"] / 2),
+                                                     round(y - size["height"] / 2)).click().perform()
     _until(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#emb-neighbours li")) == 10, 20, "no neighbours")
     assert driver.find_element(By.ID, "emb-word").get_attribute("value") == word
     driver.save_screenshot(str(artifacts / "embeddings.png"))
