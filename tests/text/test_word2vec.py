@@ -1,22 +1,8 @@
 import numpy as np
 import pytest
+from word2vec_topics import topic_corpus, topic_gap
 
-from ember.text.word2vec import KeyedVectors, Word2Vec, keep_probability, linear_alpha
-
-TOPICS = [[f"a{i}" for i in range(8)], [f"b{i}" for i in range(8)]]
-
-
-def topic_corpus(n=300, seed=0):
-    rng = np.random.default_rng(seed)
-    return [list(rng.choice(TOPICS[i % 2], size=10)) for i in range(n)]
-
-
-def topic_gap(wv):
-    """Mean cosine within topics minus mean cosine across them."""
-    U = wv.get_normed_vectors()
-    A, B = U[[wv.key_to_index[w] for w in TOPICS[0]]], U[[wv.key_to_index[w] for w in TOPICS[1]]]
-    within = ((A @ A.T).sum() - len(A) + (B @ B.T).sum() - len(B)) / (2 * len(A) * (len(A) - 1))
-    return within - (A @ B.T).mean()
+from ember.text.word2vec import AliasSampler, KeyedVectors, Word2Vec, keep_probability, linear_alpha
 
 
 @pytest.mark.parametrize("sg", [0, 1])
@@ -187,3 +173,18 @@ def test_files_are_read_and_written_by_gensim(tmp_path, binary):
     back = KeyedVectors.load_word2vec_format(tmp_path / "theirs", binary=binary)
     assert back.index_to_key == theirs.wv.index_to_key
     np.testing.assert_allclose(back.vectors, theirs.wv.vectors, rtol=1e-6, atol=1e-6)
+
+
+def test_alias_sampler_draws_the_distribution():
+    """Walker's alias method: each outcome's frequency over 10^6 draws within 4.5 standard errors of
+    its probability; an outcome of weight 0 is never drawn; uniforms next to 1 stay in range."""
+    weights = np.random.default_rng(0).random(300) ** 4
+    weights[[5, 17]] = 0.0
+    sampler = AliasSampler(weights)
+    n = 1_000_000
+    frequency = np.bincount(sampler.draw(np.random.default_rng(1).random(n)), minlength=300) / n
+    p = weights / weights.sum()
+    assert np.all(np.abs(frequency - p) <= 4.5 * np.sqrt(p * (1 - p) / n) + 1e-12)
+    assert frequency[[5, 17]].sum() == 0
+    assert sampler.draw(np.array([np.nextafter(1.0, 0.0)]))[0] == sampler.draw(np.array([0.99999999]))[0]
+    assert AliasSampler(np.array([3.0])).draw(np.array([0.2, 0.7])).tolist() == [0, 0]

@@ -13,7 +13,6 @@ import ember as em
 from ember import nn
 from ember.ops.loss import negative_sampling_loss
 from ember.optim import SGD
-from ember.text import word2vec
 from ember.text.word2vec import Word2Vec
 
 CORPUS = [["the", "cat", "sat", "on", "the", "mat"],
@@ -35,11 +34,11 @@ class RecordedDraws:
         return u
 
 
-def prepared_model(sg, cbow_mean, seed=0):
+def prepared_model(sg, cbow_mean, seed=0, compiled=False):
     """A model on CORPUS with random input and output vectors (the output ones start at zero in
     training, where the input vectors would get no gradient) and recorded negative draws."""
     model = Word2Vec(vector_size=DIM, window=WINDOW, min_count=1, sample=0, sg=sg, negative=NEGATIVE,
-                     cbow_mean=cbow_mean, shrink_windows=False, workers=1, seed=seed)
+                     cbow_mean=cbow_mean, shrink_windows=False, workers=1, seed=seed, compiled=compiled)
     model.build_vocab(CORPUS)
     rng = np.random.default_rng(seed)
     V = len(model.wv)
@@ -49,13 +48,13 @@ def prepared_model(sg, cbow_mean, seed=0):
     return model
 
 
-def hand_step(model, monkeypatch):
+def hand_step(model):
     """(ids, sentence ids) of the corpus, after one hand-derived batch update of START..END−1.
 
     The damping of rows read many times in one batch (a guard for large batches, not part of the
     gradient) is switched off, so the step is the plain gradient step.
     """
-    monkeypatch.setattr(word2vec, "_MAX_UPDATES_PER_ROW", 10 ** 9)
+    model._max_updates_per_row = 10 ** 9
     ids, sent = model._encode(CORPUS)
     model._train_batch(ids, sent, START, END, LR)
     return ids, sent
@@ -71,7 +70,7 @@ def negatives(model, shape):
     """The batch's one draw of negatives, as word ids from the unigram^0.75 table."""
     (uniforms,) = model.random.uniforms
     assert uniforms.shape == shape
-    return np.searchsorted(model.cum_table, uniforms)
+    return model.noise.draw(uniforms)
 
 
 def pair_loss(table_in, table_out, hidden, centre, negs):
@@ -102,33 +101,38 @@ def assert_same_step(model, W_in, W_out, new_in, new_out):
     np.testing.assert_allclose(model.syn1neg - W_out, new_out - W_out, rtol=1e-4, atol=1e-6)
 
 
-def test_skipgram_negative_sampling_step(monkeypatch):
+@pytest.mark.parametrize("pairs_per_draw", [1, 16])
+@pytest.mark.parametrize("compiled", [False, True], ids=["numpy", "numba"])
+def test_skipgram_negative_sampling_step(compiled, pairs_per_draw):
     """Skip-gram: each context word's input vector v predicts the centre's output vector u_o,
-    ℓ = −log σ(u_o·v) − Σ_k log σ(−u_k·v); consecutive groups of pairs share one draw of negatives."""
-    model = prepared_model(sg=1, cbow_mean=1)
+    ℓ = −log σ(u_o·v) − Σ_k log σ(−u_k·v); consecutive groups of pairs share one draw of negatives
+    (the compiled path's default is a draw per pair, the NumPy path's one per 16 pairs). Both the
+    NumPy update and the compiled one (numba, a test dependency) take this step at either setting."""
+    model = prepared_model(sg=1, cbow_mean=1, compiled=compiled)
+    model._pairs_per_draw = pairs_per_draw
     W_in, W_out = model.wv.vectors.copy(), model.syn1neg.copy()
-    ids, sent = hand_step(model, monkeypatch)
+    ids, sent = hand_step(model)
     pairs = [(int(ids[t]), c) for t in range(START, END) for c in context(ids, sent, t)]
-    groups = -(-len(pairs) // word2vec._PAIRS_PER_DRAW)
+    groups = -(-len(pairs) // pairs_per_draw)
     negs = negatives(model, (groups, NEGATIVE))
 
     def losses(table_in, table_out):
         for p, (centre, ctx) in enumerate(pairs):
             hidden = table_in(em.tensor([ctx]))
-            yield pair_loss(table_in, table_out, hidden, centre, negs[p // word2vec._PAIRS_PER_DRAW])
+            yield pair_loss(table_in, table_out, hidden, centre, negs[p // pairs_per_draw])
 
     assert_same_step(model, W_in, W_out, *autograd_step(W_in, W_out, losses))
 
 
 @pytest.mark.parametrize("cbow_mean", [1, 0])
-def test_cbow_negative_sampling_step(monkeypatch, cbow_mean):
+def test_cbow_negative_sampling_step(cbow_mean):
     """CBOW: the mean (or sum) h of the context's input vectors predicts the centre, each centre with
     negatives of its own. As the C tool and gensim, the error of h reaches every context word whole
     with the mean, and divided by the context size |C| with the sum: the step on an input vector is
     |C| (or 1/|C|) times its gradient, which the hook on h reproduces."""
     model = prepared_model(sg=0, cbow_mean=cbow_mean)
     W_in, W_out = model.wv.vectors.copy(), model.syn1neg.copy()
-    ids, sent = hand_step(model, monkeypatch)
+    ids, sent = hand_step(model)
     negs = negatives(model, (END - START, NEGATIVE))
 
     def losses(table_in, table_out):

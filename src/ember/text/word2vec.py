@@ -16,9 +16,11 @@ token position (a loop over the 2·window offsets, never over pairs) and finally
 the two matrices with ``scatter_add_rows``. All pairs of a batch read the vectors as they were at
 its start (Hogwild-style staleness, as gensim's threads have); with ``workers`` > 1, forked processes
 train interleaved batches into shared matrices. Skip-gram works on the live
-(centre, context) pairs only, and every 16 consecutive pairs share one draw of k negatives
-(BlazingText shares them per centre): each pair still sees k unigram^0.75 negatives, and the
-output rows are gathered and scattered once per group instead of once per pair.
+(centre, context) pairs only. On the NumPy path every 16 consecutive pairs share one draw of k
+negatives (BlazingText shares them per centre): each pair still sees k unigram^0.75 negatives,
+and the output rows are gathered and scattered once per group instead of once per pair. With
+numba installed the same batch update runs as one compiled loop (``word2vec_compiled``) that
+draws negatives per pair, as gensim does.
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ from ember.ops.activation import sigmoid_array
 from ember.ops.embedding import scatter_add_rows
 from ember.text.keyed_vectors import KeyedVectors
 
-__all__ = ["KeyedVectors", "Word2Vec", "keep_probability", "linear_alpha"]
+__all__ = ["AliasSampler", "KeyedVectors", "Word2Vec", "keep_probability", "linear_alpha"]
 
 
 # ---------------------------------------------------------------- schedules and sampling
@@ -64,27 +66,66 @@ def linear_alpha(alpha, min_alpha, progress):
     return max(min_alpha, alpha - (alpha - min_alpha) * progress)
 
 
+class AliasSampler:
+    """Draws from a discrete distribution in O(1) per draw by Walker's alias method.
+
+    The n outcomes are n equal columns: column i keeps outcome i with probability ``keep[i]`` and
+    otherwise gives its ``alias[i]`` (Vose's construction fills them). One uniform u per draw picks
+    the column floor(u·n) and decides with the fraction left, u·n − floor(u·n). word2vec draws its
+    negatives so: a table lookup per draw, where a binary search over the cumulative table (the
+    C tool's and gensim's way) cost 70 ns a draw and, with a draw per pair, half of training.
+
+    >>> sampler = AliasSampler(np.array([0.5, 0.25, 0.25]))
+    >>> sampler.draw(np.array([0.1, 0.5, 0.9]))
+    array([0, 1, 2])
+    """
+
+    def __init__(self, weights):
+        weights = np.asarray(weights, dtype=np.float64)
+        n = len(weights)
+        scaled = weights * (n / weights.sum())  # each column holds mass 1
+        self.keep, self.alias = np.ones(n), np.arange(n)
+        small, large = [i for i in range(n) if scaled[i] < 1.0], [i for i in range(n) if scaled[i] >= 1.0]
+        while small and large:  # top up a light column with mass from a heavy one, which may become light
+            s, g = small.pop(), large[-1]
+            self.keep[s], self.alias[s] = scaled[s], g
+            scaled[g] -= 1.0 - scaled[s]
+            if scaled[g] < 1.0:
+                small.append(large.pop())
+        # columns left in either list hold mass 1 up to rounding: they keep their own outcome
+
+    def draw(self, uniforms):
+        """One outcome per uniform in [0, 1), in the uniforms' shape."""
+        column = uniforms * len(self.keep)
+        index = np.minimum(column.astype(np.int64), len(self.keep) - 1)  # u·n rounds to n for u near 1
+        return np.where(column - index < self.keep[index], index, self.alias[index])
+
+
 # ---------------------------------------------------------------- Word2Vec
 
 # A row read more than this many times in one batch has its summed update scaled down to this many
 # reads' worth: summing hundreds of stale updates of a frequent word diverges, where gensim's
-# sequential updates would have saturated the sigmoid after a few.
+# sequential updates would have saturated the sigmoid after a few. With several workers each gets
+# its share, so that no more stale updates of a row are in flight than with one (at the full cap per
+# worker, 2 workers diverged on a 16-word vocabulary in 3 runs of 30).
 _MAX_UPDATES_PER_ROW = 16
-# Skip-gram (centre, context) pairs that share one draw of negatives; see Word2Vec._skipgram_negative.
-_PAIRS_PER_DRAW = 16
+# Skip-gram (centre, context) pairs that share one draw of negatives, per path; see
+# Word2Vec._skipgram_negative. Sharing keeps the NumPy path's products large (one draw per pair runs
+# it 6× slower); the compiled loop pays nothing per draw and draws per pair, as gensim does.
+_PAIRS_PER_DRAW = {"numpy": 16, "compiled": 1}
 # How much one pair's negative update counts toward its row's damping (_MAX_UPDATES_PER_ROW): at
 # 0.5 training is stable on tiny vocabularies and, on the KJV, as accurate as gensim (0.346).
 _NEGATIVE_READS_PER_PAIR = 0.5
 
 
-def _damped_scatter(target, index, rows, reads=None):
-    """target[index[i]] += rows[i], each row's sum scaled by min(1, _MAX_UPDATES_PER_ROW / its count).
+def _damped_scatter(target, index, rows, cap, reads=None):
+    """target[index[i]] += rows[i], each row's sum scaled by min(1, cap / its count).
 
     ``reads`` weighs each index in the count (a row standing for several updates); default 1.
     """
     index = index.ravel()
     counts = np.bincount(index, weights=None if reads is None else reads.ravel(), minlength=target.shape[0])
-    scale = np.minimum(1.0, _MAX_UPDATES_PER_ROW / np.maximum(counts, 1)).astype(target.dtype)
+    scale = np.minimum(1.0, cap / np.maximum(counts, 1)).astype(target.dtype)
     rows = rows.reshape(len(index), -1) * scale[index][:, None]
     scatter_add_rows(target, index, rows)
 
@@ -127,6 +168,25 @@ class _Plan:
                 yield kept_ids, kept_sent, s, e, linear_alpha(*self.alphas, progress)
 
 
+def _compiled_kernels(compiled):
+    """The numba kernels module for ``compiled`` (None: when numba is installed; True: required;
+    False: never), else None."""
+    if compiled is False:
+        return None
+    try:
+        return _import_kernels()
+    except ImportError as error:
+        if compiled:
+            raise ImportError("Word2Vec(compiled=True) needs numba: pip install 'ember[fast]'") from error
+        return None
+
+
+def _import_kernels():
+    from ember.text import word2vec_compiled
+
+    return word2vec_compiled
+
+
 class Word2Vec:
     """word2vec trained by vectorised mini-batch SGD, with gensim's constructor and defaults.
 
@@ -136,13 +196,20 @@ class Word2Vec:
     decays linearly from ``alpha`` to ``min_alpha``. ``batch_words`` consecutive tokens are trained
     as one vectorised batch, every update in it computed from the vectors at its start: smaller
     batches are closer to sequential SGD (better vectors), larger ones faster. The default 2000
-    (gensim's 10000 sizes its worker jobs, not an update) measured, on the KJV Bible, analogy
-    accuracy 0.336 against gensim's 0.346, where larger batches lose accuracy fast (10000 gave
-    0.26, 50000 0.06; see benchmarks/word2vec.py). ``workers`` > 1 trains in that many forked processes sharing the
+    (gensim's 10000 sizes its worker jobs, not an update) keeps the analogy accuracy on the KJV
+    Bible within 0.005 of gensim's; larger batches lose accuracy fast (10000 gave 0.26, 50000
+    0.06; see benchmarks/word2vec.py). ``workers`` > 1 trains in that many forked processes sharing the
     two matrices (Hogwild, as gensim's threads), each on batches of batch_words / workers so that
     as many stale words are in flight as with one process; where the platform cannot fork, one
     process trains. As in gensim, only ``workers=1`` makes a seeded run reproducible.
     Hierarchical softmax (``hs=1``) is not implemented.
+    ``compiled``: skip-gram with negative sampling runs its batch update as one numba loop when
+    numba is installed (``pip install 'ember[fast]'``), the same update as the NumPy path, which
+    ``compiled=False`` forces and the tests hold it equal to; ``compiled=True`` fails without
+    numba. CBOW and the full softmax always run on NumPy. The compiled loop draws each pair's
+    negatives afresh, the NumPy path shares a draw among 16 pairs to keep its products large;
+    on the KJV Bible (benchmarks/word2vec.py, one worker) the first trains 1.6× faster than the
+    second, at analogy accuracy 0.350 against 0.324 (gensim: 0.353).
     As gensim does, CBOW with ``cbow_mean=0`` divides the error passed back to each context word
     by the context size, and ``cbow_mean=1`` does not.
 
@@ -155,7 +222,7 @@ class Word2Vec:
 
     def __init__(self, sentences=None, vector_size=100, alpha=0.025, window=5, min_count=5, max_vocab_size=None,
                  sample=1e-3, seed=1, workers=3, min_alpha=0.0001, sg=0, hs=0, negative=5, ns_exponent=0.75,
-                 cbow_mean=1, epochs=5, batch_words=2000, shrink_windows=True, compute_loss=False):
+                 cbow_mean=1, epochs=5, batch_words=2000, shrink_windows=True, compute_loss=False, compiled=None):
         if hs:
             raise NotImplementedError("Word2Vec: hierarchical softmax (hs=1) is not implemented; use negative > 0 "
                                       "or hs=0, negative=0 for the full softmax")
@@ -168,6 +235,10 @@ class Word2Vec:
         self.min_alpha, self.sg, self.hs, self.negative = min_alpha, int(sg), hs, int(negative)
         self.ns_exponent, self.cbow_mean, self.epochs = ns_exponent, int(cbow_mean), int(epochs)
         self.batch_words, self.shrink_windows, self.compute_loss = int(batch_words), shrink_windows, compute_loss
+        self._kernels = _compiled_kernels(compiled)
+        self.compiled = self._kernels is not None
+        self._pairs_per_draw = _PAIRS_PER_DRAW["compiled" if self.compiled else "numpy"]
+        self._max_updates_per_row = _MAX_UPDATES_PER_ROW  # per worker; train() sets it
         self.wv = KeyedVectors(self.vector_size)
         self.random = np.random.default_rng(seed)
         self.alpha_schedule: list[tuple[float, float]] = []
@@ -200,8 +271,7 @@ class Word2Vec:
         self.wv = KeyedVectors(d)
         self.wv.add_vectors(words, (self.random.random((V, d), dtype=np.float32) - 0.5) / d)
         self.keep_prob = keep_probability(self.counts, self.sample, self.counts.sum())
-        cum = np.cumsum(self.counts.astype(np.float64) ** self.ns_exponent)
-        self.cum_table = cum / cum[-1]
+        self.noise = AliasSampler(self.counts.astype(np.float64) ** self.ns_exponent)
         if self.negative:
             self.syn1neg = np.zeros((V, d), dtype=np.float32)
         else:
@@ -235,6 +305,7 @@ class Word2Vec:
         # With several workers each trains batches of batch_words / workers: as many words are in
         # flight at once, reading stale vectors, as in one batch of batch_words.
         batch_words = max(1, self.batch_words // workers)
+        self._max_updates_per_row = _MAX_UPDATES_PER_ROW / workers
         plan = _Plan(ids, int(epochs), batch_words, alpha0, alpha1, self.keep_prob, self.random)
         self.alpha_schedule += plan.schedule()
         self.running_training_loss = 0.0
@@ -287,6 +358,13 @@ class Word2Vec:
                 self._train_batch(kept_ids, kept_sent, s, e, lr)
         losses[w] = self.running_training_loss
 
+    def _scratch(self):
+        """The compiled kernel's (V,) scratch arrays, restored by every batch: per-row read
+        counts (zeros) and the slot of each output row's accumulated step (−1)."""
+        if getattr(self, "_kernel_scratch", None) is None or len(self._kernel_scratch[0]) != len(self.wv):
+            self._kernel_scratch = np.zeros(len(self.wv)), np.full(len(self.wv), -1, dtype=np.int64)
+        return self._kernel_scratch
+
     def get_latest_training_loss(self):
         """The summed loss of the last ``train`` call (when compute_loss=True)."""
         return self.running_training_loss
@@ -306,11 +384,10 @@ class Word2Vec:
 
     def _train_batch(self, ids, sent, s, e, lr):
         halo_ids, pos, mask = self._window(ids, sent, s, e)
-        E = self.wv.vectors[halo_ids]  # each token's input row, gathered once
         centres = ids[s:e]
         if self.sg and self.negative:
-            gX = self._skipgram_negative(E, pos, mask, centres, lr)
-            return self._backpropagate(E, gX, pos.shape[1], len(centres), halo_ids)
+            return self._skipgram_negative(halo_ids, pos, mask, centres, lr)
+        E = self.wv.vectors[halo_ids]  # each token's input row, gathered once
         X = E[pos]  # (B, 2W+1, d): the context rows around each centre
         if not self.sg:  # CBOW: one hidden vector per centre
             count = mask.sum(axis=1, keepdims=True)
@@ -328,23 +405,34 @@ class Word2Vec:
         gE = np.zeros_like(E)
         for j in range(m):  # shift-add per offset: each token's gradient summed by position
             gE[j:j + B] += gX[:, j]
-        _damped_scatter(self.wv.vectors, halo_ids, gE)
+        _damped_scatter(self.wv.vectors, halo_ids, gE, self._max_updates_per_row)
 
-    def _skipgram_negative(self, E, pos, mask, centres, lr):
+    def _skipgram_negative(self, halo_ids, pos, mask, centres, lr):
         """Skip-gram with negative sampling over the live (centre, context) pairs only.
 
         NOTE: the dynamic window leaves about half of the (B, 2W+1) slots empty, so the pairs are
-        compacted first (row-major, hence grouped by centre) and every _PAIRS_PER_DRAW consecutive
-        pairs share one draw of k negatives: one GEMM per group, (P_g, d) @ (d, k). Measured on the
-        KJV Bible (benchmarks/word2vec.py): 1.5× faster than one draw per 8 centres over all slots,
-        analogy accuracy 0.346 (gensim: 0.346); 48 pairs per draw lost 4 points. Returns the
-        context gradients in the dense (B, 2W+1, d) layout for the shift-add.
+        compacted first (row-major, hence grouped by centre) and every ``_pairs_per_draw``
+        consecutive pairs share one draw of k negatives: one GEMM per group, (P_g, d) @ (d, k).
+        Measured on the KJV Bible (benchmarks/word2vec.py): 16 pairs per draw ran the NumPy path
+        6× faster than one, at analogy accuracy 0.324 against 0.35 (48 pairs lost 4 more points).
+        The context gradients go back in the dense (B, 2W+1, d) layout for the shift-add.
+
+        With ``compiled`` the same update runs as one numba loop (``word2vec_compiled``), where a
+        draw per pair costs nothing extra, so it draws per pair (``_PAIRS_PER_DRAW``).
         """
         B, m = mask.shape
-        d, g = E.shape[1], _PAIRS_PER_DRAW
+        d, g = self.vector_size, self._pairs_per_draw
         live = np.flatnonzero(mask.ravel())
         P = len(live)
         n_groups = max(1, -(-P // g))
+        negs = self.noise.draw(self.random.random((n_groups, self.negative)))
+        if self.compiled:
+            loss = self._kernels.skipgram_negative_batch(
+                self.wv.vectors, self.syn1neg, halo_ids, mask, centres, negs, lr, g, _NEGATIVE_READS_PER_PAIR,
+                self._max_updates_per_row, *self._scratch(), self.compute_loss)
+            self.running_training_loss += loss
+            return
+        E = self.wv.vectors[halo_ids]  # each token's input row, gathered once
         slot = np.zeros(n_groups * g, dtype=np.int64)
         slot[:P] = live
         weight = np.zeros(n_groups * g, dtype=np.float32)
@@ -353,7 +441,6 @@ class Word2Vec:
         X = E[pos.ravel()[slot]]  # (P', d): each pair's context row
         O_centres = self.syn1neg[centres]
         O_pos = O_centres[owner]
-        negs = np.searchsorted(self.cum_table, self.random.random((n_groups, self.negative)))
         O_neg = self.syn1neg[negs]  # (n_groups, k, d)
         Xg = X.reshape(n_groups, g, d)
         s_pos = np.einsum("pd,pd->p", X, O_pos)
@@ -375,11 +462,11 @@ class Word2Vec:
         rows = np.concatenate([pos_rows, (g_neg.transpose(0, 2, 1) @ Xg).reshape(-1, d)])
         index = np.concatenate([centres[has_pair], negs.ravel()])
         reads = np.concatenate([np.ones(len(has_pair)), np.full(negs.size, g * _NEGATIVE_READS_PER_PAIR)])
-        _damped_scatter(self.syn1neg, index, rows, reads)
+        _damped_scatter(self.syn1neg, index, rows, self._max_updates_per_row, reads)
         gXp = g_pos[:, None] * O_pos + (g_neg @ O_neg).reshape(-1, d)
         gX = np.zeros((B * m, d), dtype=E.dtype)
         gX[live] = gXp[:P]
-        return gX.reshape(B, m, d)
+        self._backpropagate(E, gX.reshape(B, m, d), m, B, halo_ids)
 
     def _negative_step(self, X, centres, live, lr):
         """CBOW with negative sampling: each centre's hidden row X (B, 1, d) scores the centre's
@@ -387,7 +474,7 @@ class Word2Vec:
         Skip-gram has its own pair-compacted step, ``_skipgram_negative``.
         """
         B, m, d = X.shape
-        negs = np.searchsorted(self.cum_table, self.random.random((B, self.negative)))
+        negs = self.noise.draw(self.random.random((B, self.negative)))
         O_pos, O_neg = self.syn1neg[centres], self.syn1neg[negs]  # (B, d), (B, k, d)
         s_pos = np.einsum("bmd,bd->bm", X, O_pos)
         s_neg = X @ O_neg.transpose(0, 2, 1)  # (B, m, k)
@@ -398,7 +485,7 @@ class Word2Vec:
             self.running_training_loss -= float((np.log(sigmoid_array(s_pos) + 1e-7) * live).sum()
                                                 + (np.log(1.0 - sigmoid_array(s_neg) + 1e-7) * (g_neg != 0)).sum())
         rows = np.concatenate([np.einsum("bm,bmd->bd", g_pos, X), (g_neg.transpose(0, 2, 1) @ X).reshape(-1, d)])
-        _damped_scatter(self.syn1neg, np.concatenate([centres, negs.ravel()]), rows)
+        _damped_scatter(self.syn1neg, np.concatenate([centres, negs.ravel()]), rows, self._max_updates_per_row)
         return g_pos[:, :, None] * O_pos[:, None, :] + g_neg @ O_neg
 
     def _output_step(self, X, centres, live, lr):
@@ -419,6 +506,6 @@ class Word2Vec:
         P[rows, target] -= 1.0
         G = -P * (lr * live.reshape(-1, 1))
         gX = (G @ self.syn1).reshape(B, m, d)
-        damp = np.minimum(1.0, _MAX_UPDATES_PER_ROW / np.maximum(reads, 1e-12)).astype(np.float32)
+        damp = np.minimum(1.0, self._max_updates_per_row / np.maximum(reads, 1e-12)).astype(np.float32)
         self.syn1 += (G.T @ X.reshape(B * m, d)) * damp[:, None]
         return gX
