@@ -132,6 +132,21 @@ def cupy():
     return _cupy
 
 
+def compiled_kernels() -> bool:
+    """Whether ember's optional compiled kernels (numba, ``pip install 'ember[fast]'``) are in use:
+    numba is installed and the environment does not set EMBER_COMPILED=0.
+
+    The kernels fuse hot loops NumPy runs as many passes (word2vec's skip-gram batch, the
+    recurrent layers' per-step gate maths); the NumPy code they replace stays, and the tests hold
+    each kernel equal to it. Only NumPy arrays take them, never CuPy's.
+    """
+    if os.environ.get("EMBER_COMPILED", "1") == "0":
+        return False
+    import importlib.util  # noqa: PLC0415 - only asked when a kernel could run
+
+    return importlib.util.find_spec("numba") is not None
+
+
 def cuda_available() -> bool:
     """True when CuPy imports and sees at least one GPU."""
     try:

@@ -65,6 +65,9 @@ def test_compiled_choice(monkeypatch):
     assert Word2Vec(compiled=False).compiled is False
     assert Word2Vec().compiled is True  # numba installed: used by default
     assert (Word2Vec()._pairs_per_draw, Word2Vec(compiled=False)._pairs_per_draw) == (1, 16)
+    monkeypatch.setenv("EMBER_COMPILED", "0")  # ember's switch for all its compiled kernels
+    assert Word2Vec().compiled is False and Word2Vec(compiled=True).compiled is True
+    monkeypatch.delenv("EMBER_COMPILED")
     monkeypatch.setattr(word2vec, "_import_kernels", lambda: (_ for _ in ()).throw(ImportError("no numba")))
     assert Word2Vec().compiled is False
     with pytest.raises(ImportError, match=r"ember\[fast\]"):

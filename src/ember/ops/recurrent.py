@@ -22,7 +22,10 @@ readable reference the fused ops are tested against, and what a second derivativ
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ember.autograd.function import Function
+from ember.backend import compiled_kernels
 from ember.backend import get_array_module as xp_of
 from ember.ops.activation import relu, sigmoid, sigmoid_array, tanh
 from ember.ops.elementwise import where
@@ -37,6 +40,16 @@ def _blocks(a, H, order):
     """Rows (or entries) of a gate-stacked array reordered block by block."""
     xp = xp_of(a)
     return xp.concatenate([a[k * H:(k + 1) * H] for k in order])
+
+
+def _cell_kernels(array, mask):
+    """The compiled per-step kernels (``recurrent_compiled``) where they apply — numba in use, a
+    NumPy array, no padded steps — else None, and the NumPy passes below run."""
+    if mask is not None or xp_of(array) is not np or not compiled_kernels():
+        return None
+    from ember.ops import recurrent_compiled  # noqa: PLC0415 - imports numba, only when it is used
+
+    return recurrent_compiled
 
 
 def _check(name, x, states, W_ih, W_hh, biases, gates, lengths):
@@ -231,17 +244,21 @@ class LSTMLayer(_Recurrence):
         hs, cs, tc = xp.empty((3, T, N, H), dtype=x.dtype)
         tmp, step = xp.empty((N, H), dtype=x.dtype), xp.empty((N, 4 * H), dtype=x.dtype)
         h, c = h0, c0
+        kernels = _cell_kernels(x, self.mask)
         for t in range(T):
             a = A[t]
             xp.matmul(h, WhT, out=step)
             a += step
             xp.tanh(a, out=a)
-            s = a[:, H:]
-            s *= 0.5
-            s += 0.5
-            xp.multiply(a[:, 2 * H:3 * H], c, out=cs[t])  # c_t = f ⊙ c_{t−1} + i ⊙ g
-            xp.multiply(a[:, H:2 * H], a[:, :H], out=tmp)
-            cs[t] += tmp
+            if kernels:
+                kernels.lstm_cell_forward(a, c, cs[t])
+            else:
+                s = a[:, H:]
+                s *= 0.5
+                s += 0.5
+                xp.multiply(a[:, 2 * H:3 * H], c, out=cs[t])  # c_t = f ⊙ c_{t−1} + i ⊙ g
+                xp.multiply(a[:, H:2 * H], a[:, :H], out=tmp)
+                cs[t] += tmp
             xp.tanh(cs[t], out=tc[t])
             xp.multiply(a[:, 3 * H:], tc[t], out=hs[t])  # h_t = o ⊙ tanh(c_t)
             self._hold(cs, t, c)
@@ -254,10 +271,35 @@ class LSTMLayer(_Recurrence):
     def backward(self, gy, ghn, gcn):
         xs, h0, c0, W_ih, W_hh, A, hs, cs, tc = self.saved
         xp = xp_of(A)
-        T, N, H = hs.shape
+        H = hs.shape[2]
         gy = self._upstream(gy)
-        g, i, f, o = (A[..., k * H:(k + 1) * H] for k in range(4))
         cprev = xp.concatenate([c0[None], cs[:-1]])
+        Wh = _blocks(W_hh, H, _LSTM_ORDER)
+        kernels = _cell_kernels(A, self.mask)
+        if kernels:
+            dA, gh, gc = self._steps_back_compiled(kernels, gy, ghn.copy(), gcn.copy(), A, cprev, tc, Wh)
+        else:
+            dA, gh, gc = self._steps_back(gy, ghn.copy(), gcn.copy(), A, cprev, tc, Wh)
+        hprev = xp.concatenate([h0[None], hs[:-1]])
+        gx, gW_ih, gW_hh, gb = self._weight_grads(dA, xs, hprev, _blocks(W_ih, H, _LSTM_ORDER), self.nbias,
+                                                  _LSTM_INVERSE)
+        return (gx, gh, gc, gW_ih, gW_hh, *gb)
+
+    @staticmethod
+    def _steps_back_compiled(kernels, gy, gh, gc, A, cprev, tc, Wh):
+        """``_steps_back`` without padded steps, each step's gate maths one kernel call."""
+        dA = np.empty_like(A)
+        for t in range(A.shape[0] - 1, -1, -1):
+            kernels.lstm_cell_backward(gh, gy[t], gc, A[t], cprev[t], tc[t], dA[t])
+            np.matmul(dA[t], Wh, out=gh)  # dh_{t−1} = dA_t W_hh
+        return dA, gh, gc
+
+    def _steps_back(self, gy, gh, gc, A, cprev, tc, Wh):
+        """Backpropagation through time: the pre-activation gradients dA (T, N, 4H) and the
+        gradients of h0 and c0, from the output gradients gy and the final states' gh and gc."""
+        xp = xp_of(A)
+        T, N, H = tc.shape
+        g, i, f, o = (A[..., k * H:(k + 1) * H] for k in range(4))
         # K: what multiplies dc (blocks g, i, f) or dh (block o) to give the pre-activation gradients
         K = A * (1 - A)  # σ' = σ(1 − σ)
         K[..., :H] = 1 - g * g  # tanh' for g
@@ -274,8 +316,7 @@ class LSTMLayer(_Recurrence):
         K3 = K[..., :3 * H].reshape(T, N, 3, H)
         dA = xp.empty_like(A)
         dA3 = dA[..., :3 * H].reshape(T, N, 3, H)
-        Wh = _blocks(W_hh, H, _LSTM_ORDER)
-        gh, gc, spare, tmp = ghn.copy(), gcn.copy(), xp.empty_like(ghn), xp.empty_like(ghn)
+        spare, tmp = xp.empty_like(gh), xp.empty_like(gh)
         for t in range(T - 1, -1, -1):
             gh += gy[t]
             xp.multiply(gh, Q[t], out=tmp)
@@ -288,10 +329,7 @@ class LSTMLayer(_Recurrence):
                 gh *= self.still[t]
                 spare += gh
             gh, spare = spare, gh
-        hprev = xp.concatenate([h0[None], hs[:-1]])
-        gx, gW_ih, gW_hh, gb = self._weight_grads(dA, xs, hprev, _blocks(W_ih, H, _LSTM_ORDER), self.nbias,
-                                                  _LSTM_INVERSE)
-        return (gx, gh, gc, gW_ih, gW_hh, *gb)
+        return dA, gh, gc
 
     def cell(self, a_x, states, W_hh, b_hh):
         """One step from primitives, gates i, f, g, o in PyTorch's order: c_t = f ⊙ c + i ⊙ g, h_t = o ⊙ tanh(c_t)."""
@@ -359,8 +397,34 @@ class GRULayer(_Recurrence):
         xp = xp_of(S)
         T, N, H = hs.shape
         gy = self._upstream(gy)
-        r, z, n = (S[..., k * H:(k + 1) * H] for k in range(3))
         hprev = xp.concatenate([h0[None], hs[:-1]])
+        kernels = _cell_kernels(S, self.mask)
+        if kernels:
+            dX, dH, gh = self._steps_back_compiled(kernels, gy, ghn.copy(), S, hprev, Hn, W_hh)
+        else:
+            dX, dH, gh = self._steps_back(gy, ghn.copy(), S, hprev, Hn, W_hh)
+        d2x, d2h = dX.reshape(T * N, 3 * H), dH.reshape(T * N, 3 * H)
+        gx = self._in_time((d2x @ W_ih).reshape(xs.shape)) if self.needs_input_grad[0] else None
+        gb = (d2x.sum(axis=0), d2h.sum(axis=0)) if self.nbias else ()
+        return (gx, gh, d2x.T @ xs.reshape(T * N, -1), d2h.T @ hprev.reshape(T * N, H), *gb)
+
+    @staticmethod
+    def _steps_back_compiled(kernels, gy, gh, S, hprev, Hn, W_hh):
+        """``_steps_back`` without padded steps, each step's gate maths one kernel call."""
+        dX, dH, spare = np.empty_like(S), np.empty_like(S), np.empty_like(gh)
+        for t in range(S.shape[0] - 1, -1, -1):
+            kernels.gru_cell_backward(gh, gy[t], S[t], hprev[t], Hn[t], dX[t], dH[t])
+            np.matmul(dH[t], W_hh, out=spare)
+            spare += gh  # dh_{t−1} = dH_t W_hh + dh_t ⊙ z
+            gh, spare = spare, gh
+        return dX, dH, gh
+
+    def _steps_back(self, gy, gh, S, hprev, Hn, W_hh):
+        """Backpropagation through time: the gradients dX of W_i· x + b_i· and dH of W_h· h + b_h·
+        (T, N, 3H) and that of h0, from the output gradients gy and the final state's gh."""
+        xp = xp_of(S)
+        T, N, H = hprev.shape
+        r, z, n = (S[..., k * H:(k + 1) * H] for k in range(3))
         Kzn = xp.empty((T, N, 2, H), dtype=S.dtype)  # dh ⊙ Kzn → the z and n pre-activation gradients
         Kzn[:, :, 0] = (hprev - n) * z * (1 - z)
         Kzn[:, :, 1] = (1 - z) * (1 - n * n)
@@ -372,7 +436,7 @@ class GRULayer(_Recurrence):
         dX = xp.empty_like(S)  # gradients of W_i· x + b_i·
         dH = xp.empty_like(S)  # gradients of W_h· h + b_h·
         dX2 = dX[..., H:].reshape(T, N, 2, H)
-        gh, spare = ghn.copy(), xp.empty_like(ghn)
+        spare = xp.empty_like(gh)
         for t in range(T - 1, -1, -1):
             gh += gy[t]
             xp.multiply(gh[:, None, :], Kzn[t], out=dX2[t])
@@ -383,10 +447,7 @@ class GRULayer(_Recurrence):
             gh *= zm[t]
             spare += gh
             gh, spare = spare, gh
-        d2x, d2h = dX.reshape(T * N, 3 * H), dH.reshape(T * N, 3 * H)
-        gx = self._in_time((d2x @ W_ih).reshape(xs.shape)) if self.needs_input_grad[0] else None
-        gb = (d2x.sum(axis=0), d2h.sum(axis=0)) if self.nbias else ()
-        return (gx, gh, d2x.T @ xs.reshape(T * N, -1), d2h.T @ hprev.reshape(T * N, H), *gb)
+        return dX, dH, gh
 
     def cell(self, a_x, states, W_hh, b_hh):
         """One step from primitives, gates r, z, n in PyTorch's order: h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}."""

@@ -31,6 +31,7 @@ from itertools import chain
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ember.backend import compiled_kernels
 from ember.ops.activation import sigmoid_array
 from ember.ops.embedding import scatter_add_rows
 from ember.text.keyed_vectors import KeyedVectors
@@ -169,9 +170,9 @@ class _Plan:
 
 
 def _compiled_kernels(compiled):
-    """The numba kernels module for ``compiled`` (None: when numba is installed; True: required;
-    False: never), else None."""
-    if compiled is False:
+    """The numba kernels module for ``compiled`` (None: when ember's compiled kernels are in use,
+    see ``ember.backend.compiled_kernels``; True: required; False: never), else None."""
+    if compiled is False or (compiled is None and not compiled_kernels()):
         return None
     try:
         return _import_kernels()
@@ -206,7 +207,8 @@ class Word2Vec:
     ``compiled``: skip-gram with negative sampling runs its batch update as one numba loop when
     numba is installed (``pip install 'ember[fast]'``), the same update as the NumPy path, which
     ``compiled=False`` forces and the tests hold it equal to; ``compiled=True`` fails without
-    numba. CBOW and the full softmax always run on NumPy. The compiled loop draws each pair's
+    numba; by default it is on unless the environment sets EMBER_COMPILED=0. CBOW and the full
+    softmax always run on NumPy. The compiled loop draws each pair's
     negatives afresh, the NumPy path shares a draw among 16 pairs to keep its products large;
     on the KJV Bible (benchmarks/word2vec.py, one worker) the first trains 1.6× faster than the
     second, at analogy accuracy 0.350 against 0.324 (gensim: 0.353).
