@@ -144,8 +144,10 @@ CONV_CASES = [  # (N, C, H, W), out_channels, kernel, padding
 ]
 
 
-def measure(rounds=5, quick=False) -> dict:
-    models = measure_cases("cnn", MODEL_CASES, rounds, quick)
+def measure(rounds=5, quick=False, threads=None) -> dict:
+    """The model cases (at each of ``threads``, see harness.measure_cases), then the single
+    convolutions at the libraries' default threads."""
+    models = measure_cases("cnn", MODEL_CASES, rounds, quick, threads)
     peak = matmul_peak_gflops()
     convs = []
     for shape, cout, k, pad in CONV_CASES:
@@ -162,7 +164,7 @@ def measure(rounds=5, quick=False) -> dict:
 def main():
     args = argument_parser(__doc__.splitlines()[0], rounds=5).parse_args()
     print_machine(args)
-    result = measure(args.rounds, args.quick)
+    result = measure(args.rounds, args.quick, args.threads)
     if args.json:
         print(json.dumps(result, indent=2))
         return

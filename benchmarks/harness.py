@@ -6,6 +6,7 @@ per case, from the kernel's high-water mark of the resident set (Linux /proc).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import statistics
@@ -118,21 +119,40 @@ def print_table(header: list, rows: list) -> None:
     print(format_table(header, rows))
 
 
-def measure_cases(script: str, cases: dict, rounds: int, quick: bool = False) -> dict:
+def limit_threads(count):
+    """Both frameworks on ``count`` threads — NumPy's BLAS through threadpoolctl, PyTorch's
+    intra-op pool — for the ``with`` block (the pool stays at ``count`` after it); None: each
+    library's own default."""
+    if count is None:
+        return contextlib.nullcontext()
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(count)
+    return threadpool_limits(limits=count, user_api="blas")
+
+
+def measure_cases(script: str, cases: dict, rounds: int, quick: bool = False, threads=None) -> dict:
     """Time each case in both frameworks and (unless ``quick``) measure its peak memory.
 
     ``cases`` maps a name to (runner expression with ``{fw}``, units per run, unit): the
     expression, evaluated in ``benchmarks/<script>.py``, returns the run closure. Returns, per
     case, the throughput of each framework, the ratio ember/torch, and the memory figures.
+    ``threads`` (thread counts, e.g. [1, 2]) times every case at each count, both frameworks
+    limited alike, as "<case>, <n> thread(s)"; which count is faster differs by case.
     """
     module = __import__(script)
     results = {}
-    for case, (expr, units, unit) in cases.items():
-        runs = {fw: eval(expr.format(fw=fw), vars(module)) for fw in FRAMEWORKS}  # noqa: S307 - our own table
-        seconds = interleaved_medians(runs, rounds)
-        memory = {} if quick else {fw: peak_memory_mib(script, expr.format(fw=fw)) for fw in FRAMEWORKS}
-        results[case] = {"unit": unit, "throughput": {fw: round(units / s, 1) for fw, s in seconds.items()},
-                         "ratio": round(seconds["torch"] / seconds["ember"], 3), "peak_memory_mib": memory}
+    for count in threads or [None]:
+        with limit_threads(count):
+            for case, (expr, units, unit) in cases.items():
+                runs = {fw: eval(expr.format(fw=fw), vars(module)) for fw in FRAMEWORKS}  # noqa: S307 - our own table
+                seconds = interleaved_medians(runs, rounds)
+                measured = quick or (threads and count != threads[0])  # memory does not depend on threads
+                memory = {} if measured else {fw: peak_memory_mib(script, expr.format(fw=fw)) for fw in FRAMEWORKS}
+                name = case if count is None else f"{case}, {count} thread{'s' * (count > 1)}"
+                results[name] = {"unit": unit, "throughput": {fw: round(units / s, 1) for fw, s in seconds.items()},
+                                 "ratio": round(seconds["torch"] / seconds["ember"], 3), "peak_memory_mib": memory}
     return results
 
 
@@ -152,4 +172,7 @@ def argument_parser(description: str, rounds: int):
     parser.add_argument("--rounds", type=int, default=rounds, help="A B B A rounds (each runs both frameworks twice)")
     parser.add_argument("--quick", action="store_true", help="skip the peak-memory subprocesses")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--threads", type=int, nargs="+", default=None,
+                        help="time each case with both frameworks limited to each of these thread counts "
+                             "(default: each library's own)")
     return parser

@@ -86,7 +86,7 @@ def main():
     for case, how in CASES.items():
         repeats = repeats_for(how)
         cases[f"{case}, {MODEL}"] = (f"make_runner({{fw!r}}, {how!r}, {repeats})", repeats, "H·v/s")
-    result = {"cases": measure_cases("hessian", cases, args.rounds, args.quick), "rounds": args.rounds}
+    result = {"cases": measure_cases("hessian", cases, args.rounds, args.quick, args.threads), "rounds": args.rounds}
     if args.json:
         print(json.dumps(result, indent=2))
         return

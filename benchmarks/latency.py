@@ -18,7 +18,15 @@ import json
 
 import numpy as np
 from cnn import lenet5, resnet18_cifar
-from harness import FRAMEWORKS, argument_parser, framework, interleaved_medians, print_machine, print_table
+from harness import (
+    FRAMEWORKS,
+    argument_parser,
+    framework,
+    interleaved_medians,
+    limit_threads,
+    print_machine,
+    print_table,
+)
 
 BATCHES = (1, 8, 64)
 MODELS = {  # name: (builder of the model from (nn, fw), input shape without the batch)
@@ -44,15 +52,6 @@ def inference_runner(name, model_name, batch):
     return run
 
 
-def limit_threads(count: int):
-    """Both frameworks on ``count`` threads: NumPy's BLAS through threadpoolctl, PyTorch's pool."""
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    torch.set_num_threads(count)
-    return threadpool_limits(limits=count, user_api="blas")
-
-
 def measure(rounds: int, threads: list[int]) -> list[dict]:
     rows = []
     for count in threads:
@@ -69,7 +68,7 @@ def measure(rounds: int, threads: list[int]) -> list[dict]:
 
 def main():
     parser = argument_parser(__doc__.splitlines()[0], rounds=5)
-    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts to try (default 1 2)")
+    parser.set_defaults(threads=[1, 2])
     args = parser.parse_args()
     print_machine(args)
     rows = measure(args.rounds, args.threads)

@@ -48,7 +48,7 @@ def main():
     args = parser.parse_args()
     print_machine(args)
     cases = {MODEL: (f"make_runner({{fw!r}}, {args.steps})", args.steps * BATCH, "samples/s")}
-    result = {"cases": measure_cases("mlp", cases, args.rounds, args.quick), "rounds": args.rounds,
+    result = {"cases": measure_cases("mlp", cases, args.rounds, args.quick, args.threads), "rounds": args.rounds,
               "steps_per_run": args.steps}
     if args.json:
         print(json.dumps(result, indent=2))

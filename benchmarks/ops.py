@@ -57,7 +57,7 @@ def main():
     print_machine(args)
     cases = {name: (f"make_runner({{fw!r}}, {op!r}, {repeats})", repeats, "calls/s")
              for name, (op, repeats) in CASES.items()}
-    result = measure_cases("ops", cases, args.rounds, quick=True)
+    result = measure_cases("ops", cases, args.rounds, quick=True, threads=args.threads)
     if args.json:
         print(json.dumps(result, indent=2))
         return

@@ -79,7 +79,7 @@ CASES = {  # name: (runner expression, units per run, unit)
 def main():
     args = argument_parser(__doc__.splitlines()[0], rounds=5).parse_args()
     print_machine(args)
-    result = {"cases": measure_cases("rnn", CASES, args.rounds, args.quick), "rounds": args.rounds}
+    result = {"cases": measure_cases("rnn", CASES, args.rounds, args.quick, args.threads), "rounds": args.rounds}
     if args.json:
         print(json.dumps(result, indent=2))
         return
