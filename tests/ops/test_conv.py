@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as TF
 
 import ember as em
-from ember.ops.conv import conv1d, conv2d, conv_transpose2d, same_padding
+from ember.ops.conv import conv1d, conv2d, conv_transpose2d, grouped_matmul_nt, same_padding
 from ember.testing import gradcheck
 from torch_parity import check_op
 
@@ -168,3 +168,12 @@ def test_torch_refuses_strided_same_but_we_define_it():
     with pytest.raises(RuntimeError):
         TF.conv2d(torch.zeros(1, 1, 7, 7), torch.zeros(1, 1, 3, 3), stride=2, padding="same")
     assert conv2d(em.zeros(1, 1, 7, 7), em.zeros(1, 1, 3, 3), stride=2, padding="same").shape == (1, 1, 4, 4)
+
+
+@pytest.mark.parametrize("rows, inner, groups", [(6, 400, 1), (64, 40, 1), (8, 400, 2)])
+def test_grouped_matmul_nt_is_a_times_b_transposed_per_group(rows, inner, groups):
+    """dW = dy · colsᵀ per group, whichever operand order the shape picks (R ≥ 8Q or not)."""
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((4 * groups, inner)), rng.standard_normal((rows * groups, inner))
+    expected = np.concatenate([a[g * 4:(g + 1) * 4] @ b[g * rows:(g + 1) * rows].T for g in range(groups)])
+    np.testing.assert_allclose(grouped_matmul_nt(a, b, groups), expected, rtol=1e-12, atol=1e-12)

@@ -155,6 +155,19 @@ def grouped_matmul_t(a, b, groups):
     return (a3.transpose(0, 2, 1) @ b.reshape(G, b.shape[0] // G, -1)).reshape(-1, b.shape[-1])
 
 
+def grouped_matmul_nt(a, b, groups):
+    """a @ bᵀ per group, for a (G·P, R) and b (G·Q, R): the weight gradient dy · colsᵀ.
+
+    NOTE: where the inner dimension R = N·Ho·Wo is long against b's rows (R ≥ 8Q, the early
+    layers), one group is computed as (b · aᵀ)ᵀ: OpenBLAS runs that operand order faster there,
+    1.2–1.7× on LeNet-5's layers and ResNet-18's 64-channel ones, and slower on the deep layers
+    (0.3–0.9× with the copy that makes the transposed result contiguous), measured at 1 and 2 threads.
+    """
+    if groups == 1 and b.shape[1] >= 8 * b.shape[0]:
+        return (b @ a.T).T
+    return grouped_matmul(a, _transpose_groups(b, groups), groups)
+
+
 # -- convolution -----------------------------------------------------------------------------
 
 
@@ -195,7 +208,7 @@ class Conv2d(Function):
             gcols = gcols.reshape((-1, kh, kw, Ho, Wo, N) if batch_last else (-1, kh, kw, N, Ho, Wo))
             gx = crop(col2im(gcols, self.padded_shape, self.stride, self.dilation, batch_last), self.padding)
         if self.needs_input_grad[1]:
-            gW = grouped_matmul(gy2, _transpose_groups(cols, self.groups), self.groups)  # dW = dy colsᵀ
+            gW = grouped_matmul_nt(gy2, cols, self.groups)  # dW = dy colsᵀ
             gW = gW.reshape(W.shape)
         if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
             gb = gy.sum(axis=(0, 2, 3))
@@ -228,8 +241,8 @@ class Conv2dWeightGrad(Function):
         N, O, Ho, Wo = gy.shape
         self.save_for_backward(x, gy)
         cols = im2col(pad_plane(x, self.padding), self.kernel, self.stride, self.dilation, (Ho, Wo))
-        cols = _transpose_groups(cols.reshape(-1, N * Ho * Wo), self.groups)
-        return grouped_matmul(gy.swapaxes(0, 1).reshape(O, -1), cols, self.groups).reshape(O, -1, *self.kernel)
+        gy2 = gy.swapaxes(0, 1).reshape(O, -1)
+        return grouped_matmul_nt(gy2, cols.reshape(-1, N * Ho * Wo), self.groups).reshape(O, -1, *self.kernel)
 
     def backward(self, g):
         x, gy = self.saved
@@ -348,7 +361,7 @@ class ConvTranspose2d(Function):
             gx = xp_of(gx).ascontiguousarray(gx.reshape(C, N, H, Wd).swapaxes(0, 1))
         if self.needs_input_grad[1]:
             x2 = x.swapaxes(0, 1).reshape(C, -1)
-            gW = grouped_matmul(x2, _transpose_groups(cols, self.groups), self.groups).reshape(W.shape)
+            gW = grouped_matmul_nt(x2, cols, self.groups).reshape(W.shape)
         if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
             gb = gy.sum(axis=(0, 2, 3))
         return gx, gW, gb

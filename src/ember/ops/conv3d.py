@@ -18,9 +18,9 @@ from ember.autograd.function import Function
 from ember.backend import get_array_module as xp_of
 from ember.ops.conv import (
     _check_conv,
-    _transpose_groups,
     conv_output_size,
     grouped_matmul,
+    grouped_matmul_nt,
     grouped_matmul_t,
     ntuple,
     resolve_padding,
@@ -116,7 +116,7 @@ class Conv3d(Function):
             gxpad = col2vol(gcols, self.padded_shape, kernel, self.stride, self.dilation, self.out)
             gx = xp_of(gy).ascontiguousarray(crop_spatial(gxpad, self.padding))
         if self.needs_input_grad[1]:
-            gW = grouped_matmul(gy2, _transpose_groups(cols, self.groups), self.groups).reshape(W.shape)
+            gW = grouped_matmul_nt(gy2, cols, self.groups).reshape(W.shape)
         if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
             gb = gy.sum(axis=(0, 2, 3, 4))
         return gx, gW, gb
@@ -181,7 +181,7 @@ class Conv3dWeightGrad(Function):
         O = gy.shape[1]
         cols = vol2col(pad_spatial(x, self.padding), self.kernel, self.stride, self.dilation, gy.shape[2:])
         gy2 = gy.swapaxes(0, 1).reshape(O, -1)
-        return grouped_matmul(gy2, _transpose_groups(cols, self.groups), self.groups).reshape(O, -1, *self.kernel)
+        return grouped_matmul_nt(gy2, cols, self.groups).reshape(O, -1, *self.kernel)
 
     def backward(self, g):
         x, gy = self.saved
