@@ -8,14 +8,24 @@
 
 The frameworks alternate in A B B A rounds; every figure is a median (see harness.py).
 
-    python benchmarks/rnn.py [--rounds 5] [--quick]
+    python benchmarks/rnn.py [--rounds 5] [--quick] [--threads 1 2]
+    python benchmarks/rnn.py --kernels   # ember's compiled per-step kernels against its NumPy passes
 """
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
-from harness import argument_parser, framework, measure_cases, print_cases, print_machine
+from harness import (
+    argument_parser,
+    framework,
+    interleaved_medians,
+    measure_cases,
+    print_cases,
+    print_machine,
+    print_table,
+)
 
 VOCAB, EMBED, HIDDEN, SEQ, BATCH = 10_000, 256, 256, 35, 32
 
@@ -76,10 +86,44 @@ CASES = {  # name: (runner expression, units per run, unit)
 }
 
 
+def without_compiled_kernels(run):
+    """``run`` with ember's compiled kernels switched off (EMBER_COMPILED=0): the NumPy passes."""
+    def numpy_only():
+        os.environ["EMBER_COMPILED"] = "0"
+        try:
+            run()
+        finally:
+            del os.environ["EMBER_COMPILED"]
+
+    return numpy_only
+
+
+def compare_kernels(rounds: int) -> dict:
+    """ember with and without its compiled per-step kernels, A B B A in one process: seconds per run."""
+    results = {}
+    for case, (expr, _, _) in CASES.items():
+        run = eval(expr.format(fw="ember"), globals())  # noqa: S307 - our own table
+        seconds = interleaved_medians({"compiled": run, "numpy": without_compiled_kernels(run)}, rounds)
+        results[case] = {"ms": {k: round(s * 1e3, 1) for k, s in seconds.items()},
+                         "speedup": round(seconds["numpy"] / seconds["compiled"], 3)}
+    return results
+
+
 def main():
-    args = argument_parser(__doc__.splitlines()[0], rounds=5).parse_args()
+    parser = argument_parser(__doc__.splitlines()[0], rounds=5)
+    parser.add_argument("--kernels", action="store_true",
+                        help="instead: ember with its compiled kernels (numba) against its NumPy passes")
+    args = parser.parse_args()
     print_machine(args)
-    result = {"cases": measure_cases("rnn", CASES, args.rounds, args.quick, args.threads), "rounds": args.rounds}
+    if args.kernels:
+        result = {"kernels": compare_kernels(args.rounds), "rounds": args.rounds}
+        if not args.json:
+            print_table(["case", "compiled ms", "NumPy ms", "speed-up"],
+                        [[case, r["ms"]["compiled"], r["ms"]["numpy"], f"{r['speedup']:.2f}x"]
+                         for case, r in result["kernels"].items()])
+            return
+    else:
+        result = {"cases": measure_cases("rnn", CASES, args.rounds, args.quick, args.threads), "rounds": args.rounds}
     if args.json:
         print(json.dumps(result, indent=2))
         return
