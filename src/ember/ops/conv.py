@@ -171,9 +171,20 @@ def grouped_matmul_nt(a, b, groups):
 # -- convolution -----------------------------------------------------------------------------
 
 
+# NOTE: the im2col columns are kh·kw times the input (9× for 3×3). A layer whose columns for the
+# whole batch stay below KEEP_COLUMNS_BELOW_BYTES keeps them for the weight gradient. Above it,
+# forward and backward run over chunks of images whose columns take about COLUMN_CHUNK_BYTES, and
+# backward recomputes each chunk's columns from the padded input rather than keeping them all:
+# measured on ResNet-18 (CIFAR stem, batch 32, whose 64- and 128-channel layers are chunked), peak
+# memory fell from 1,096 to about 700 MiB for 2–4% more time per step (benchmarks/cnn.py).
+KEEP_COLUMNS_BELOW_BYTES = 32 * 2**20
+COLUMN_CHUNK_BYTES = 8 * 2**20
+
+
 class Conv2d(Function):
     # NOTE: fused im2col + GEMM. Composing the convolution from indexing and matmul ops would
-    # keep kh·kw copies of the input in the graph; here backward needs only the columns.
+    # keep kh·kw copies of the input in the graph; here backward needs only the columns (or, for
+    # large layers, the padded input they are recomputed from: see KEEP_COLUMNS_BELOW_BYTES).
     def __init__(self, stride, padding, dilation, groups, out_size=None):
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
         self.out_size = out_size  # (Ho, Wo) when fewer windows than fit are wanted (conv_transpose2d's gradient)
@@ -185,16 +196,44 @@ class Conv2d(Function):
         self.padded_shape = xpad.shape
         Ho, Wo = self.out_size or (conv_output_size(n, k, s, (0, 0), d) for n, k, s, d in
                                    zip(xpad.shape[2:], (kh, kw), self.stride, self.dilation, strict=False))
-        cols = im2col(xpad, (kh, kw), self.stride, self.dilation, (Ho, Wo))
-        cols = cols.reshape(-1, N * Ho * Wo)
-        self.save_for_backward(cols, W)
-        y = grouped_matmul(W.reshape(O, -1), cols, G)  # (O, C/G·kh·kw) @ (C·kh·kw, N·Ho·Wo) per group
-        y = xp_of(y).ascontiguousarray(y.reshape(O, N, Ho, Wo).swapaxes(0, 1))
+        self.out = Ho, Wo
+        self.chunk = self._images_per_chunk(x.shape[1] * kh * kw * Ho * Wo * x.itemsize, N)
+        if self.chunk < N:
+            y = self._forward_in_chunks(xpad, W)
+        else:
+            cols = im2col(xpad, (kh, kw), self.stride, self.dilation, (Ho, Wo))
+            cols = cols.reshape(-1, N * Ho * Wo)
+            self.save_for_backward(cols, W)
+            y = grouped_matmul(W.reshape(O, -1), cols, G)  # (O, C/G·kh·kw) @ (C·kh·kw, N·Ho·Wo) per group
+            y = xp_of(y).ascontiguousarray(y.reshape(O, N, Ho, Wo).swapaxes(0, 1))
         if b is not None:
             y += b[:, None, None]
         return y
 
+    def _images_per_chunk(self, column_bytes_per_image, N):
+        """N (keep the whole batch's columns) or the images per chunk of the chunked path."""
+        if self.groups > 1 or column_bytes_per_image * N < KEEP_COLUMNS_BELOW_BYTES:
+            return N
+        return max(1, min(N - 1, COLUMN_CHUNK_BYTES // column_bytes_per_image))
+
+    def _columns(self, xpad, start, kernel):
+        """The im2col columns (C·kh·kw, n·Ho·Wo) of the chunk of images from ``start``."""
+        part = xpad[start:start + self.chunk]
+        cols = im2col(part, kernel, self.stride, self.dilation, self.out)
+        return cols.reshape(-1, len(part) * self.out[0] * self.out[1])
+
+    def _forward_in_chunks(self, xpad, W):
+        O, kernel = W.shape[0], W.shape[2:]
+        self.save_for_backward(xpad, W)
+        W2 = W.reshape(O, -1)
+        y = xp_of(xpad).empty((xpad.shape[0], O, *self.out), dtype=xp_of(xpad).result_type(xpad.dtype, W.dtype))
+        for s in range(0, xpad.shape[0], self.chunk):
+            y[s:s + self.chunk] = (W2 @ self._columns(xpad, s, kernel)).reshape(O, -1, *self.out).swapaxes(0, 1)
+        return y
+
     def backward(self, gy):
+        if self.chunk < gy.shape[0]:
+            return self._backward_in_chunks(gy)
         cols, W = self.saved
         O, _, kh, kw = W.shape
         N, _, Ho, Wo = gy.shape
@@ -213,6 +252,26 @@ class Conv2d(Function):
         if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
             gb = gy.sum(axis=(0, 2, 3))
         return gx, gW, gb
+
+    def _backward_in_chunks(self, gy):
+        """``backward`` chunk by chunk, each chunk's columns recomputed (one group)."""
+        xpad, W = self.saved
+        xp, (O, C, kh, kw), needs = xp_of(gy), W.shape, self.needs_input_grad
+        W2 = W.reshape(O, -1)
+        plane = (n - lo - hi for n, (lo, hi) in zip(xpad.shape[2:], self.padding, strict=True))
+        gx = xp.empty((gy.shape[0], C, *plane), dtype=gy.dtype) if needs[0] else None
+        gW = xp.zeros(W2.shape, dtype=gy.dtype) if needs[1] else None
+        for s in range(0, gy.shape[0], self.chunk):
+            part = gy[s:s + self.chunk]
+            gy2 = part.swapaxes(0, 1).reshape(O, -1)
+            if needs[1]:
+                gW += grouped_matmul_nt(gy2, self._columns(xpad, s, (kh, kw)), 1)  # dW = Σ_chunks dy colsᵀ
+            if needs[0]:
+                gcols = (W2.T @ gy2).reshape(C, kh, kw, len(part), *self.out)  # dcols = Wᵀ dy
+                padded = (len(part), *self.padded_shape[1:])
+                gx[s:s + self.chunk] = crop(col2im(gcols, padded, self.stride, self.dilation), self.padding)
+        gb = gy.sum(axis=(0, 2, 3)) if len(needs) > 2 and needs[2] else None
+        return gx, None if gW is None else gW.reshape(W.shape), gb
 
     def vjp(self, gy):
         x, W = self.inputs[:2]
