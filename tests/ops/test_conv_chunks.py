@@ -78,3 +78,19 @@ def test_only_large_ungrouped_layers_are_chunked():
     assert fn._images_per_chunk(per_image, 8) == 8  # 18 MiB: kept
     grouped = conv.Conv2d((1, 1), ((1, 1), (1, 1)), (1, 1), 2)
     assert grouped._images_per_chunk(per_image, 32) == 32
+
+
+def test_inference_chunks_above_one_chunk_of_columns(monkeypatch):
+    """Without autograd nothing is recomputed, so a layer over COLUMN_CHUNK_BYTES (not only over
+    KEEP_COLUMNS_BELOW_BYTES) runs in chunks; the outputs are those of the recording path."""
+    rng = np.random.default_rng(2)
+    x, W = em.tensor(rng.standard_normal((5, 2, 6, 6))), em.tensor(rng.standard_normal((3, 2, 3, 3)))
+    recorded = em.nn.functional.conv2d(x, W, padding=1).numpy()
+    per_image = 2 * 9 * 36 * 8
+    monkeypatch.setattr(conv, "COLUMN_CHUNK_BYTES", 2 * per_image)
+    fn = conv.Conv2d((1, 1), ((1, 1), (1, 1)), (1, 1), 1)
+    assert fn._images_per_chunk(per_image, 5, backward=True) == 5  # kept: far below 32 MiB
+    assert fn._images_per_chunk(per_image, 5, backward=False) == 2
+    with em.no_grad():
+        inferred = em.nn.functional.conv2d(x, W, padding=1).numpy()
+    np.testing.assert_allclose(inferred, recorded, rtol=1e-12, atol=1e-12)
