@@ -148,8 +148,8 @@ def measure_cases(script: str, cases: dict, rounds: int, quick: bool = False, th
             for case, (expr, units, unit) in cases.items():
                 runs = {fw: eval(expr.format(fw=fw), vars(module)) for fw in FRAMEWORKS}  # noqa: S307 - our own table
                 seconds = interleaved_medians(runs, rounds)
-                measured = quick or (threads and count != threads[0])  # memory does not depend on threads
-                memory = {} if measured else {fw: peak_memory_mib(script, expr.format(fw=fw)) for fw in FRAMEWORKS}
+                skip_memory = quick or (threads and count != threads[0])  # memory does not depend on threads
+                memory = {} if skip_memory else {fw: peak_memory_mib(script, expr.format(fw=fw)) for fw in FRAMEWORKS}
                 name = case if count is None else f"{case}, {count} thread{'s' * (count > 1)}"
                 results[name] = {"unit": unit, "throughput": {fw: round(units / s, 1) for fw, s in seconds.items()},
                                  "ratio": round(seconds["torch"] / seconds["ember"], 3), "peak_memory_mib": memory}

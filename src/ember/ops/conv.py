@@ -238,12 +238,32 @@ class Conv2d(Function):
         return y
 
     def backward(self, gy):
-        if self.chunk < gy.shape[0]:
-            return self._backward_in_chunks(gy)
-        cols, W = self.saved
+        needs = self.needs_input_grad
+        if self.chunk >= gy.shape[0]:  # one chunk: the whole batch, its columns kept by forward
+            cols, W = self.saved
+            gx, gW = self._chunk_grads(gy, cols, W, self.padded_shape)
+        else:  # chunk by chunk, each chunk's columns recomputed from the padded input
+            xpad, W = self.saved
+            gx = gW = None
+            if needs[0]:
+                plane = (n - lo - hi for n, (lo, hi) in zip(xpad.shape[2:], self.padding, strict=True))
+                gx = xp_of(gy).empty((gy.shape[0], W.shape[1], *plane), dtype=gy.dtype)
+            for s in range(0, gy.shape[0], self.chunk):
+                part = gy[s:s + self.chunk]
+                cols = self._columns(xpad, s, W.shape[2:]) if needs[1] else None
+                gx_part, gW_part = self._chunk_grads(part, cols, W, (len(part), *self.padded_shape[1:]))
+                if needs[0]:
+                    gx[s:s + self.chunk] = gx_part
+                if needs[1]:
+                    gW = gW_part if gW is None else gW + gW_part  # dW = Σ_chunks dy colsᵀ
+        gb = gy.sum(axis=(0, 2, 3)) if len(needs) > 2 and needs[2] else None
+        return gx, None if gW is None else gW.reshape(W.shape), gb
+
+    def _chunk_grads(self, gy, cols, W, padded_shape):
+        """dx and dW (O, C/G·kh·kw) of the images of ``gy``, whose columns are ``cols``."""
         O, _, kh, kw = W.shape
         N, _, Ho, Wo = gy.shape
-        gx = gW = gb = None
+        gx = gW = None
         batch_last = self.needs_input_grad[0] and Wo < BATCH_LAST_BELOW_WIDTH
         if self.needs_input_grad[1] or (self.needs_input_grad[0] and not batch_last):
             gy2 = gy.swapaxes(0, 1).reshape(O, -1)  # (O, N·Ho·Wo): a copy, made only when used
@@ -251,33 +271,10 @@ class Conv2d(Function):
             g = gy.transpose(1, 2, 3, 0).reshape(O, -1) if batch_last else gy2  # columns (Ho, Wo, N) or (N, Ho, Wo)
             gcols = grouped_matmul_t(W.reshape(O, -1), g, self.groups)  # dcols = Wᵀ dy
             gcols = gcols.reshape((-1, kh, kw, Ho, Wo, N) if batch_last else (-1, kh, kw, N, Ho, Wo))
-            gx = crop(col2im(gcols, self.padded_shape, self.stride, self.dilation, batch_last), self.padding)
+            gx = crop(col2im(gcols, padded_shape, self.stride, self.dilation, batch_last), self.padding)
         if self.needs_input_grad[1]:
             gW = grouped_matmul_nt(gy2, cols, self.groups)  # dW = dy colsᵀ
-            gW = gW.reshape(W.shape)
-        if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
-            gb = gy.sum(axis=(0, 2, 3))
-        return gx, gW, gb
-
-    def _backward_in_chunks(self, gy):
-        """``backward`` chunk by chunk, each chunk's columns recomputed (one group)."""
-        xpad, W = self.saved
-        xp, (O, C, kh, kw), needs = xp_of(gy), W.shape, self.needs_input_grad
-        W2 = W.reshape(O, -1)
-        plane = (n - lo - hi for n, (lo, hi) in zip(xpad.shape[2:], self.padding, strict=True))
-        gx = xp.empty((gy.shape[0], C, *plane), dtype=gy.dtype) if needs[0] else None
-        gW = xp.zeros(W2.shape, dtype=gy.dtype) if needs[1] else None
-        for s in range(0, gy.shape[0], self.chunk):
-            part = gy[s:s + self.chunk]
-            gy2 = part.swapaxes(0, 1).reshape(O, -1)
-            if needs[1]:
-                gW += grouped_matmul_nt(gy2, self._columns(xpad, s, (kh, kw)), 1)  # dW = Σ_chunks dy colsᵀ
-            if needs[0]:
-                gcols = (W2.T @ gy2).reshape(C, kh, kw, len(part), *self.out)  # dcols = Wᵀ dy
-                padded = (len(part), *self.padded_shape[1:])
-                gx[s:s + self.chunk] = crop(col2im(gcols, padded, self.stride, self.dilation), self.padding)
-        gb = gy.sum(axis=(0, 2, 3)) if len(needs) > 2 and needs[2] else None
-        return gx, None if gW is None else gW.reshape(W.shape), gb
+        return gx, gW
 
     def vjp(self, gy):
         x, W = self.inputs[:2]

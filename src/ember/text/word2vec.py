@@ -208,10 +208,10 @@ class Word2Vec:
     numba is installed (``pip install 'ember[fast]'``), the same update as the NumPy path, which
     ``compiled=False`` forces and the tests hold it equal to; ``compiled=True`` fails without
     numba; by default it is on unless the environment sets EMBER_COMPILED=0. CBOW and the full
-    softmax always run on NumPy. The compiled loop draws each pair's
-    negatives afresh, the NumPy path shares a draw among 16 pairs to keep its products large;
-    on the KJV Bible (benchmarks/word2vec.py, one worker) the first trains 1.6× faster than the
-    second, at analogy accuracy 0.350 against 0.324 (gensim: 0.353).
+    softmax always run on NumPy. The compiled loop draws each pair's negatives afresh, the NumPy
+    path shares a draw among 16 pairs to keep its products large; on the KJV Bible
+    (benchmarks/word2vec.py, one worker) the first trains 1.6× faster than the second, at analogy
+    accuracy 0.350 against 0.324 (gensim: 0.353).
     As gensim does, CBOW with ``cbow_mean=0`` divides the error passed back to each context word
     by the context size, and ``cbow_mean=1`` does not.
 
@@ -238,7 +238,7 @@ class Word2Vec:
         self.ns_exponent, self.cbow_mean, self.epochs = ns_exponent, int(cbow_mean), int(epochs)
         self.batch_words, self.shrink_windows, self.compute_loss = int(batch_words), shrink_windows, compute_loss
         self._kernels = _compiled_kernels(compiled)
-        self.compiled = self._kernels is not None
+        self._kernel_scratch = None  # the compiled kernel's per-row arrays, made on first use
         self._pairs_per_draw = _PAIRS_PER_DRAW["compiled" if self.compiled else "numpy"]
         self._max_updates_per_row = _MAX_UPDATES_PER_ROW  # per worker; train() sets it
         self.wv = KeyedVectors(self.vector_size)
@@ -249,6 +249,11 @@ class Word2Vec:
             sentences = [list(s) for s in sentences]
             self.build_vocab(sentences)
             self.train(sentences, total_examples=len(sentences), epochs=self.epochs)
+
+    @property
+    def compiled(self) -> bool:
+        """Whether skip-gram with negative sampling runs the compiled (numba) kernel."""
+        return self._kernels is not None
 
     def __repr__(self):
         return f"Word2Vec<vocab={len(self.wv)}, vector_size={self.vector_size}, alpha={self.alpha}>"
@@ -363,7 +368,7 @@ class Word2Vec:
     def _scratch(self):
         """The compiled kernel's (V,) scratch arrays, restored by every batch: per-row read
         counts (zeros) and the slot of each output row's accumulated step (−1)."""
-        if getattr(self, "_kernel_scratch", None) is None or len(self._kernel_scratch[0]) != len(self.wv):
+        if self._kernel_scratch is None or len(self._kernel_scratch[0]) != len(self.wv):
             self._kernel_scratch = np.zeros(len(self.wv)), np.full(len(self.wv), -1, dtype=np.int64)
         return self._kernel_scratch
 
