@@ -27,7 +27,7 @@ PACKAGE = SRC / "ember"
 # with vision/text/train but sits a step below it: the Trainer drives data-parallel training, and
 # the gradient all-reduce knows nothing of trainers.
 LAYERS = {
-    (0, 0): ("backend", {"backend", "backends", "dtypes", "random", "accelerator", "cuda", "_version",
+    (0, 0): ("backend", {"backend", "backends", "dtypes", "random", "threads", "accelerator", "cuda", "_version",
                          # amp: the autocast state (a dtype policy) imports only backend, and cuda.amp
                          # re-exports it, so it sits with the devices it describes.
                          "amp"}),

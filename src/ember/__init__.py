@@ -28,6 +28,7 @@ from ember import (
     random,
     testing,
     text,
+    threads,
     train,
     utils,
     vision,
@@ -92,6 +93,7 @@ from ember.random import (
     set_rng_state,
 )
 from ember.serialization import load, save
+from ember.threads import get_num_interop_threads, get_num_threads, set_num_interop_threads, set_num_threads
 
 pi, e, inf, nan = _math.pi, _math.e, _math.inf, _math.nan
 
@@ -145,12 +147,14 @@ __all__ = [
     "complex64", "complex128", "cuda", "cuda_available", "data", "default_generator", "detect_anomaly", "device",
     "distributions",
     "double", "e", "empty", "empty_like", "enable_grad", "eye", "finfo", "float16", "float32", "float64", "func",
-    "from_numpy", "full", "full_like", "get_default_dtype", "get_float32_matmul_precision", "get_rng_state",
+    "from_numpy", "full", "full_like", "get_default_dtype", "get_float32_matmul_precision",
+    "get_num_interop_threads", "get_num_threads", "get_rng_state",
     "half", "iinfo", "inf", "inference_mode", "initial_seed", "int8", "int16", "int32", "int64", "is_complex",
     "is_floating_point", "is_grad_enabled", "is_tensor", "jit", "linspace", "load", "logspace", "long",
     "manual_seed", "models", "multinomial", "nan", "nn", "no_grad", "normal", "numel", "onnx", "ones", "ones_like",
     "optim", "pi", "poisson", "rand", "rand_like", "randint", "randint_like", "randn", "randn_like", "randperm",
-    "random", "save", "seed", "set_default_dtype", "set_float32_matmul_precision", "set_grad_enabled", "testing",
+    "random", "save", "seed", "set_default_dtype", "set_float32_matmul_precision", "set_grad_enabled",
+    "set_num_interop_threads", "set_num_threads", "testing", "threads",
     "set_rng_state", "short", "tensor", "text", "train", "utils", "uint8", "uint16", "uint32", "uint64",
     "use_deterministic_algorithms", "vision", "viz",
     "zeros", "zeros_like",

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import math
 
-from ember import ops, random
+import numpy as np
+
+from ember import ops, random, threads
 from ember.autograd.function import Function
 from ember.backend import get_array_module as xp_of
 from ember.backend import to_device
@@ -266,9 +268,7 @@ class Softmax(Function):
         self.axis = axis
 
     def forward(self, x):
-        xp = xp_of(x)
-        e = xp.exp(x - x.max(axis=self.axis, keepdims=True))  # shift by the max: no overflow
-        y = e / e.sum(axis=self.axis, keepdims=True)
+        y = softmax_parts(x, self.axis)[0]  # shifted by the max: no overflow
         self.save_for_backward(y)
         return y
 
@@ -319,15 +319,66 @@ def _shifted_exp(x, axis):
     return e, m, e.sum(axis=axis, keepdims=True)
 
 
-def _log_softmax(x, axis):
-    """(x − m) − log Σ e^{x−m}.
+def softmax_parts(x, axis, log=False):
+    """p = e^{x−m} / s (or log p = (x − m) − log s with ``log``), the max m and s = Σ e^{x−m}
+    along ``axis``: the softmax family's forward, m and s for the log-sum-exp m + log s.
 
     NOTE: the shift is subtracted first. Written x − (m + log s), m + log s rounds to m once
     |m| dwarfs log s (from ~1e7 in float32, ~1e17 in float64): tied logits then give log p = 0
     instead of −log C, and the gradient e^{log p} is wrong with them.
     """
-    d, _ = _shifted(x, axis)
-    return d - xp_of(x).log(xp_of(x).exp(d).sum(axis=axis, keepdims=True))
+    if _by_row_blocks(x, axis):
+        return _softmax_row_blocks(x, log)
+    if log:
+        d, m = _shifted(x, axis)
+        s = xp_of(x).exp(d).sum(axis=axis, keepdims=True)
+        d -= xp_of(x).log(s)
+        return d, m, s
+    e, m, s = _shifted_exp(x, axis)
+    e /= s
+    return e, m, s
+
+
+def _by_row_blocks(x, axis):
+    """Whether the softmax runs by blocks of rows on the intra-op threads: a large contiguous
+    floating NumPy array, taken along its last axis."""
+    return (isinstance(x, np.ndarray) and x.dtype.kind == "f" and x.flags.c_contiguous and x.ndim > 0
+            and axis in (-1, x.ndim - 1) and x.size >= threads.PARALLEL_MIN_ELEMENTS)
+
+
+# NOTE: a block of rows this size stays in a core's cache through the softmax's five steps (max,
+# subtract, exp, sum, scale), so the logits are read from memory once and the result written once:
+# on 1120 × 10,000 float32 logits, 28 ms as whole-array passes on one thread, 13.5 ms in blocks on two.
+SOFTMAX_BLOCK_BYTES = 256 * 2**10
+
+
+def _softmax_row_blocks(x, log):
+    rows = x.reshape(-1, x.shape[-1])
+    out = np.empty_like(rows)
+    m = np.empty((len(rows), 1), x.dtype)
+    s = np.empty_like(m)
+
+    def block(start, stop):
+        xb, ob, mb, sb = rows[start:stop], out[start:stop], m[start:stop], s[start:stop]
+        xb.max(axis=1, keepdims=True, out=mb)
+        mb[~np.isfinite(mb)] = 0  # rows of −inf stay −inf instead of NaN
+        np.subtract(xb, mb, out=ob)
+        if log:
+            np.exp(ob).sum(axis=1, keepdims=True, out=sb)
+            ob -= np.log(sb)
+        else:
+            np.exp(ob, out=ob)
+            ob.sum(axis=1, keepdims=True, out=sb)
+            ob /= sb
+
+    threads.parallel_blocks(block, len(rows), max(1, SOFTMAX_BLOCK_BYTES // max(1, rows[0].nbytes)), x.size)
+    kept = (*x.shape[:-1], 1)
+    return out.reshape(x.shape), m.reshape(kept), s.reshape(kept)
+
+
+def _log_softmax(x, axis):
+    """(x − m) − log Σ e^{x−m}: stable at any scale (see softmax_parts)."""
+    return softmax_parts(x, axis, log=True)[0]
 
 
 def log_softmax(x, dim=-1):
@@ -340,9 +391,8 @@ class LogSumExp(Function):
         self.axis, self.keepdims = axis, keepdims
 
     def forward(self, x):
-        e, m, s = _shifted_exp(x, self.axis)
-        e /= s  # the softmax, saved: e^{x − logsumexp} loses it at large |x| (see _log_softmax)
-        self.save_for_backward(e)
+        p, m, s = softmax_parts(x, self.axis)
+        self.save_for_backward(p)  # the softmax, saved: e^{x − logsumexp} loses it at large |x|
         y = m + xp_of(x).log(s)
         return y if self.keepdims else drop_reduced_axes(y, self.axis)
 

@@ -10,10 +10,11 @@ import builtins
 
 import numpy as np
 
+from ember import threads
 from ember.autograd.function import Function
 from ember.autograd.tensor import as_tensor
 from ember.backend import get_array_module as xp_of
-from ember.ops.activation import _log_softmax, _shifted_exp, log_softmax, softplus
+from ember.ops.activation import _log_softmax, log_softmax, softmax_parts, softplus
 from ember.ops.arithmetic import mul
 from ember.ops.elementwise import abs, exp, log, where
 from ember.ops.linalg import matmul
@@ -140,8 +141,7 @@ class _LogLikelihoodLoss(Function):
         picked = xp.take_along_axis(z, safe[..., None], axis=-1)[..., 0]
         saved = z
         if self.from_logits:  # log p_y = (z_y − m) − log s (the shift first: see _log_softmax), p = e / s
-            saved, m, s = _shifted_exp(z, -1)
-            saved /= s
+            saved, m, s = softmax_parts(z, -1)
             picked = (picked - m[..., 0]) - xp.log(s)[..., 0]
         self.divisor = w_y.sum()
         return -w_y * picked, saved, (safe, w_y)
@@ -154,7 +154,7 @@ class _LogLikelihoodLoss(Function):
         if isinstance(A, tuple):  # class indices: dz = p·w_y·dy − w_y·dy at the target (p only from logits)
             safe, w_y = A
             g = (w_y * gy)[..., None].astype(saved.dtype, copy=False)
-            gz = saved * g if self.from_logits else xp.zeros_like(saved)
+            gz = threads.rowwise(xp.multiply, saved, g) if self.from_logits else xp.zeros_like(saved)
             at = safe[..., None]
             xp.put_along_axis(gz, at, xp.take_along_axis(gz, at, axis=-1) - g, axis=-1)
             return _class_first(gz), None
