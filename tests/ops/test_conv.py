@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as TF
 
 import ember as em
+from ember.ops import conv
 from ember.ops.conv import conv1d, conv2d, conv_transpose2d, grouped_matmul_nt, same_padding
 from ember.testing import gradcheck
 from torch_parity import check_op
@@ -177,3 +178,62 @@ def test_grouped_matmul_nt_is_a_times_b_transposed_per_group(rows, inner, groups
     a, b = rng.standard_normal((4 * groups, inner)), rng.standard_normal((rows * groups, inner))
     expected = np.concatenate([a[g * 4:(g + 1) * 4] @ b[g * rows:(g + 1) * rows].T for g in range(groups)])
     np.testing.assert_allclose(grouped_matmul_nt(a, b, groups), expected, rtol=1e-12, atol=1e-12)
+
+
+# Stride 1, O·H·W ≤ C·Ho·Wo and output maps at least BATCH_LAST_BELOW_WIDTH wide: dx is taken as
+# the correlation of the padded dy with the flipped kernel (Conv2d._input_grad_by_correlation).
+CORRELATION_CASES = [  # (N, C, H, W), (O, kh, kw), padding, dilation
+    ((2, 4, 6, 18), (4, 3, 3), 1, 1),
+    ((3, 5, 7, 20), (3, 3, 3), 0, 1),  # no padding: dy padded by k − 1 all round
+    ((2, 3, 9, 22), (3, 3, 3), 2, 2),
+    ((2, 3, 5, 17), (2, 2, 2), "same", 1),  # even kernel: padding (0, 1), dy padded (1, 0)
+    ((2, 4, 5, 16), (4, 1, 1), 0, 1),  # 1×1: dx = Wᵀ dy
+]
+
+
+@pytest.fixture
+def correlations(monkeypatch):
+    """Counts the input gradients taken as correlations."""
+    calls = []
+    original = conv.Conv2d._input_grad_by_correlation
+
+    def counted(self, gy, W):
+        calls.append(gy.shape)
+        return original(self, gy, W)
+
+    monkeypatch.setattr(conv.Conv2d, "_input_grad_by_correlation", counted)
+    return calls
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+@pytest.mark.parametrize("chunk_bytes", [conv.COLUMN_CHUNK_BYTES, 1])  # 1: one image per chunk
+@pytest.mark.parametrize("x_shape,w,padding,dilation", CORRELATION_CASES)
+def test_input_grad_by_correlation_matches_torch(monkeypatch, correlations, x_shape, w, padding, dilation,
+                                                 chunk_bytes):
+    monkeypatch.setattr(conv, "COLUMN_CHUNK_BYTES", chunk_bytes)
+    check_op(lambda x, W, b: conv2d(x, W, b, 1, padding, dilation),
+             lambda x, W, b: TF.conv2d(x, W, b, 1, padding, dilation),
+             _inputs(x_shape, (w[0], x_shape[1]) + w[1:], True), dtype=np.float32)
+    assert correlations == [(x_shape[0], w[0], *correlations[0][2:])]
+
+
+def test_input_grad_by_correlation_gradcheck_and_large_layers(monkeypatch, correlations):
+    x, W, b = _inputs((2, 3, 5, 16), (3, 3, 3, 3), True)
+    assert gradcheck(lambda x, W, b: conv2d(x, W, b, 1, 1), [em.tensor(a, requires_grad=True) for a in (x, W, b)])
+    monkeypatch.setattr(conv, "KEEP_COLUMNS_BELOW_BYTES", 0)  # the weight gradient from recomputed columns
+    monkeypatch.setattr(conv, "COLUMN_CHUNK_BYTES", 1)
+    check_op(lambda x, W, b: conv2d(x, W, b, 1, 1), lambda x, W, b: TF.conv2d(x, W, b, 1, 1), [x, W, b],
+             dtype=np.float64)
+    assert len(correlations) > 1
+
+
+@pytest.mark.parametrize("x_shape,w,stride,padding", [
+    ((2, 4, 6, 18), (4, 3, 3), 2, 1),  # strided
+    ((2, 4, 6, 18), (8, 3, 3), 1, 1),  # more outputs than inputs: the correlation's columns are larger
+    ((2, 4, 6, 10), (4, 3, 3), 1, 1),  # narrow maps: the batch-last col2im is quicker
+    ((2, 4, 6, 18), (4, 3, 3), 1, 3),  # padding beyond k − 1
+])
+def test_other_layers_take_dx_from_columns(correlations, x_shape, w, stride, padding):
+    check_op(lambda x, W: conv2d(x, W, None, stride, padding), lambda x, W: TF.conv2d(x, W, None, stride, padding),
+             _inputs(x_shape, (w[0], x_shape[1]) + w[1:], False), dtype=np.float32)
+    assert correlations == []

@@ -11,7 +11,9 @@ with output size ⌊(n + p_lo + p_hi − d(f − 1) − 1)/s⌋ + 1 per spatial 
 padded input (no Python loop over the batch, channels or pixels), so the whole convolution
 is a single matrix product W (O, C·kh·kw) @ cols (C·kh·kw, N·Ho·Wo). Its adjoint
 ``col2im`` scatters columns back onto the image by adding one strided slice per kernel
-offset (kh·kw slices). The transposed convolution is the same pair used the other way round.
+offset (kh·kw slices); a stride-1 layer may instead take its input gradient as the
+correlation of the padded dy with the flipped kernel (``Conv2d._correlates_back``). The
+transposed convolution is the same pair used the other way round.
 A 1-D convolution is the 2-D one on a height-1 image.
 """
 from __future__ import annotations
@@ -185,6 +187,19 @@ KEEP_COLUMNS_BELOW_BYTES = 32 * 2**20
 COLUMN_CHUNK_BYTES = 8 * 2**20
 
 
+def correlate_in_chunks(xpad, W2, kernel, stride, dilation, out, images):
+    """y (N, O, Ho, Wo): every window of the padded xpad (N, C, Hp, Wp) times W2 (O, C·kh·kw), over
+    chunks of ``images`` images whose im2col columns are made and used while they are in cache."""
+    xp = xp_of(xpad)
+    O = W2.shape[0]
+    y = xp.empty((xpad.shape[0], O, *out), dtype=xp.result_type(xpad.dtype, W2.dtype))
+    for s in range(0, xpad.shape[0], images):
+        part = xpad[s:s + images]
+        cols = im2col(part, kernel, stride, dilation, out).reshape(-1, len(part) * out[0] * out[1])
+        y[s:s + images] = (W2 @ cols).reshape(O, -1, *out).swapaxes(0, 1)
+    return y
+
+
 class Conv2d(Function):
     # NOTE: fused im2col + GEMM. Composing the convolution from indexing and matmul ops would
     # keep kh·kw copies of the input in the graph; here backward needs only the columns (or, for
@@ -229,45 +244,81 @@ class Conv2d(Function):
         return cols.reshape(-1, len(part) * self.out[0] * self.out[1])
 
     def _forward_in_chunks(self, xpad, W):
-        O, kernel = W.shape[0], W.shape[2:]
         self.save_for_backward(xpad, W)
-        W2 = W.reshape(O, -1)
-        y = xp_of(xpad).empty((xpad.shape[0], O, *self.out), dtype=xp_of(xpad).result_type(xpad.dtype, W.dtype))
-        for s in range(0, xpad.shape[0], self.chunk):
-            y[s:s + self.chunk] = (W2 @ self._columns(xpad, s, kernel)).reshape(O, -1, *self.out).swapaxes(0, 1)
-        return y
+        return correlate_in_chunks(xpad, W.reshape(W.shape[0], -1), W.shape[2:], self.stride, self.dilation,
+                                   self.out, self.chunk)
 
     def backward(self, gy):
         needs = self.needs_input_grad
+        W = self.saved[1]
+        by_correlation = needs[0] and self._correlates_back(W)
+        gx = self._input_grad_by_correlation(gy, W) if by_correlation else None
+        from_columns = needs[0] and not by_correlation  # dx from Wᵀ dy's columns and col2im
+        gW = None
         if self.chunk >= gy.shape[0]:  # one chunk: the whole batch, its columns kept by forward
-            cols, W = self.saved
-            gx, gW = self._chunk_grads(gy, cols, W, self.padded_shape)
-        else:  # chunk by chunk, each chunk's columns recomputed from the padded input
-            xpad, W = self.saved
-            gx = gW = None
-            if needs[0]:
+            gx_cols, gW = self._chunk_grads(gy, self.saved[0], W, self.padded_shape, from_columns)
+            gx = gx_cols if from_columns else gx
+        elif from_columns or needs[1]:  # chunk by chunk, each chunk's columns recomputed from the padded input
+            xpad = self.saved[0]
+            if from_columns:
                 plane = (n - lo - hi for n, (lo, hi) in zip(xpad.shape[2:], self.padding, strict=True))
                 gx = xp_of(gy).empty((gy.shape[0], W.shape[1], *plane), dtype=gy.dtype)
             for s in range(0, gy.shape[0], self.chunk):
                 part = gy[s:s + self.chunk]
                 cols = self._columns(xpad, s, W.shape[2:]) if needs[1] else None
-                gx_part, gW_part = self._chunk_grads(part, cols, W, (len(part), *self.padded_shape[1:]))
-                if needs[0]:
+                gx_part, gW_part = self._chunk_grads(part, cols, W, (len(part), *self.padded_shape[1:]), from_columns)
+                if from_columns:
                     gx[s:s + self.chunk] = gx_part
                 if needs[1]:
                     gW = gW_part if gW is None else gW + gW_part  # dW = Σ_chunks dy colsᵀ
         gb = gy.sum(axis=(0, 2, 3)) if len(needs) > 2 and needs[2] else None
         return gx, None if gW is None else gW.reshape(W.shape), gb
 
-    def _chunk_grads(self, gy, cols, W, padded_shape):
-        """dx and dW (O, C/G·kh·kw) of the images of ``gy``, whose columns are ``cols``."""
+    def _correlates_back(self, W):
+        """Whether dx is taken as a correlation of dy: it is one for stride 1, one group, windows that
+        fit the input (no out_size) and each padding at most d(k − 1), the padding of that
+        correlation's other side; and it pays where its columns are no larger than the columns
+        path's (O·H·W ≤ C·Ho·Wo) and the maps are wide (Wo ≥ BATCH_LAST_BELOW_WIDTH).
+
+        NOTE: measured on single layers, forward and backward: 64 channels on 32×32 maps 1.09×
+        faster, 128 on 16×16 1.06×; but 256 on 8×8 0.97×, 512 on 4×4 0.81× (the batch-last col2im
+        is quick there), and LeNet-5's 6 → 16 channels 0.42× (its correlation has 5× the columns).
+        """
+        O, C, kh, kw = W.shape
+        Ho, Wo = self.out
+        H, Wd = (n - lo - hi for n, (lo, hi) in zip(self.padded_shape[2:], self.padding, strict=True))
+        reach = [d * (k - 1) for d, k in zip(self.dilation, (kh, kw), strict=True)]
+        return (tuple(self.stride) == (1, 1) and self.groups == 1 and self.out_size is None
+                and all(0 <= lo <= r and 0 <= hi <= r for (lo, hi), r in zip(self.padding, reach, strict=True))
+                and O * H * Wd <= C * Ho * Wo and Wo >= BATCH_LAST_BELOW_WIDTH)
+
+    def _input_grad_by_correlation(self, gy, W):
+        """dx of a stride-1 convolution: dy, padded by d(k − 1) − p on each side, correlated with the
+        flipped kernel W'[c, o, u, v] = W[o, c, k−1−u, k−1−v].
+
+        NOTE: the same GEMM as Wᵀ dy into kh·kw-times-larger columns followed by col2im's kh·kw
+        strided adds, but its columns come from dy in chunks that stay in cache (as inference's do),
+        and nothing is added back: half the memory traffic of the columns path.
+        """
+        (kh, kw), (dh, dw) = W.shape[2:], self.dilation
+        (top, bottom), (left, right) = self.padding
+        gypad = pad_plane(gy, ((dh * (kh - 1) - top, dh * (kh - 1) - bottom),
+                               (dw * (kw - 1) - left, dw * (kw - 1) - right)))
+        flipped = xp_of(W).ascontiguousarray(W[:, :, ::-1, ::-1].swapaxes(0, 1)).reshape(W.shape[1], -1)
+        H, Wd = (n - lo - hi for n, (lo, hi) in zip(self.padded_shape[2:], self.padding, strict=True))
+        per_image = flipped.shape[1] * H * Wd * gy.itemsize
+        images = max(1, min(gy.shape[0], COLUMN_CHUNK_BYTES // per_image))
+        return correlate_in_chunks(gypad, flipped, (kh, kw), (1, 1), self.dilation, (H, Wd), images)
+
+    def _chunk_grads(self, gy, cols, W, padded_shape, input_grad):
+        """dx (with ``input_grad``) and dW (O, C/G·kh·kw) of the images of ``gy``, whose columns are ``cols``."""
         O, _, kh, kw = W.shape
         N, _, Ho, Wo = gy.shape
         gx = gW = None
-        batch_last = self.needs_input_grad[0] and Wo < BATCH_LAST_BELOW_WIDTH
-        if self.needs_input_grad[1] or (self.needs_input_grad[0] and not batch_last):
+        batch_last = input_grad and Wo < BATCH_LAST_BELOW_WIDTH
+        if self.needs_input_grad[1] or (input_grad and not batch_last):
             gy2 = gy.swapaxes(0, 1).reshape(O, -1)  # (O, N·Ho·Wo): a copy, made only when used
-        if self.needs_input_grad[0]:
+        if input_grad:
             g = gy.transpose(1, 2, 3, 0).reshape(O, -1) if batch_last else gy2  # columns (Ho, Wo, N) or (N, Ho, Wo)
             gcols = grouped_matmul_t(W.reshape(O, -1), g, self.groups)  # dcols = Wᵀ dy
             gcols = gcols.reshape((-1, kh, kw, Ho, Wo, N) if batch_last else (-1, kh, kw, N, Ho, Wo))
