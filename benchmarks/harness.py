@@ -53,23 +53,35 @@ def print_machine(args=None) -> None:
     print(machine(), file=sys.stderr if getattr(args, "json", False) else sys.stdout, flush=True)
 
 
+# NOTE: after its last GEMM, OpenBLAS keeps its idle threads spinning for about 0.1 s (2^28
+# cycles; PyTorch's OpenMP threads spin too, for less), and they hold the cores the next sample
+# needs. Timed right after ember, PyTorch's LeNet-5 training took 121 ms per 10 steps against 59 ms
+# on its own, and 64.5 ms after a 0.3 s pause. So every sample starts after this pause.
+SETTLE_SECONDS = 0.3
+
+
 def interleaved_medians(runs: dict, rounds: int, warmup: int = 1, min_seconds: float = 0.05) -> dict:
     """Median seconds per call of each zero-argument ``runs[name]``, timed in A B B A order.
 
     A sample repeats its call until it lasts at least ``min_seconds`` (the count is fixed per
     run from one timed call after the warm-up): one call of a small layer lasts a few
     milliseconds, and a single-call sample then measures the timer and one allocation more
-    than the layer.
+    than the layer. Each sample (and that timed call) starts ``SETTLE_SECONDS`` after the last,
+    when no library's idle threads still spin on the cores.
     """
     names = list(runs)
     for _ in range(warmup):  # first-touch allocations, BLAS thread start
         for name in names:
             runs[name]()
-    calls = {name: max(1, math.ceil(min_seconds / max(time_call(runs[name]), 1e-9))) for name in names}
+    calls = {}
+    for name in names:
+        time.sleep(SETTLE_SECONDS)
+        calls[name] = max(1, math.ceil(min_seconds / max(time_call(runs[name]), 1e-9)))
     times = {name: [] for name in names}
     order = names + names[::-1]
     for _ in range(rounds):
         for name in order:
+            time.sleep(SETTLE_SECONDS)
             start = time.perf_counter()
             for _ in range(calls[name]):
                 runs[name]()

@@ -19,7 +19,7 @@ import math
 import time
 
 import numpy as np
-from harness import peak_memory_mib, print_machine
+from harness import SETTLE_SECONDS, peak_memory_mib, print_machine
 
 N_LAYER, N_HEAD, N_EMBD, BLOCK, BATCH, LR = 4, 4, 128, 64, 12, 1e-3
 
@@ -155,17 +155,21 @@ def train_both(data, val, args, vocab_size):
     curves = {"ember": [], "torch": []}
     seconds = {"ember": 0.0, "torch": 0.0}
     runs = {"ember": (ours, opt), "torch": (twin, t_opt)}
-    for it in range(1, args.iters + 1):
-        x, y = windows(data, BATCH, rng)
-        for name in (("ember", "torch") if it % 2 else ("torch", "ember")):  # A B, B A
+    done = 0
+    while done < args.iters:  # blocks of eval_every steps on the same batches, A B then B A
+        batches = [windows(data, BATCH, rng) for _ in range(min(args.eval_every, args.iters - done))]
+        first = ("ember", "torch") if done // args.eval_every % 2 == 0 else ("torch", "ember")
+        for name in first:
+            time.sleep(SETTLE_SECONDS)  # the other library's idle threads stop spinning first (harness.py)
             start = time.perf_counter()
-            step(name, *runs[name], x, y)
+            for x, y in batches:
+                step(name, *runs[name], x, y)
             seconds[name] += time.perf_counter() - start
-        if it % args.eval_every == 0 or it == args.iters:
-            for name, (model, _) in runs.items():
-                curves[name].append((it, val_loss(name, model, val_batches)))
-            print(f"iter {it:5d}  val loss  ember {curves['ember'][-1][1]:.4f}  torch {curves['torch'][-1][1]:.4f}",
-                  flush=True)
+        done += len(batches)
+        for name, (model, _) in runs.items():
+            curves[name].append((done, val_loss(name, model, val_batches)))
+        print(f"iter {done:5d}  val loss  ember {curves['ember'][-1][1]:.4f}  torch {curves['torch'][-1][1]:.4f}",
+              flush=True)
     return curves, seconds, ours, twin
 
 

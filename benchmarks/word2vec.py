@@ -22,7 +22,7 @@ import statistics
 import time
 from pathlib import Path
 
-from harness import print_machine, print_table
+from harness import SETTLE_SECONDS, print_machine, print_table
 
 PAIRS = {  # section → (a, b) pairs; questions are a:b :: c:d over every two pairs of a section
     "gender": [("man", "woman"), ("king", "queen"), ("he", "she"), ("his", "her"), ("father", "mother"),
@@ -85,6 +85,7 @@ def measure(sentences, epochs: int, rounds: int, questions: Path, reference: boo
     seconds, vectors = {run: [] for run in order}, {run: [] for run in order}
     for r in range(rounds):
         for library, workers in order if r % 2 == 0 else order[::-1]:
+            time.sleep(SETTLE_SECONDS)  # the last run's idle threads stop spinning first (harness.py)
             trained, took = train(library, sentences, epochs, workers, seed=r + 1)
             seconds[(library, workers)].append(took)
             vectors[(library, workers)].append(trained)
