@@ -56,8 +56,18 @@ def print_machine(args=None) -> None:
 # NOTE: after its last GEMM, OpenBLAS keeps its idle threads spinning for about 0.1 s (2^28
 # cycles; PyTorch's OpenMP threads spin too, for less), and they hold the cores the next sample
 # needs. Timed right after ember, PyTorch's LeNet-5 training took 121 ms per 10 steps against 59 ms
-# on its own, and 64.5 ms after a 0.3 s pause. So every sample starts after this pause.
+# on its own, and 64.5 ms after a 0.3 s pause. So every sample starts after this pause, and then
+# one untimed call: the first call after an idle pause is slow (its threads asleep, its caches
+# cold; a 56 µs MLP forward took milliseconds), and a sample of a few calls would time mostly it.
 SETTLE_SECONDS = 0.3
+
+
+def settled(run):
+    """``run`` ready to time: the cores left alone by every library's idle threads for
+    ``SETTLE_SECONDS``, then one untimed call of ``run`` to wake its own threads and caches."""
+    time.sleep(SETTLE_SECONDS)
+    run()
+    return run
 
 
 def interleaved_medians(runs: dict, rounds: int, warmup: int = 1, min_seconds: float = 0.05) -> dict:
@@ -66,22 +76,19 @@ def interleaved_medians(runs: dict, rounds: int, warmup: int = 1, min_seconds: f
     A sample repeats its call until it lasts at least ``min_seconds`` (the count is fixed per
     run from one timed call after the warm-up): one call of a small layer lasts a few
     milliseconds, and a single-call sample then measures the timer and one allocation more
-    than the layer. Each sample (and that timed call) starts ``SETTLE_SECONDS`` after the last,
-    when no library's idle threads still spin on the cores.
+    than the layer. Each sample (and that timed call) starts ``settled``: after a pause in which
+    no library's idle threads still spin, and one untimed call.
     """
     names = list(runs)
     for _ in range(warmup):  # first-touch allocations, BLAS thread start
         for name in names:
             runs[name]()
-    calls = {}
-    for name in names:
-        time.sleep(SETTLE_SECONDS)
-        calls[name] = max(1, math.ceil(min_seconds / max(time_call(runs[name]), 1e-9)))
+    calls = {name: max(1, math.ceil(min_seconds / max(time_call(settled(runs[name])), 1e-9))) for name in names}
     times = {name: [] for name in names}
     order = names + names[::-1]
     for _ in range(rounds):
         for name in order:
-            time.sleep(SETTLE_SECONDS)
+            settled(runs[name])
             start = time.perf_counter()
             for _ in range(calls[name]):
                 runs[name]()
