@@ -60,3 +60,12 @@ def test_softmax_at_huge_logits_keeps_the_shift_first():
     x = np.full((5, 4), 1e17)
     y = F.log_softmax(em.tensor(x), -1).numpy()
     np.testing.assert_allclose(y, np.full((5, 4), -np.log(4)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("fn", [F.softmax, F.log_softmax])
+def test_integer_logits_are_taken_in_float64(fn):
+    """Integer inputs stay outside the blocked path and give NumPy's float64 result."""
+    x = np.arange(12).reshape(3, 4) % 5
+    y = fn(em.tensor(x), -1)
+    expected = fn(em.tensor(x.astype(np.float64)), -1)
+    assert y.dtype == np.float64 and np.allclose(y.numpy(), expected.numpy())

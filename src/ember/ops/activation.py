@@ -304,21 +304,6 @@ class LogSoftmax(Function):
         return gy - exp(self.output()) * ops.sum(gy, self.axis, keepdims=True)
 
 
-def _shifted(x, axis):
-    """d = x − m with m the max along ``axis`` (so d ≤ 0 and e^d ≤ 1: no overflow), and m."""
-    xp = xp_of(x)
-    m = x.max(axis=axis, keepdims=True)
-    m = xp.where(xp.isfinite(m), m, 0)  # rows of −inf stay −inf instead of NaN
-    return x - m, m
-
-
-def _shifted_exp(x, axis):
-    """e = exp(x − m) (≤ 1), m, and s = Σ e along ``axis``."""
-    e, m = _shifted(x, axis)
-    xp_of(x).exp(e, out=e)
-    return e, m, e.sum(axis=axis, keepdims=True)
-
-
 def softmax_parts(x, axis, log=False):
     """p = e^{x−m} / s (or log p = (x − m) − log s with ``log``), the max m and s = Σ e^{x−m}
     along ``axis``: the softmax family's forward, m and s for the log-sum-exp m + log s.
@@ -329,14 +314,26 @@ def softmax_parts(x, axis, log=False):
     """
     if _by_row_blocks(x, axis):
         return _softmax_row_blocks(x, log)
+    return _softmax_steps(x, axis, log)
+
+
+def _softmax_steps(x, axis, log, out=None):
+    """max, shift, exp, sum and scale along ``axis``, written into ``out`` (new when None):
+    returns (p or log p, m, s). Integers are taken in float64, as NumPy's exp promotes them."""
+    xp = xp_of(x)
+    if x.dtype.kind not in "fc":
+        x = x.astype(xp.float64)
+    m = x.max(axis=axis, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, 0)  # rows of −inf stay −inf instead of NaN
+    d = xp.subtract(x, m, out=out)  # ≤ 0, so e^d ≤ 1: no overflow
     if log:
-        d, m = _shifted(x, axis)
-        s = xp_of(x).exp(d).sum(axis=axis, keepdims=True)
-        d -= xp_of(x).log(s)
-        return d, m, s
-    e, m, s = _shifted_exp(x, axis)
-    e /= s
-    return e, m, s
+        s = xp.exp(d).sum(axis=axis, keepdims=True)
+        d -= xp.log(s)
+    else:
+        xp.exp(d, out=d)
+        s = d.sum(axis=axis, keepdims=True)
+        d /= s
+    return d, m, s
 
 
 def _by_row_blocks(x, axis):
@@ -359,17 +356,7 @@ def _softmax_row_blocks(x, log):
     s = np.empty_like(m)
 
     def block(start, stop):
-        xb, ob, mb, sb = rows[start:stop], out[start:stop], m[start:stop], s[start:stop]
-        xb.max(axis=1, keepdims=True, out=mb)
-        mb[~np.isfinite(mb)] = 0  # rows of −inf stay −inf instead of NaN
-        np.subtract(xb, mb, out=ob)
-        if log:
-            np.exp(ob).sum(axis=1, keepdims=True, out=sb)
-            ob -= np.log(sb)
-        else:
-            np.exp(ob, out=ob)
-            ob.sum(axis=1, keepdims=True, out=sb)
-            ob /= sb
+        _, m[start:stop], s[start:stop] = _softmax_steps(rows[start:stop], 1, log, out=out[start:stop])
 
     threads.parallel_blocks(block, len(rows), max(1, SOFTMAX_BLOCK_BYTES // max(1, rows[0].nbytes)), x.size)
     kept = (*x.shape[:-1], 1)

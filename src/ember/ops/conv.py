@@ -194,10 +194,14 @@ def correlate_in_chunks(xpad, W2, kernel, stride, dilation, out, images):
     O = W2.shape[0]
     y = xp.empty((xpad.shape[0], O, *out), dtype=xp.result_type(xpad.dtype, W2.dtype))
     for s in range(0, xpad.shape[0], images):
-        part = xpad[s:s + images]
-        cols = im2col(part, kernel, stride, dilation, out).reshape(-1, len(part) * out[0] * out[1])
+        cols = chunk_columns(xpad[s:s + images], kernel, stride, dilation, out)
         y[s:s + images] = (W2 @ cols).reshape(O, -1, *out).swapaxes(0, 1)
     return y
+
+
+def chunk_columns(part, kernel, stride, dilation, out):
+    """The im2col columns of the images ``part`` as one GEMM operand (C·kh·kw, n·Ho·Wo)."""
+    return im2col(part, kernel, stride, dilation, out).reshape(-1, len(part) * out[0] * out[1])
 
 
 class Conv2d(Function):
@@ -239,9 +243,11 @@ class Conv2d(Function):
 
     def _columns(self, xpad, start, kernel):
         """The im2col columns (C·kh·kw, n·Ho·Wo) of the chunk of images from ``start``."""
-        part = xpad[start:start + self.chunk]
-        cols = im2col(part, kernel, self.stride, self.dilation, self.out)
-        return cols.reshape(-1, len(part) * self.out[0] * self.out[1])
+        return chunk_columns(xpad[start:start + self.chunk], kernel, self.stride, self.dilation, self.out)
+
+    def _input_plane(self):
+        """(H, W) of the input, before its padding."""
+        return tuple(n - lo - hi for n, (lo, hi) in zip(self.padded_shape[2:], self.padding, strict=True))
 
     def _forward_in_chunks(self, xpad, W):
         self.save_for_backward(xpad, W)
@@ -261,8 +267,7 @@ class Conv2d(Function):
         elif from_columns or needs[1]:  # chunk by chunk, each chunk's columns recomputed from the padded input
             xpad = self.saved[0]
             if from_columns:
-                plane = (n - lo - hi for n, (lo, hi) in zip(xpad.shape[2:], self.padding, strict=True))
-                gx = xp_of(gy).empty((gy.shape[0], W.shape[1], *plane), dtype=gy.dtype)
+                gx = xp_of(gy).empty((gy.shape[0], W.shape[1], *self._input_plane()), dtype=gy.dtype)
             for s in range(0, gy.shape[0], self.chunk):
                 part = gy[s:s + self.chunk]
                 cols = self._columns(xpad, s, W.shape[2:]) if needs[1] else None
@@ -286,7 +291,7 @@ class Conv2d(Function):
         """
         O, C, kh, kw = W.shape
         Ho, Wo = self.out
-        H, Wd = (n - lo - hi for n, (lo, hi) in zip(self.padded_shape[2:], self.padding, strict=True))
+        H, Wd = self._input_plane()
         reach = [d * (k - 1) for d, k in zip(self.dilation, (kh, kw), strict=True)]
         return (tuple(self.stride) == (1, 1) and self.groups == 1 and self.out_size is None
                 and all(0 <= lo <= r and 0 <= hi <= r for (lo, hi), r in zip(self.padding, reach, strict=True))
@@ -305,10 +310,10 @@ class Conv2d(Function):
         gypad = pad_plane(gy, ((dh * (kh - 1) - top, dh * (kh - 1) - bottom),
                                (dw * (kw - 1) - left, dw * (kw - 1) - right)))
         flipped = xp_of(W).ascontiguousarray(W[:, :, ::-1, ::-1].swapaxes(0, 1)).reshape(W.shape[1], -1)
-        H, Wd = (n - lo - hi for n, (lo, hi) in zip(self.padded_shape[2:], self.padding, strict=True))
-        per_image = flipped.shape[1] * H * Wd * gy.itemsize
+        plane = self._input_plane()
+        per_image = flipped.shape[1] * math.prod(plane) * gy.itemsize
         images = max(1, min(gy.shape[0], COLUMN_CHUNK_BYTES // per_image))
-        return correlate_in_chunks(gypad, flipped, (kh, kw), (1, 1), self.dilation, (H, Wd), images)
+        return correlate_in_chunks(gypad, flipped, (kh, kw), (1, 1), self.dilation, plane, images)
 
     def _chunk_grads(self, gy, cols, W, padded_shape, input_grad):
         """dx (with ``input_grad``) and dW (O, C/G·kh·kw) of the images of ``gy``, whose columns are ``cols``."""
