@@ -35,7 +35,8 @@ LAYERS = {
     (1, 0): ("autograd", {"autograd", "creation"}),
     # func: grad/vjp/vmap over the autograd engine, stacking with ops.stack; nn.utils.stateless
     # (functional_call) builds on it, so it cannot sit above nn.
-    (2, 0): ("ops", {"ops", "func"}),
+    # linalg, special: PyTorch's torch.linalg and torch.special namespaces over the ops.
+    (2, 0): ("ops", {"ops", "func", "linalg", "special"}),
     # distributions: densities and samplers composed from ops; nothing below nn needs them.
     # jit: imports nothing; script/trace take modules, so it is an nn-level API.
     (3, 0): ("nn", {"nn", "distributions", "jit"}),

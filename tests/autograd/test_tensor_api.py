@@ -97,6 +97,62 @@ def test_split_with_sizes_and_chunk():
             assert_close(o, t)
 
 
+def test_floor_division_assignment_writes_in_place():
+    x, tx = em.tensor([7.5, -7.5]), torch.tensor([7.5, -7.5])
+    memory = x.data_ptr()
+    x //= 2
+    tx //= 2
+    assert_close(x, tx)
+    assert x.data_ptr() == memory and x._version == 1
+
+
+def test_type_names_and_casts_match_torch():
+    for values, dtype in [([1.5], None), ([1], None), ([True], None), ([1.0], "float64"), ([1], "int32")]:
+        x = em.tensor(values, dtype=None if dtype is None else getattr(em, dtype))
+        tx = torch.tensor(values, dtype=None if dtype is None else getattr(torch, dtype))
+        assert x.type() == tx.type()
+    for target in ("torch.LongTensor", "torch.DoubleTensor", em.IntTensor, em.float16):
+        assert_close(em.tensor([1.7, -2.2]).type(target),
+                     torch.tensor([1.7, -2.2]).type(getattr(torch, target.__name__) if not isinstance(target, str)
+                                                    and target is not em.float16 else
+                                                    torch.float16 if target is em.float16 else target))
+    with pytest.raises(ValueError, match="invalid type"):
+        em.ones(1).type("torch.NoSuchTensor")
+
+
+def test_is_cuda_and_data_ptr_follow_shared_memory():
+    x = em.arange(6.0)
+    assert not x.is_cuda and x.is_cuda == torch.arange(6.0).is_cuda
+    assert x.view(2, 3).data_ptr() == x.data_ptr() == x.detach().data_ptr()
+    assert x[2:].data_ptr() == x.data_ptr() + 2 * x.element_size()
+    assert x.clone().data_ptr() != x.data_ptr()
+
+
+def test_variable_is_a_shared_leaf_as_in_torch():
+    t = em.ones(2)
+    v = em.autograd.Variable(t, requires_grad=True)
+    assert v is not t and v.requires_grad and v.is_leaf and not t.requires_grad
+    assert v.data_ptr() == t.data_ptr()
+    assert isinstance(t, em.autograd.Variable) and not em.autograd.Variable(t).requires_grad
+    with pytest.raises(TypeError, match="Variable data has to be a tensor, but got list"):
+        em.autograd.Variable([1, 2])
+
+
+def test_set_printoptions_precision_profiles_and_sci_mode():
+    try:
+        em.set_printoptions(precision=2)
+        assert repr(em.tensor([1.23456, 2.5])) == "tensor([1.23, 2.5 ])"
+        em.set_printoptions(sci_mode=True)
+        assert repr(em.tensor([1234.5])) == "tensor([1.23e+03])"
+        em.set_printoptions(profile="full")
+        assert "..." not in repr(em.zeros(2000)) and "1.2346" in repr(em.tensor([1.23456]))
+        em.set_printoptions(profile="short", threshold=10)
+        assert "..." in repr(em.zeros(20))
+    finally:
+        em.autograd.tensor.PRINT_OPTIONS.clear()
+    assert repr(em.tensor([1.23456])) == "tensor([1.23456])"
+
+
 # -- in-place ops: values and versions ---------------------------------------------------------
 INPLACE = [
     ("add_", lambda t, lib: t.add_(lib.ones(3, 4), alpha=2)),
@@ -127,7 +183,31 @@ INPLACE = [
     ("scatter_add_", lambda t, lib: t.scatter_add_(0, lib.tensor([[0, 1, 2, 0]]), lib.ones(1, 4))),
     ("masked_scatter_", lambda t, lib: t.masked_scatter_(t > 0, lib.zeros(12))),
     ("setitem", lambda t, lib: t.__setitem__((slice(None), 1), lib.tensor([1.0, 2.0, 3.0]))),
+    ("sqrt_", lambda t, lib: t.abs().add_(0.1).sqrt_()),
+    ("log_", lambda t, lib: t.abs().add_(0.1).log_()),
+    ("reciprocal_", lambda t, lib: t.reciprocal_()),
+    ("sin_", lambda t, lib: t.sin_()),
+    ("exp2_", lambda t, lib: t.exp2_()),
+    ("square_", lambda t, lib: t.square_()),
+    ("erf_", lambda t, lib: t.erf_()),
+    ("floor_", lambda t, lib: t.floor_()),
+    ("frac_", lambda t, lib: t.frac_()),
+    ("sign_", lambda t, lib: t.sign_()),
+    ("logit_", lambda t, lib: t.sigmoid().logit_(eps=0.3)),
+    ("addcmul_", lambda t, lib: t.addcmul_(lib.ones(3, 4) * 2, lib.full((4,), 0.5), value=-1)),
+    ("addcdiv_", lambda t, lib: t.addcdiv_(lib.ones(3, 4), lib.full((4,), 4.0), value=3)),
+    ("lerp_", lambda t, lib: t.lerp_(lib.ones(3, 4), 0.3)),
+    ("fmod_", lambda t, lib: t.fmod_(0.4)),
+    ("remainder_", lambda t, lib: t.remainder_(0.4)),
+    ("clamp_min_", lambda t, lib: t.clamp_min_(0.1)),
+    ("clamp_max_", lambda t, lib: t.clamp_max_(0.1)),
+    ("round_", lambda t, lib: t.round_(decimals=1)),
+    # PyTorch has no derivative for floor_divide_; its div_ with rounding_mode="floor" is the same values, gradient 0
+    ("floor_divide_", lambda t, lib: t.floor_divide_(0.3) if lib is em else t.div_(0.3, rounding_mode="floor")),
 ]
+
+
+ON_A_TEMPORARY = {"pow_", "sqrt_", "log_", "logit_"}  # rows whose op acts on a new tensor, kept in the domain
 
 
 @pytest.mark.parametrize("name, op", INPLACE, ids=[c[0] for c in INPLACE])
@@ -139,7 +219,7 @@ def test_inplace_values_and_version(name, op):
     assert_close(x, tx)
     if out is not None:
         assert_close(out, tout)
-    if name != "pow_":  # pow_ acts on a temporary
+    if name not in ON_A_TEMPORARY:
         assert x._version > before
         assert out is None or out is x
 

@@ -112,6 +112,28 @@ CASES += [
 ]
 
 
+# compositions of the basic ops: reciprocal, addcmul/addcdiv, lerp, hypot, xlogy, logit
+CASES += [
+    case("reciprocal", em.reciprocal, torch.reciprocal, nonzero(3, 4)),
+    case("method_reciprocal", method("reciprocal"), None, nonzero(3, 4)),
+    case("addcmul", lambda x, a, b: em.addcmul(x, a, b, value=-0.5), lambda x, a, b: torch.addcmul(x, a, b, value=-0.5),
+         randn(3, 4), randn(4), randn(3, 1)),
+    case("addcdiv", lambda x, a, b: em.addcdiv(x, a, b, value=2), lambda x, a, b: torch.addcdiv(x, a, b, value=2),
+         randn(3, 4), randn(3, 4), nonzero(4)),
+    case("method_addcdiv", lambda x, a, b: x.addcdiv(a, b), None, randn(3, 4), randn(3, 4), nonzero(3, 4)),
+    case("lerp_scalar", lambda x, y: em.lerp(x, y, 0.3), lambda x, y: torch.lerp(x, y, 0.3), randn(3, 4), randn(4)),
+    case("lerp_tensor_weight", em.lerp, torch.lerp, randn(3, 4), randn(3, 4), uniform(0.0, 1.0)(3, 4)),
+    case("method_lerp", lambda x, y: x.lerp(y, 0.75), None, randn(3, 4), randn(3, 4)),
+    case("hypot", em.hypot, torch.hypot, nonzero(3, 4), randn(4)),
+    case("xlogy", em.xlogy, torch.xlogy, randn(3, 4), positive(3, 4)),
+    case("xlogy_zero_x", em.xlogy, torch.xlogy, fixed(np.array([0.0, 0.0, 2.0])), fixed(np.array([0.5, 3.0, 0.5])),
+         finite_diff=False),  # the value is 0 for x ≤ 0 too, so finite differences see a kink at x = 0
+    case("logit", em.logit, torch.logit, uniform(0.05, 0.95)(3, 4)),
+    case("logit_eps", lambda p: em.logit(p, eps=0.1), lambda p: torch.logit(p, eps=0.1),
+         fixed(np.array([0.02, 0.3, 0.6, 0.97]))),
+    case("method_logit", method("logit"), None, uniform(0.05, 0.95)(3, 4)),
+]
+
 (test_against_torch, test_float64_against_torch, test_gradcheck, test_second_order_against_torch,
  test_gradgradcheck) = drawn_tests(CASES)
 
@@ -187,6 +209,56 @@ def test_fmod_and_remainder_on_integers():
     check_op(em.remainder, torch.remainder, [x, y], backward=False)
     check_op(lambda a: a % 3, lambda a: a % 3, [x], backward=False)
     check_op(lambda a: em.remainder(a, 2.5), lambda a: torch.remainder(a, 2.5), [x], backward=False)
+
+
+ROUNDED_DIVISIONS = [
+    ("floor_divide", em.floor_divide, torch.floor_divide),
+    ("floordiv_operator", lambda x, y: x // y, lambda x, y: x // y),
+    ("div_floor", lambda x, y: em.div(x, y, rounding_mode="floor"),
+     lambda x, y: torch.div(x, y, rounding_mode="floor")),
+    ("div_trunc", lambda x, y: em.div(x, y, rounding_mode="trunc"),
+     lambda x, y: torch.div(x, y, rounding_mode="trunc")),
+    ("method_div_trunc", lambda x, y: x.div(y, rounding_mode="trunc"), lambda x, y: x.div(y, rounding_mode="trunc")),
+]
+
+
+@pytest.mark.parametrize("name, ours, theirs", ROUNDED_DIVISIONS, ids=[row[0] for row in ROUNDED_DIVISIONS])
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.float32, np.float64])
+def test_rounded_division_matches_torch(name, ours, theirs, dtype):
+    x = np.array([[-7, -6, -1, 0, 1, 6, 7]]) * (np.array([[1], [1.5]]) if np.dtype(dtype).kind == "f" else 1)
+    y = np.array([[2], [-3]], dtype)
+    check_op(ours, theirs, [x.astype(dtype), y], backward=False)
+    check_op(lambda a: ours(a, 4), lambda a: theirs(a, 4), [x.astype(dtype)], backward=False)
+    if not name.startswith("method"):
+        check_op(lambda a: ours(9, a), lambda a: theirs(9, a), [y], backward=False)
+
+
+def test_rounded_division_has_zero_gradient_and_rejects_bad_input():
+    x = em.tensor([3.5, -2.5], requires_grad=True)
+    y = em.tensor([2.0, 2.0], requires_grad=True)
+    (em.div(x, y, rounding_mode="floor") + em.div(x, y, rounding_mode="trunc")).sum().backward()
+    assert x.grad.tolist() == [0.0, 0.0] and y.grad.tolist() == [0.0, 0.0]
+    with pytest.raises(ValueError, match="rounding_mode to be one of None, 'trunc', or 'floor'"):
+        em.div(x, y, rounding_mode="round")
+    with pytest.raises(ZeroDivisionError):
+        em.tensor([1, 2]) // em.tensor([1, 0])
+
+
+def test_xlogy_at_zero_zero_is_zero_with_zero_gradients():
+    # PyTorch's ∂/∂y there is 0/0 = NaN; ember's is 0, the limit along x = 0
+    x, y = em.tensor([0.0, 0.0], requires_grad=True), em.tensor([0.0, np.inf], requires_grad=True)
+    z = em.xlogy(x, y)
+    z.sum().backward()
+    assert z.tolist() == [0.0, 0.0] and x.grad.tolist() == [0.0, 0.0] and y.grad.tolist() == [0.0, 0.0]
+
+
+def test_add_and_sub_take_alpha():
+    check_op(lambda x, y: em.add(x, y, alpha=-2), lambda x, y: torch.add(x, y, alpha=-2),
+             [np.random.default_rng(0).standard_normal((3, 4)), np.random.default_rng(1).standard_normal(4)])
+    check_op(lambda x, y: x.sub(y, alpha=0.5), lambda x, y: x.sub(y, alpha=0.5),
+             [np.random.default_rng(2).standard_normal((3, 4)), np.random.default_rng(3).standard_normal((3, 4))])
+    check_op(lambda x, y: em.subtract(x, y), lambda x, y: torch.subtract(x, y),
+             [np.arange(3.0), np.ones(3)])
 
 
 def test_step_functions_have_zero_gradient():

@@ -13,7 +13,7 @@ from ember.autograd.grad_mode import (
     set_grad_enabled,
 )
 from ember.autograd.gradcheck import gradcheck, gradgradcheck
-from ember.autograd.tensor import Parameter, Tensor, as_tensor
+from ember.autograd.tensor import Parameter, Tensor, Variable, as_tensor
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
@@ -74,5 +74,5 @@ __all__ = [
     "Function", "FunctionCtx", "Parameter", "Tensor", "as_tensor", "backward", "detect_anomaly", "enable_grad",
     "functional", "grad", "gradcheck", "gradgradcheck", "inference_mode", "is_anomaly_check_nan_enabled",
     "is_anomaly_enabled", "is_grad_enabled", "no_grad", "once_differentiable", "set_detect_anomaly",
-    "set_grad_enabled",
+    "set_grad_enabled", "Variable",
 ]

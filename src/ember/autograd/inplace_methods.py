@@ -125,16 +125,49 @@ class InplaceMethods:
         return self._apply_inplace("mul_", "multiply", other)
 
     def div_(self, other, *, rounding_mode=None) -> Tensor:
-        if rounding_mode is not None:  # a rounded quotient has a zero gradient
-            q = self.xp.true_divide(self.array, _tensor._to_array(other))
-            return self.copy_(_tensor._wrap((self.xp.floor(q) if rounding_mode == "floor" else self.xp.trunc(q)).astype(
-                self.dtype)))
+        if rounding_mode is not None:
+            return self._inplace("div_", ember.ops.div, other, rounding_mode=rounding_mode)
         if _any_requires_grad((self, other)) and grad_mode.is_grad_enabled():
             return self._inplace("div_", ember.ops.div, other)
         return self._apply_inplace("div_", "true_divide", other)
 
+    divide_ = div_
+
+    def true_divide_(self, other) -> Tensor:
+        return self.div_(other)
+
+    def floor_divide_(self, other) -> Tensor:
+        return self._inplace("floor_divide_", ember.ops.floor_divide, other)
+
     def pow_(self, exponent) -> Tensor:
         return self._inplace("pow_", ember.ops.pow, exponent)
+
+    def addcmul_(self, tensor1, tensor2, *, value=1) -> Tensor:
+        return self._inplace("addcmul_", ember.ops.addcmul, tensor1, tensor2, value=value)
+
+    def addcdiv_(self, tensor1, tensor2, *, value=1) -> Tensor:
+        return self._inplace("addcdiv_", ember.ops.addcdiv, tensor1, tensor2, value=value)
+
+    def lerp_(self, end, weight) -> Tensor:
+        return self._inplace("lerp_", ember.ops.lerp, end, weight)
+
+    def fmod_(self, other) -> Tensor:
+        return self._inplace("fmod_", ember.ops.fmod, other)
+
+    def remainder_(self, other) -> Tensor:
+        return self._inplace("remainder_", ember.ops.remainder, other)
+
+    def clamp_min_(self, min) -> Tensor:  # noqa: A002 - PyTorch's name
+        return self._inplace("clamp_min_", ember.ops.clamp_min, min)
+
+    def clamp_max_(self, max) -> Tensor:  # noqa: A002 - PyTorch's name
+        return self._inplace("clamp_max_", ember.ops.clamp_max, max)
+
+    def round_(self, decimals=0) -> Tensor:
+        return self._inplace("round_", ember.ops.round, decimals=decimals)
+
+    def logit_(self, eps=None) -> Tensor:
+        return self._inplace("logit_", ember.ops.logit, eps)
 
     def neg_(self) -> Tensor:
         return self._inplace("neg_", ember.ops.neg)
@@ -231,6 +264,9 @@ class InplaceMethods:
     def __itruediv__(self, other):
         return self._inplace_binary("/=", "divide", other, ember.ops.div)
 
+    def __ifloordiv__(self, other):
+        return self._inplace_binary("//=", "floor_divide", other, ember.ops.floor_divide)
+
     # -- random fills (from the global generator, or ``generator``) ------------------------
     def _fill_random(self, name, draw, generator):
         """Write ``draw(rng, shape)`` (host NumPy values) into this tensor."""
@@ -272,6 +308,22 @@ _BACKWARD_IGNORES_INPUT = frozenset({
     "add_", "sub_", "neg_", "fill_", "copy_", "masked_fill_", "index_fill_", "index_put_", "index_add_",
     "index_copy_", "scatter_", "scatter_add_", "masked_scatter_", "__setitem__",
 })
+
+
+def _unary_inplace(name):
+    """The method ``x.<name>_()``: ``x = em.<name>(x)`` written into x's memory (see ``_inplace``)."""
+    def method(self):
+        return self._inplace(name + "_", getattr(ember.ops, name))
+
+    method.__name__ = method.__qualname__ = name + "_"
+    method.__doc__ = f"``em.{name}`` in place."
+    return method
+
+
+for _name in ("sqrt", "rsqrt", "reciprocal", "square", "log", "log1p", "log2", "log10", "exp2", "expm1", "abs",
+              "absolute", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
+              "floor", "ceil", "trunc", "fix", "frac", "sign", "erf", "erfc"):
+    setattr(InplaceMethods, _name + "_", _unary_inplace(_name))
 
 
 def _any_requires_grad(values) -> bool:

@@ -48,6 +48,33 @@ class MathMethods:
     def rsqrt(self):
         return ember.ops.rsqrt(self)
 
+    def reciprocal(self):
+        return ember.ops.reciprocal(self)
+
+    def addcmul(self, tensor1, tensor2, *, value=1):
+        return ember.ops.addcmul(self, tensor1, tensor2, value=value)
+
+    def addcdiv(self, tensor1, tensor2, *, value=1):
+        return ember.ops.addcdiv(self, tensor1, tensor2, value=value)
+
+    def lerp(self, end, weight):
+        return ember.ops.lerp(self, end, weight)
+
+    def hypot(self, other):
+        return ember.ops.hypot(self, other)
+
+    def xlogy(self, other):
+        return ember.ops.xlogy(self, other)
+
+    def logit(self, eps=None):
+        return ember.ops.logit(self, eps)
+
+    def lgamma(self):
+        return ember.ops.lgamma(self)
+
+    def digamma(self):
+        return ember.ops.digamma(self)
+
     def log1p(self):
         return ember.ops.log1p(self)
 

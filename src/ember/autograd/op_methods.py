@@ -31,17 +31,35 @@ class OpMethods:
     """The op methods of ``Tensor`` (see ``ember.ops`` for the functions they call)."""
 
     # -- method forms of the ops ----------------------------------------------------------
-    def add(self, other):
-        return ember.ops.add(self, other)
+    def add(self, other, *, alpha=1):
+        return ember.ops.add(self, other, alpha=alpha)
 
-    def sub(self, other):
-        return ember.ops.sub(self, other)
+    def sub(self, other, *, alpha=1):
+        return ember.ops.sub(self, other, alpha=alpha)
+
+    subtract = sub
 
     def mul(self, other):
         return ember.ops.mul(self, other)
 
-    def div(self, other):
+    multiply = mul
+
+    def div(self, other, *, rounding_mode=None):
+        return ember.ops.div(self, other, rounding_mode=rounding_mode)
+
+    divide = div
+
+    def true_divide(self, other):
         return ember.ops.div(self, other)
+
+    def floor_divide(self, other):
+        return ember.ops.floor_divide(self, other)
+
+    def __floordiv__(self, other):
+        return ember.ops.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return ember.ops.floor_divide(other, self)
 
     def pow(self, exponent):
         return ember.ops.pow(self, exponent)

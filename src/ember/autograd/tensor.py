@@ -7,6 +7,8 @@ its output when a gradient is wanted.
 from __future__ import annotations
 
 import itertools
+import math
+import sys
 
 import numpy as np
 
@@ -147,6 +149,15 @@ class Tensor(MathMethods, OpMethods, InplaceMethods):
     @property
     def xp(self):
         return backend.get_array_module(self.array)
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device == "cuda"
+
+    def data_ptr(self) -> int:
+        """The address of the first element: equal for tensors that share memory from the same start."""
+        array = self.array
+        return int(array.data.ptr) if hasattr(array.data, "ptr") else int(array.__array_interface__["data"][0])
 
     @property
     def is_leaf(self) -> bool:
@@ -363,10 +374,22 @@ class Tensor(MathMethods, OpMethods, InplaceMethods):
     def bool(self):
         return self.to(np.bool_)
 
-    def type(self, dtype):
+    def type(self, dtype=None, non_blocking=False):
+        """With no argument, PyTorch's name of this tensor's type (``'torch.FloatTensor'``,
+        ``'torch.cuda.LongTensor'``); else this tensor cast to ``dtype``: a dtype, a legacy type
+        (``em.LongTensor``) or such a name."""
+        if dtype is None:
+            prefix = "torch." if self.device == "cpu" else "torch.cuda."
+            return prefix + _LEGACY_NAMES.get(np.dtype(self.dtype), np.dtype(self.dtype).name)
+        if isinstance(dtype, str):
+            name = dtype.rsplit(".", 1)[-1]
+            if name not in _LEGACY_DTYPES:
+                raise ValueError(f"type: invalid type {dtype!r}")
+            return self.to(_LEGACY_DTYPES[name]).to("cuda" if ".cuda." in dtype else self.device)
         return self.to(dtype)
 
-    astype = type
+    def astype(self, dtype):
+        return self.to(dtype)
 
     def type_as(self, other) -> Tensor:
         """This tensor cast to ``other``'s dtype."""
@@ -474,7 +497,7 @@ class Tensor(MathMethods, OpMethods, InplaceMethods):
 
     # -- printing -------------------------------------------------------------------------
     def __repr__(self):
-        body = np.array2string(backend.to_numpy(self.array), separator=", ", prefix="tensor(")
+        body = np.array2string(backend.to_numpy(self.array), separator=", ", prefix="tensor(", **PRINT_OPTIONS)
         extras = []
         if self.dtype not in (np.float32, np.int64, np.bool_):
             extras.append(f"dtype={self.dtype}")
@@ -516,6 +539,56 @@ class _HookHandle:
         self.remove()
 
 
+# -- printing options ------------------------------------------------------------------------
+# The keyword arguments of np.array2string that set_printoptions has set (none: NumPy's defaults).
+PRINT_OPTIONS: dict = {}
+_PRINT_PROFILES = {"default": dict(precision=4, threshold=1000, edgeitems=3, linewidth=80),
+                   "short": dict(precision=2, threshold=1000, edgeitems=2, linewidth=80),
+                   "full": dict(precision=4, threshold=math.inf, edgeitems=3, linewidth=80)}
+
+
+def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None, profile=None, sci_mode=None):
+    """How tensors print (PyTorch's ``torch.set_printoptions``): digits after the point, the element
+    count above which the middle is summarised, the items kept at each edge then, the line width;
+    ``profile`` sets all four ("default", "short", "full"); ``sci_mode`` True forces scientific
+    notation, False suppresses it, None chooses. Options never set keep NumPy's printing.
+
+    >>> em.set_printoptions(precision=2)
+    >>> em.tensor([1.23456])
+    tensor([1.23])
+    """
+    options = dict(_PRINT_PROFILES[profile]) if profile is not None else {}
+    given = dict(precision=precision, threshold=threshold, edgeitems=edgeitems, linewidth=linewidth)
+    options.update({k: v for k, v in given.items() if v is not None})
+    for key, value in options.items():
+        if key == "threshold" and value == math.inf:
+            value = sys.maxsize
+        PRINT_OPTIONS["max_line_width" if key == "linewidth" else key] = value
+    PRINT_OPTIONS.pop("formatter", None)
+    PRINT_OPTIONS.pop("suppress_small", None)
+    if sci_mode:
+        digits = PRINT_OPTIONS.get("precision", 4)
+        PRINT_OPTIONS["formatter"] = {"float_kind": lambda v: f"{v:.{digits}e}"}
+    elif sci_mode is not None:
+        PRINT_OPTIONS["suppress_small"] = True
+
+
+# -- PyTorch's legacy names --------------------------------------------------------------------
+class _VariableType(type):
+    def __call__(cls, data, requires_grad=False, volatile=False):
+        if not isinstance(data, Tensor):
+            raise TypeError(f"Variable data has to be a tensor, but got {type(data).__name__}")
+        return data.detach().requires_grad_(requires_grad)
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, Tensor)
+
+
+class Variable(metaclass=_VariableType):
+    """PyTorch's deprecated ``Variable(tensor, requires_grad=False)``: a tensor sharing ``tensor``'s data,
+    a leaf that requires grad as asked. Every tensor is an instance (``isinstance(x, Variable)``)."""
+
+
 class _LegacyTensorType(type):
     """``em.FloatTensor(...)`` builds a tensor of that dtype; ``isinstance(x, em.FloatTensor)`` checks it."""
 
@@ -534,12 +607,12 @@ def _legacy_type(name: str, dtype) -> _LegacyTensorType:
     return _LegacyTensorType(name, (), {"dtype": dtype, "__doc__": f"Legacy constructor of {dtype.name} tensors."})
 
 
-FloatTensor, DoubleTensor, HalfTensor = (_legacy_type(n, d) for n, d in
-                                         [("FloatTensor", np.float32), ("DoubleTensor", np.float64),
-                                          ("HalfTensor", np.float16)])
-LongTensor, IntTensor, ShortTensor, CharTensor, ByteTensor, BoolTensor = (
-    _legacy_type(n, d) for n, d in [("LongTensor", np.int64), ("IntTensor", np.int32), ("ShortTensor", np.int16),
-                                    ("CharTensor", np.int8), ("ByteTensor", np.uint8), ("BoolTensor", np.bool_)])
+_LEGACY_DTYPES = {"FloatTensor": np.float32, "DoubleTensor": np.float64, "HalfTensor": np.float16,
+                  "LongTensor": np.int64, "IntTensor": np.int32, "ShortTensor": np.int16, "CharTensor": np.int8,
+                  "ByteTensor": np.uint8, "BoolTensor": np.bool_}
+_LEGACY_NAMES = {np.dtype(d): n for n, d in _LEGACY_DTYPES.items()}
+(FloatTensor, DoubleTensor, HalfTensor, LongTensor, IntTensor, ShortTensor, CharTensor, ByteTensor,
+ BoolTensor) = (_legacy_type(n, d) for n, d in _LEGACY_DTYPES.items())
 
 
 def _unwrap_index(index):

@@ -19,23 +19,17 @@ import math
 import numpy as np
 
 from ember.autograd.grad_mode import no_grad
-from ember.backend import as_array, unwrap
+from ember.backend import unwrap
 from ember.distributions import constraints
-from ember.distributions._functions import digamma, lgamma
 from ember.distributions.distribution import Distribution
 from ember.distributions.utils import broadcast_all, draw, host_array, standard_normal, uniform
 from ember.ops.indexing import where
-from ember.ops.pointwise import clamp
+from ember.ops.pointwise import clamp, xlogy
+from ember.ops.special import digamma, lgamma
 
 __all__ = ["Beta", "Exponential", "Gamma", "Laplace", "Normal", "Uniform"]
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
-
-
-def xlogy(x, y):
-    """x·log y, and 0 where x = 0 (whatever y), with a finite gradient there."""
-    x_array = as_array(x)
-    return x * where(x_array == 0, 1.0, y).log()
 
 
 class _LocScale(Distribution):

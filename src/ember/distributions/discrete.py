@@ -19,8 +19,6 @@ import numpy as np
 from ember.autograd.grad_mode import no_grad
 from ember.autograd.tensor import Tensor, _wrap
 from ember.distributions import constraints
-from ember.distributions._functions import lgamma
-from ember.distributions.continuous import xlogy
 from ember.distributions.distribution import Distribution
 from ember.distributions.utils import (
     broadcast_all,
@@ -35,8 +33,9 @@ from ember.ops.activation import softplus
 from ember.ops.broadcast import broadcast_to
 from ember.ops.indexing import where
 from ember.ops.layout import broadcast_shapes
-from ember.ops.pointwise import clamp
+from ember.ops.pointwise import clamp, xlogy
 from ember.ops.shape import one_hot
+from ember.ops.special import lgamma
 
 __all__ = ["Bernoulli", "Categorical", "Multinomial", "OneHotCategorical", "Poisson"]
 

@@ -14,7 +14,6 @@ import math
 import warnings
 from functools import total_ordering
 
-from ember.distributions._functions import digamma, lgamma, solve_triangular
 from ember.distributions.continuous import Beta, Exponential, Gamma, Laplace, Normal, Uniform
 from ember.distributions.discrete import Bernoulli, Categorical, OneHotCategorical, Poisson
 from ember.distributions.distribution import Distribution, Independent
@@ -24,6 +23,8 @@ from ember.ops.activation import softplus
 from ember.ops.broadcast import broadcast_to
 from ember.ops.indexing import where
 from ember.ops.layout import broadcast_shapes
+from ember.ops.matrix import solve_triangular
+from ember.ops.special import digamma, lgamma
 
 __all__ = ["kl_divergence", "register_kl"]
 
@@ -148,7 +149,7 @@ def _kl_multivariatenormal_multivariatenormal(p, q):
     half_term1 = half_log_det(Lq) - half_log_det(Lp)
     n = p.event_shape[0]
     batch = broadcast_shapes(Lq.shape[:-2], Lp.shape[:-2])
-    ratio = solve_triangular(broadcast_to(Lq, batch + (n, n)), broadcast_to(Lp, batch + (n, n)))
+    ratio = solve_triangular(broadcast_to(Lq, batch + (n, n)), broadcast_to(Lp, batch + (n, n)), upper=False)
     term2 = (ratio ** 2).sum((-2, -1))
     term3 = batch_mahalanobis(Lq, q.loc - p.loc)
     return half_term1 + 0.5 * (term2 + term3 - n)

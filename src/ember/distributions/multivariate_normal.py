@@ -21,11 +21,11 @@ import math
 
 from ember.autograd.tensor import _wrap
 from ember.distributions import constraints
-from ember.distributions._functions import cholesky, solve_triangular
 from ember.distributions.distribution import Distribution
 from ember.distributions.utils import lazy_property, standard_normal
 from ember.ops.broadcast import broadcast_to
 from ember.ops.layout import broadcast_shapes
+from ember.ops.matrix import cholesky, solve_triangular
 
 __all__ = ["MultivariateNormal"]
 
@@ -39,7 +39,7 @@ def batch_mahalanobis(L, x):
     """‖L⁻¹ x‖² over the last dim, for L (…, n, n) and x (…, n) whose batch dims broadcast."""
     batch = broadcast_shapes(L.shape[:-2], x.shape[:-1])
     n = x.shape[-1]
-    y = solve_triangular(broadcast_to(L, batch + (n, n)), broadcast_to(x, batch + (n,)).unsqueeze(-1))
+    y = solve_triangular(broadcast_to(L, batch + (n, n)), broadcast_to(x, batch + (n,)).unsqueeze(-1), upper=False)
     return (y.squeeze(-1) ** 2).sum(-1)
 
 
@@ -53,7 +53,7 @@ def _precision_to_scale_tril(P):
     Lf = cholesky(P.flip((-2, -1)))
     L_inv = Lf.flip((-2, -1)).transpose(-2, -1)
     eye = _wrap(P.xp.broadcast_to(P.xp.eye(P.shape[-1], dtype=P.dtype), P.shape))
-    return solve_triangular(L_inv, eye)
+    return solve_triangular(L_inv, eye, upper=False)
 
 
 class MultivariateNormal(Distribution):
@@ -107,7 +107,7 @@ class MultivariateNormal(Distribution):
     def precision_matrix(self):
         L = self._unbroadcasted_scale_tril
         eye = _wrap(L.xp.broadcast_to(L.xp.eye(L.shape[-1], dtype=L.dtype), L.shape))
-        L_inv = solve_triangular(L, eye)
+        L_inv = solve_triangular(L, eye, upper=False)
         return broadcast_to(L_inv.mT @ L_inv, self._batch_shape + self._event_shape * 2)
 
     @property

@@ -14,7 +14,7 @@ from ember.ops.activation import (
     softplus,
     tanh,
 )
-from ember.ops.arithmetic import add, div, mul, neg, pow, sub
+from ember.ops.arithmetic import add, div, divide, mul, multiply, neg, pow, sub, subtract, true_divide
 from ember.ops.broadcast import broadcast_to, expand, sum_to
 from ember.ops.conv import conv1d, conv2d, conv_transpose2d
 from ember.ops.dropout import dropout, dropout2d
@@ -105,6 +105,7 @@ from ember.ops.loss import (
     nll_loss,
     smooth_l1_loss,
 )
+from ember.ops.matrix import cholesky, cross, det, inverse, logdet, matrix_power, slogdet
 from ember.ops.max_pooling import adaptive_max_pool1d, adaptive_max_pool2d, max_pool1d, max_pool2d
 from ember.ops.metric_loss import (
     contrastive_loss,
@@ -116,6 +117,8 @@ from ember.ops.metric_loss import (
 from ember.ops.normalization import batch_norm, group_norm, instance_norm, layer_norm
 from ember.ops.pointwise import (
     absolute,
+    addcdiv,
+    addcmul,
     clamp,
     clamp_max,
     clamp_min,
@@ -123,13 +126,18 @@ from ember.ops.pointwise import (
     erfc,
     exp2,
     expm1,
+    hypot,
+    lerp,
     log1p,
     log2,
     log10,
     logaddexp,
     logaddexp2,
+    logit,
+    reciprocal,
     rsqrt,
     square,
+    xlogy,
 )
 from ember.ops.pooling import adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d
 from ember.ops.products import addmm, baddbmm, bmm, cdist, dot, einsum, ger, mm, mv, norm, outer
@@ -145,6 +153,7 @@ from ember.ops.rounding import (
     equal,
     fix,
     floor,
+    floor_divide,
     fmod,
     frac,
     isclose,
@@ -177,6 +186,7 @@ from ember.ops.shape import (
     unsqueeze,
 )
 from ember.ops.sorting import argsort, bincount, histc, kthvalue, median, mode, sort, topk, unique
+from ember.ops.special import digamma, lgamma
 from ember.ops.trigonometric import (
     acos,
     acosh,
@@ -217,6 +227,12 @@ __all__ = [
     "clamp_max", "clamp_min", "cosh", "equal", "erf", "erfc", "exp2", "expm1", "fix", "floor", "fmod", "frac",
     "isclose", "isinf", "isneginf", "isposinf", "log1p", "log2", "log10", "logaddexp", "logaddexp2", "logical_xor",
     "nan_to_num", "remainder", "round", "rsqrt", "sinh", "square", "tan", "trunc",
+    "addcdiv", "addcmul", "divide", "floor_divide", "hypot", "lerp", "logit", "multiply", "reciprocal", "subtract",
+    "true_divide", "xlogy",
+    # square matrices (ember.linalg has the rest)
+    "cholesky", "cross", "det", "inverse", "logdet", "matrix_power", "slogdet",
+    # special functions (ember.special has them under SciPy's names too)
+    "digamma", "lgamma",
     # products
     "addmm", "baddbmm", "bmm", "cdist", "dot", "einsum", "ger", "mm", "mv", "norm", "outer",
     # scans

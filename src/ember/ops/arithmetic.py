@@ -41,13 +41,16 @@ class Add(Function):
         return reduce_to(gy, self.shapes[0]), reduce_to(gy, self.shapes[1])
 
 
-def add(x, y):
-    """x + y, broadcasting; the gradient is summed back to each input's shape.
+def add(x, y, *, alpha=1):
+    """x + alpha·y, broadcasting; the gradient is summed back to each input's shape.
 
     >>> em.add(em.ones(3, 4), em.arange(4.0)).shape
     (3, 4)
+    >>> em.add(em.tensor([1.0, 2.0]), em.tensor([1.0, 1.0]), alpha=-2)
+    tensor([-1.,  0.])
     """
-    return Add()(*promote(x, y))
+    x, y = promote(x, y)
+    return Add()(x, y if alpha == 1 else mul(y, alpha))
 
 
 class Neg(Function):
@@ -66,10 +69,10 @@ def neg(x):
     return Neg()(x)
 
 
-def sub(x, y):
-    """x − y, composed as x + (−y)."""
+def sub(x, y, *, alpha=1):
+    """x − alpha·y, composed as x + (−alpha·y)."""
     x, y = promote(x, y)
-    return add(x, neg(y))
+    return add(x, neg(y), alpha=alpha)
 
 
 class Mul(Function):
@@ -118,13 +121,27 @@ class Div(Function):
         return gx, gw
 
 
-def div(x, y):
-    """x / y (true division, broadcasting; integers give float32): ∂/∂x = 1/y, ∂/∂y = −x/y².
+def div(x, y, *, rounding_mode=None):
+    """x / y, broadcasting: true division (integers give float32), ∂/∂x = 1/y, ∂/∂y = −x/y²; or with
+    ``rounding_mode`` the quotient rounded ``"floor"`` (Python's ``//``) or ``"trunc"`` (toward zero),
+    which keeps integer dtypes and has gradient 0 (see ``ember.ops.rounding.rounded_div``).
 
     >>> em.div(em.tensor([1, 2]), 2)
     tensor([0.5, 1. ])
+    >>> em.div(em.tensor([-7, 7]), 2, rounding_mode="trunc")
+    tensor([-3,  3])
     """
+    if rounding_mode is not None:
+        return ops.rounding.rounded_div(x, y, rounding_mode)
     return Div()(*promote(x, y, true_divide=True))
+
+
+divide, multiply, subtract = div, mul, sub  # PyTorch's longer names
+
+
+def true_divide(dividend, divisor):
+    """x / y without rounding: ``div``."""
+    return div(dividend, divisor)
 
 
 class Pow(Function):

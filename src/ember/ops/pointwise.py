@@ -16,9 +16,9 @@ from ember.autograd.function import Function
 from ember.autograd.tensor import DEFAULT_DTYPE, Tensor, as_tensor
 from ember.backend import get_array_module as xp_of
 from ember.ops.activation import _erf
-from ember.ops.arithmetic import div, mul, neg, promote
+from ember.ops.arithmetic import add, div, mul, neg, promote, sub
 from ember.ops.broadcast import reduce_to, sum_to
-from ember.ops.elementwise import abs, clip, exp, lt, where
+from ember.ops.elementwise import abs, clip, exp, log, lt, sqrt, where
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -333,3 +333,77 @@ def absolute(input, *, out=None):
     tensor([2.])
     """
     return write_out(abs(input), out)
+
+
+# -- combinations of the basic ops (their gradients follow from the parts) ----------------------------
+def reciprocal(input, *, out=None):
+    """1 / x (integers give float32); ∂/∂x = −1/x².
+
+    >>> em.reciprocal(em.tensor([2.0, -4.0]))
+    tensor([ 0.5 , -0.25])
+    """
+    return write_out(div(1.0, floating(input)), out)
+
+
+def addcmul(input, tensor1, tensor2, *, value=1, out=None):
+    """x + value·t1·t2, broadcasting (the optimisers' moment updates).
+
+    >>> em.addcmul(em.ones(2), em.tensor([1.0, 2.0]), em.tensor([3.0, 4.0]), value=0.5)
+    tensor([2.5, 5. ])
+    """
+    return write_out(add(input, mul(tensor1, tensor2), alpha=value), out)
+
+
+def addcdiv(input, tensor1, tensor2, *, value=1, out=None):
+    """x + value·t1/t2, broadcasting (Adam's step: p + (−lr)·m/(√v + ε)).
+
+    >>> em.addcdiv(em.ones(2), em.tensor([1.0, 2.0]), em.tensor([4.0, 4.0]), value=-2)
+    tensor([0.5, 0. ])
+    """
+    return write_out(add(input, div(tensor1, tensor2), alpha=value), out)
+
+
+def lerp(input, end, weight, *, out=None):
+    """x + weight·(end − x): the linear interpolation from x to ``end`` (weight a number or a tensor).
+
+    >>> em.lerp(em.zeros(2), em.tensor([10.0, 20.0]), 0.25)
+    tensor([2.5, 5. ])
+    """
+    return write_out(add(input, mul(weight, sub(end, input))), out)
+
+
+def hypot(input, other, *, out=None):
+    """√(x² + y²), broadcasting; ∂/∂x = x/hypot, ∂/∂y = y/hypot.
+
+    >>> em.hypot(em.tensor([3.0]), em.tensor([4.0]))
+    tensor([5.])
+    """
+    x, y = floating_pair(input, other)
+    return write_out(sqrt(add(mul(x, x), mul(y, y))), out)
+
+
+def xlogy(input, other, *, out=None):
+    """x·ln y, and 0 where x = 0 (whatever y, unless NaN), as entropies want; ∂/∂x = ln y (0 where x = y = 0),
+    ∂/∂y = x/y.
+
+    >>> em.xlogy(em.tensor([0.0, 2.0]), em.tensor([0.0, 1.0]))
+    tensor([0., 0.])
+    """
+    x, y = floating_pair(input, other)
+    # where x = 0, y = 0 or ∞ would give 0·(±∞) = NaN: ln 1 = 0 stands in for ln y there
+    xp = xp_of(y.array)
+    safe_y = where(Tensor((x.array == 0) & ((y.array == 0) | xp.isinf(y.array))), 1.0, y)
+    return write_out(mul(x, log(safe_y)), out)
+
+
+def logit(input, eps=None, *, out=None):
+    """ln(p / (1 − p)), the inverse of the sigmoid; with ``eps``, p is first clamped into [eps, 1 − eps]
+    (gradient 0 outside). ∂/∂p = 1/(p(1 − p)).
+
+    >>> em.logit(em.tensor([0.5, 0.75]))
+    tensor([0.       , 1.0986123])
+    """
+    p = floating(input)
+    if eps is not None:
+        p = clip(p, eps, 1 - eps)
+    return write_out(sub(log(p), log1p(neg(p))), out)

@@ -175,15 +175,19 @@ def min(x, axis=None, keepdims=False):  # noqa: A001
     return _extreme(x, axis, keepdims, Min, MinAlongDim)
 
 
-def amax(x, axis=None, keepdims=False):
-    """The largest element over ``axis`` (int or tuple), tied maxima sharing the gradient equally."""
+def amax(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """The largest element over ``axis`` (int or tuple; ``dim``/``keepdim`` as in ``sum``), tied maxima
+    sharing the gradient equally."""
     x = as_tensor(x)
+    axis, keepdims = (axis if dim is None else dim), (keepdims if keepdim is None else keepdim)
     return Max(normalize_axis(axis, x.ndim), keepdims)(x)
 
 
-def amin(x, axis=None, keepdims=False):
-    """The smallest element over ``axis``, tied minima sharing the gradient equally."""
+def amin(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """The smallest element over ``axis`` (``dim``/``keepdim`` as in ``sum``), tied minima sharing the
+    gradient equally."""
     x = as_tensor(x)
+    axis, keepdims = (axis if dim is None else dim), (keepdims if keepdim is None else keepdim)
     return Min(normalize_axis(axis, x.ndim), keepdims)(x)
 
 

@@ -158,6 +158,54 @@ def remainder(input, other, *, out=None):
     return write_out(Mod("floor")(*promote(input, other)), out)
 
 
+class RoundedQuotient(Function):
+    """x / y rounded down (``"floor"``) or toward zero (``"trunc"``). Piecewise constant: both
+    gradients are 0, as PyTorch's ``div(..., rounding_mode=...)``."""
+
+    def __init__(self, rounding_mode):
+        self.rounding_mode = rounding_mode
+
+    def forward(self, x, y):
+        self.shapes = x.shape, y.shape
+        xp = xp_of(x)
+        if self.rounding_mode == "floor":
+            return xp.floor_divide(x, y)  # Python's //: exact for integers, floor(x/y) for floats
+        if x.dtype.kind in "iu":  # toward zero: one above the floor where the division is inexact and the signs differ
+            q = xp.floor_divide(x, y)
+            return q + ((q * y != x) & ((x < 0) != (y < 0)))
+        return xp.trunc(x / y)
+
+    def backward(self, gz):
+        xp = xp_of(gz)
+        return xp.zeros(self.shapes[0], gz.dtype), xp.zeros(self.shapes[1], gz.dtype)
+
+    def vjp(self, gz):
+        return tuple(constant(xp_of(gz.array).zeros(shape, gz.dtype), gz) for shape in self.shapes)
+
+
+def rounded_div(input, other, rounding_mode):
+    """x / y rounded by ``rounding_mode`` (``"floor"`` or ``"trunc"``), in the promoted dtype (integers
+    stay integers); an integer division by zero raises ZeroDivisionError, as in PyTorch."""
+    if rounding_mode not in ("floor", "trunc"):
+        raise ValueError("div expected rounding_mode to be one of None, 'trunc', or 'floor' "
+                         f"but found {rounding_mode!r}")
+    x, y = promote(input, other)
+    if y.dtype.kind in "iub" and bool((y.array == 0).any()):
+        raise ZeroDivisionError(f"div(rounding_mode={rounding_mode!r}): integer division by zero")
+    if x.dtype.kind == "b":  # PyTorch divides booleans as integers
+        x, y = Tensor(x.array.astype("int64")), Tensor(y.array.astype("int64"))
+    return RoundedQuotient(rounding_mode)(x, y)
+
+
+def floor_divide(input, other, *, out=None):
+    """⌊x / y⌋, Python's ``//`` (broadcasting; integers stay integers; gradient 0).
+
+    >>> em.floor_divide(em.tensor([-7, 7]), 2)
+    tensor([-4,  3])
+    """
+    return write_out(rounded_div(input, other, "floor"), out)
+
+
 # -- NaN and infinity ---------------------------------------------------------------------------------
 def _predicate(input, fn, out):
     return write_out(Tensor(fn(as_tensor(input).array)), out)

@@ -1,14 +1,14 @@
-"""The differentiable special functions and factorisations the distributions need.
+"""Special functions: log Γ and its derivatives ψ (digamma) and ψ' (trigamma), elementwise and
+differentiable, for the densities of ``ember.distributions`` and as PyTorch's ``lgamma`` /
+``digamma``. ``ember.special`` gathers them with the other special functions.
 
-log Γ and ψ (digamma) for the Gamma, Beta, Poisson and Multinomial densities; the Cholesky
-factor and the triangular solve for the multivariate normal. They follow the op anatomy of
-``ember.ops`` (a ``Function`` with forward/backward side by side, a lowercase wrapper).
-
-The special functions are vectorised series, accurate to ~1e-14 in float64:
+Vectorised series, accurate to ~1e-14 in float64:
 
     log Γ(x)  Lanczos (g = 7, 9 terms) for x ≥ ½, reflection log Γ(x) = log(π/|sin πx|) − log Γ(1−x) below
     ψ(x)      recurrence ψ(x) = ψ(x+1) − 1/x up to x ≥ 10, then the asymptotic series
     ψ'(x)     recurrence ψ'(x) = ψ'(x+1) + 1/x², then its asymptotic series (the gradient of ψ)
+
+Both give first derivatives (ψ and ψ'); a second derivative raises, naming the op.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import numpy as np
 
 from ember.autograd.function import Function
 from ember.backend import get_array_module as xp_of
-from ember.ops.broadcast import sum_to
+from ember.ops.pointwise import floating
 
 _LANCZOS_G = 7.0
 _LANCZOS = (0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313,
@@ -100,13 +100,13 @@ class LGamma(Function):
         return gy * _digamma(x)  # d log Γ(x) = ψ(x)
 
 
-def lgamma(x):
-    """log |Γ(x)|, elementwise (PyTorch's ``torch.lgamma``).
+def lgamma(input):
+    """log |Γ(x)|, elementwise (integers give float32); ∂/∂x = ψ(x).
 
-    >>> lgamma(em.tensor([1.0, 5.0]))      # log 0! and log 4!
+    >>> em.lgamma(em.tensor([1.0, 5.0]))      # log 0! and log 4!
     tensor([0.       , 3.1780539])
     """
-    return LGamma()(x)
+    return LGamma()(floating(input))
 
 
 class Digamma(Function):
@@ -119,72 +119,10 @@ class Digamma(Function):
         return gy * _trigamma(x)  # dψ = ψ'
 
 
-def digamma(x):
-    """ψ(x) = d log Γ(x)/dx, elementwise (PyTorch's ``torch.digamma``); its gradient is the trigamma ψ'."""
-    return Digamma()(x)
+def digamma(input):
+    """ψ(x) = d log Γ(x)/dx, elementwise (integers give float32); its gradient is the trigamma ψ'.
 
-
-# -- the multivariate normal's linear algebra --------------------------------------------------------------
-
-
-def _transpose(a):
-    return a.swapaxes(-1, -2)
-
-
-class Cholesky(Function):
-    def forward(self, A):
-        L = xp_of(A).linalg.cholesky(A)
-        self.save_for_backward(L)
-        return L
-
-    def backward(self, gL):
-        # Murray (2016), as PyTorch: gA = L⁻ᵀ Φ L⁻¹ with Φ = ½(P + strict_tril(P)ᵀ), P = tril(Lᵀ gL)
-        (L,) = self.saved
-        xp = xp_of(L)
-        P = xp.tril(_transpose(L) @ gL)
-        P = 0.5 * (P + _transpose(xp.tril(P, -1)))
-        left = xp.linalg.solve(_transpose(L), P)  # L⁻ᵀ Φ
-        return _transpose(xp.linalg.solve(_transpose(L), _transpose(left)))  # (L⁻ᵀ Φ) L⁻¹, symmetric
-
-
-def cholesky(A):
-    """The lower Cholesky factor L of a symmetric positive-definite A = L Lᵀ (batched over leading dims).
-
-    Only A's lower triangle is read; the gradient returned is symmetric (PyTorch's convention).
-
-    >>> cholesky(em.tensor([[4.0, 2.0], [2.0, 2.0]]))
-    tensor([[2., 0.],
-            [1., 1.]])
+    >>> em.digamma(em.tensor([1.0]))      # −γ, the Euler–Mascheroni constant
+    tensor([-0.5772157])
     """
-    return Cholesky()(A)
-
-
-class SolveTriangular(Function):
-    def forward(self, L, B):
-        xp = xp_of(L)
-        self.shapes = L.shape, B.shape
-        batch = np.broadcast_shapes(L.shape[:-2], B.shape[:-2])  # batched solvers want equal batch dims
-        L = xp.broadcast_to(xp.tril(L), batch + L.shape[-2:])
-        X = xp.linalg.solve(L, xp.broadcast_to(B, batch + B.shape[-2:]))
-        self.save_for_backward(L, X)
-        return X
-
-    def backward(self, gX):
-        L, X = self.saved
-        xp = xp_of(L)
-        gB = xp.linalg.solve(_transpose(L), gX)  # X = L⁻¹B ⇒ gB = L⁻ᵀ gX, gL = −tril(gB Xᵀ)
-        gL = -xp.tril(gB @ _transpose(X))
-        L_shape, B_shape = self.shapes
-        return sum_to(gL, L_shape), sum_to(gB, B_shape)
-
-
-def solve_triangular(L, B):
-    """X = L⁻¹ B for a lower-triangular L (its upper triangle is ignored); batch dims broadcast.
-
-    L: (*, n, n); B: (*, n, k) → X: (*, n, k).
-
-    >>> solve_triangular(em.tensor([[2.0, 0.0], [1.0, 1.0]]), em.tensor([[2.0], [3.0]]))
-    tensor([[1.],
-            [2.]])
-    """
-    return SolveTriangular()(L, B)
+    return Digamma()(floating(input))
