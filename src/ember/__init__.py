@@ -79,11 +79,24 @@ from ember.creation import (
     randn,
     randn_like,
     randperm,
+    scalar_tensor,
     tensor,
+    tril_indices,
+    triu_indices,
     zeros,
     zeros_like,
 )
-from ember.dtypes import finfo, get_default_dtype, iinfo, is_complex, is_floating_point, set_default_dtype
+from ember.dtypes import (
+    can_cast,
+    finfo,
+    get_default_dtype,
+    iinfo,
+    is_complex,
+    is_floating_point,
+    promote_types,
+    result_type,
+    set_default_dtype,
+)
 from ember.ops import *  # noqa: F403 - the functional ops are part of the top-level API
 from ember.ops import __all__ as _ops_all
 from ember.random import (
@@ -146,7 +159,8 @@ cfloat, cdouble = complex64, complex128
 # `from ember import *` leaves the builtins alone.
 __all__ = [
     "Generator", "Parameter", "Tensor", "accelerator", "amp", "arange", "are_deterministic_algorithms_enabled",
-    "as_tensor", "autocast", "autograd", "backend", "backends", "bernoulli", "bool_", "cdouble", "cfloat",
+    "as_tensor", "autocast", "autograd", "can_cast", "promote_types", "result_type", "scalar_tensor",
+    "tril_indices", "triu_indices", "backend", "backends", "bernoulli", "bool_", "cdouble", "cfloat",
     "complex64", "complex128", "cuda", "cuda_available", "data", "default_generator", "detect_anomaly", "device",
     "distributions",
     "double", "e", "empty", "empty_like", "enable_grad", "eye", "finfo", "float16", "float32", "float64", "func",

@@ -142,6 +142,27 @@ def full(size, fill_value, *, out=None, dtype=None, device=None, requires_grad=F
     return _finish(np.full(_shape((size,)), fill_value, dtype=dtype), dtype, device, requires_grad, out)
 
 
+def tril_indices(row, col, offset=0, *, dtype=None, device=None) -> Tensor:
+    """The (row, column) indices of the lower triangle of a row × col matrix (below diagonal
+    ``offset``), as a (2, N) int64 tensor in row-major order.
+
+    >>> em.tril_indices(3, 3)
+    tensor([[0, 1, 1, 2, 2, 2],
+            [0, 0, 1, 0, 1, 2]])
+    """
+    return _finish(np.stack(np.tril_indices(row, offset, col)), dtype or np.int64, device, False)
+
+
+def triu_indices(row, col, offset=0, *, dtype=None, device=None) -> Tensor:
+    """The (row, column) indices of the upper triangle (above diagonal ``offset``), as ``tril_indices``."""
+    return _finish(np.stack(np.triu_indices(row, offset, col)), dtype or np.int64, device, False)
+
+
+def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A 0-d tensor of the number ``s`` in the default float dtype (or ``dtype``)."""
+    return _finish(np.asarray(s), _dtype(dtype, None), device, requires_grad)
+
+
 def eye(n, m=None, *, out=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """The ``n × m`` identity (``m = n`` when omitted)."""
     return _finish(np.eye(n, m), _dtype(dtype, out), device, requires_grad, out)

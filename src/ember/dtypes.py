@@ -119,3 +119,49 @@ class iinfo:  # noqa: N801 - PyTorch's name
 
     def __repr__(self) -> str:
         return f"iinfo(min={self.min}, max={self.max}, dtype={self.dtype})"
+
+
+# -- type promotion: PyTorch's categories (bool < integer < floating < complex) ------------------------
+def _category(dtype) -> int:
+    kind = np.dtype(dtype).kind
+    return {"b": 0, "u": 1, "i": 1, "f": 2, "V": 2, "c": 3}[kind]
+
+
+def promote_types(type1, type2):
+    """The dtype an operation of these two dtypes computes in: within a category the wider one, across
+    categories the higher category's (int64 with float32 is float32, not NumPy's float64).
+
+    >>> em.promote_types(em.int64, em.float32)
+    <class 'numpy.float32'>
+    """
+    a, b = np.dtype(type1), np.dtype(type2)
+    if _category(a) != _category(b):
+        return (a if _category(a) > _category(b) else b).type
+    return np.promote_types(a, b).type
+
+
+def result_type(tensor1, tensor2):
+    """The dtype of an arithmetic op on these operands (tensors or Python numbers): a number takes the
+    tensor's dtype unless its category is higher (then the default float dtype, or complex64)."""
+    def dtype_and_rank(value):
+        if hasattr(value, "dtype") and getattr(value, "ndim", 0) > 0:
+            return np.dtype(value.dtype), 2
+        if hasattr(value, "dtype"):
+            return np.dtype(value.dtype), 1
+        python = {bool: np.bool_, int: np.int64, float: get_default_dtype(), complex: np.complex64}[type(value)]
+        return np.dtype(python), 0
+
+    (a, rank_a), (b, rank_b) = dtype_and_rank(tensor1), dtype_and_rank(tensor2)
+    if rank_a != rank_b and _category(a) == _category(b):
+        return (a if rank_a > rank_b else b).type  # a number or 0-d tensor does not widen a tensor
+    return promote_types(a, b)
+
+
+def can_cast(from_, to) -> bool:
+    """Whether PyTorch's casting rule allows ``from_`` → ``to`` in place: never to a lower category
+    (float to int, int to bool).
+
+    >>> em.can_cast(em.float32, em.int32)
+    False
+    """
+    return _category(from_) <= _category(to)

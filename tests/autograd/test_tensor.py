@@ -117,3 +117,42 @@ def test_method_forms_match_the_functions():
     assert x.gt(0).tolist() == [[True, False], [True, True]] and x.eq(x).all().item()
     assert x.lt(-1).any().item() and not x.ge(5).any().item()
     assert x.sign().tolist() == [[1.0, -1.0], [1.0, 1.0]]
+
+
+def test_index_factories_match_torch():
+    import torch
+
+    for args in [(3, 3), (3, 4, 1), (4, 2, -1), (0, 3)]:
+        assert em.tril_indices(*args).tolist() == torch.tril_indices(*args).tolist()
+        assert em.triu_indices(*args).tolist() == torch.triu_indices(*args).tolist()
+    assert em.tril_indices(3, 3).dtype == np.int64
+    s = em.scalar_tensor(3)
+    assert s.shape == () and s.dtype == np.float32 and s.item() == 3.0
+
+
+def test_type_promotion_follows_torch_categories():
+    import torch
+
+    pairs = [("int64", "float32"), ("int32", "int64"), ("bool", "int8"), ("float16", "float64"), ("uint8", "int8"),
+             ("bool", "float16"), ("int64", "complex64")]
+    for a, b in pairs:
+        ours = np.dtype(em.promote_types(getattr(em, a), getattr(em, b)))
+        assert str(ours) == str(torch.promote_types(getattr(torch, a), getattr(torch, b))).replace("torch.", "")
+        assert em.can_cast(getattr(em, a), getattr(em, b)) == torch.can_cast(getattr(torch, a), getattr(torch, b))
+        assert em.can_cast(getattr(em, b), getattr(em, a)) == torch.can_cast(getattr(torch, b), getattr(torch, a))
+    cases = [(em.ones(2, dtype=em.int64), 1.5), (em.ones(2), 2),
+             (em.ones(2, dtype=em.int32), em.ones(2, dtype=em.int64)),
+             (em.ones(2, dtype=em.float16), em.tensor(1.0, dtype=em.float64)), (3, 2.5)]
+    for a, b in cases:
+        ta = torch.tensor(a.numpy()) if isinstance(a, em.Tensor) else a
+        tb = torch.tensor(b.numpy()) if isinstance(b, em.Tensor) else b
+        assert str(np.dtype(em.result_type(a, b))) == str(torch.result_type(ta, tb)).replace("torch.", "")
+
+
+def test_storage_offset_and_is_floating_point_match_torch():
+    import torch
+
+    x, t = em.arange(12.0).reshape(3, 4), torch.arange(12.0).reshape(3, 4)
+    for view in (lambda v: v, lambda v: v[1:], lambda v: v[:, 2], lambda v: v[2, 1:], lambda v: v.T[1]):
+        assert view(x).storage_offset() == view(t).storage_offset()
+    assert x.is_floating_point() and not em.arange(3).is_floating_point()

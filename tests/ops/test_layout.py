@@ -84,6 +84,34 @@ CASES = [
 for k in (-1, 0, 1, 2, 3, 5):
     CASES.append((f"rot90_{k}", lambda x, k=k: em.rot90(x, k), lambda x, k=k: torch.rot90(x, k), [randn(2, 3)]))
 CASES.append(("rot90_dims", lambda x: em.rot90(x, 1, (2, 0)), lambda x: torch.rot90(x, 1, (2, 0)), [randn(2, 3, 4)]))
+CASES += [
+    ("cartesian_prod", lambda a, b: em.cartesian_prod(a, b), lambda a, b: torch.cartesian_prod(a, b),
+     [randn(3), randn(2)]),
+    ("block_diag", lambda a, b, c: em.block_diag(a, b, c), lambda a, b, c: torch.block_diag(a, b, c),
+     [randn(2, 3), randn(3), randn(1, 1)]),
+    ("select", lambda x: em.select(x, 1, -1), lambda x: torch.select(x, 1, -1), [randn(2, 3, 4)]),
+    ("select_method", *same(lambda x: x.select(0, 1)), [randn(3, 4)]),
+    ("take", lambda x: em.take(x, em.tensor([0, 5, 5])), lambda x: torch.take(x, torch.tensor([0, 5, 5])),
+     [randn(2, 3)]),
+    ("take_method", lambda x: x.take(em.tensor([[1, 2]])), lambda x: x.take(torch.tensor([[1, 2]])), [randn(4)]),
+    ("tensor_split_sections", lambda x: em.tensor_split(x, 3, dim=1), lambda x: torch.tensor_split(x, 3, dim=1),
+     [randn(2, 7)]),
+    ("tensor_split_indices", *same(lambda x: x.tensor_split([1, 4])), [randn(6, 2)]),
+    ("unfold_windows", *same(lambda x: x.unfold(1, 3, 2)), [randn(2, 7, 2)]),
+    ("unfold_overlapping", *same(lambda x: x.unfold(0, 2, 1)), [randn(5)]),
+    ("kron", lambda a, b: em.kron(a, b), lambda a, b: torch.kron(a, b), [randn(2, 3), randn(3, 2)]),
+    ("kron_ranks", *same(lambda a, b: a.kron(b)), [randn(2), randn(2, 3)]),
+    ("diag_embed", lambda x: em.diag_embed(x), lambda x: torch.diag_embed(x), [randn(2, 3)]),
+    ("diag_embed_offset_dims", lambda x: em.diag_embed(x, -1, 0, 2), lambda x: torch.diag_embed(x, -1, 0, 2),
+     [randn(2, 3)]),
+    ("diag_embed_above", lambda x: em.diag_embed(x, 2), lambda x: torch.diag_embed(x, 2), [randn(3)]),
+    ("combinations", lambda x: em.combinations(x, 2), lambda x: torch.combinations(x, 2), [randn(4)]),
+    ("combinations_replacement", lambda x: em.combinations(x, 3, with_replacement=True),
+     lambda x: torch.combinations(x, 3, with_replacement=True), [randn(3)]),
+    ("ravel", lambda x: em.ravel(x), lambda x: torch.ravel(x), [randn(2, 3)]),
+    ("concatenate_axis", lambda a, b: em.concatenate([a, b], axis=1), lambda a, b: torch.concatenate([a, b], axis=1),
+     [randn(2, 3), randn(2, 1)]),
+]
 test_against_torch, test_gradcheck, test_second_order_against_torch, test_gradgradcheck = fixed_tests(CASES)
 
 
@@ -165,3 +193,16 @@ def test_third_derivatives_match_torch(name):
     ours = _third_derivative(em, lambda t: THIRD_ORDER[name](em, t), em.tensor(x, requires_grad=True))
     theirs = _third_derivative(torch, lambda t: THIRD_ORDER[name](torch, t), torch.tensor(x, requires_grad=True))
     assert_close(ours, theirs)
+
+
+def test_new_layout_ops_refuse_bad_arguments():
+    with pytest.raises(IndexError, match="select"):
+        em.select(em.ones(2, 3), 1, 3)
+    with pytest.raises(RuntimeError, match="number of sections must be larger than 0"):
+        em.tensor_split(em.ones(4), 0)
+    with pytest.raises(RuntimeError, match="maximum size for tensor at dimension 0 is 3 but size is 4"):
+        em.ones(3).unfold(0, 4, 1)
+    with pytest.raises(RuntimeError, match="2 or fewer dimensions"):
+        em.block_diag(em.ones(1, 1, 1))
+    with pytest.raises(RuntimeError, match="expect a 1D vector"):
+        em.combinations(em.ones(2, 2))

@@ -132,6 +132,13 @@ CASES += [
     case("logit_eps", lambda p: em.logit(p, eps=0.1), lambda p: torch.logit(p, eps=0.1),
          fixed(np.array([0.02, 0.3, 0.6, 0.97]))),
     case("method_logit", method("logit"), None, uniform(0.05, 0.95)(3, 4)),
+    case("deg2rad", em.deg2rad, torch.deg2rad, randn(3, 4)),
+    case("rad2deg", em.rad2deg, torch.rad2deg, randn(3, 4)),
+    case("float_power", lambda x: em.float_power(x, 3), lambda x: torch.float_power(x, 3), randn(3, 4)),
+    case("float_power_tensor", em.float_power, torch.float_power, positive(3, 4), randn(4)),
+    case("copysign", em.copysign, torch.copysign, nonzero(3, 4), nonzero(4)),
+    case("negative_positive", lambda x: em.negative(em.positive(x)), lambda x: torch.negative(torch.positive(x)),
+         randn(3, 4)),
 ]
 
 (test_against_torch, test_float64_against_torch, test_gradcheck, test_second_order_against_torch,
@@ -363,3 +370,11 @@ def test_out_refuses_inputs_that_require_grad():
 def test_functions_are_top_level_and_graph_nodes_are_named():
     x = em.tensor([0.5], requires_grad=True)
     assert "Log1p" in repr(em.log1p(x)) and "Floor" in repr(em.floor(x)) and "Erf" in repr(x.erfc())
+
+
+def test_heaviside_signbit_and_sgn_match_torch():
+    x = np.array([-1.5, -0.0, 0.0, 2.0, np.nan], np.float32)
+    check_op(lambda t: em.heaviside(t, em.tensor(0.5)), lambda t: torch.heaviside(t, torch.tensor(0.5)), [x],
+             backward=False)
+    check_op(em.signbit, torch.signbit, [x], backward=False)
+    check_op(em.sgn, torch.sgn, [x], backward=False)

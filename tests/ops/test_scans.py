@@ -163,3 +163,24 @@ def test_third_derivatives_match_torch(name, zeros):
     ours = _third_derivative(em, lambda t: fn(em, t), em.tensor(x, requires_grad=True))
     theirs = _third_derivative(torch, lambda t: fn(torch, t), torch.tensor(x, requires_grad=True))
     assert_close(ours, theirs)
+
+
+# -- differences and running extremes ----------------------------------------------------------------
+def test_diff_matches_torch_with_prepend_append_and_order():
+    rng = np.random.default_rng(9)
+    x, before, after = rng.standard_normal((3, 5)), rng.standard_normal((3, 1)), rng.standard_normal((3, 2))
+    check_op(lambda t: em.diff(t), lambda t: torch.diff(t), [x])
+    check_op(lambda t: em.diff(t, n=2, dim=0), lambda t: torch.diff(t, n=2, dim=0), [x])
+    check_op(lambda t, p, a: t.diff(2, -1, p, a), lambda t, p, a: t.diff(2, -1, p, a), [x, before, after])
+    check_op(lambda t: em.diff(t > 0), lambda t: torch.diff(t > 0), [x], backward=False)  # booleans: XOR
+    assert em.autograd.gradcheck(lambda t: em.diff(t, n=3), [em.tensor(x, requires_grad=True)])
+
+
+@pytest.mark.parametrize("name", ["cummax", "cummin"])
+def test_running_extremes_match_torch_with_ties_and_nan(name):
+    x = np.array([[1.0, 3.0, 3.0, 2.0, 5.0, 5.0], [2.0, np.nan, 1.0, 4.0, 0.0, 7.0]])
+    check_op(lambda t: tuple(getattr(em, name)(t, 1)), lambda t: tuple(getattr(torch, name)(t, 1)), [x])
+    check_op(lambda t: tuple(getattr(t, name)(0)), lambda t: tuple(getattr(t, name)(0)), [x[:, :3]])
+    ints = np.array([3, 1, 4, 1, 5])
+    check_op(lambda t: tuple(getattr(em, name)(t, 0)), lambda t: tuple(getattr(torch, name)(t, 0)), [ints],
+             backward=False)

@@ -210,3 +210,66 @@ def test_picked_values_are_differentiable_to_third_order():
         return m.autograd.grad((h * h).sum(), [t])[0]
 
     assert_close(third(em, em.tensor(x, requires_grad=True)), third(torch, torch.tensor(x, requires_grad=True)))
+
+
+# -- searches in sorted sequences, quantiles, membership -------------------------------------------------
+SEQUENCE, VALUES = np.array([1.0, 3.0, 3.0, 5.0, 7.0]), np.array([[0.0, 3.0, 6.0], [7.0, 8.0, 3.5]])
+
+
+@pytest.mark.parametrize("right", [False, True])
+def test_searchsorted_and_bucketize_match_torch(right):
+    check_op(lambda s, v: em.searchsorted(s, v, right=right), lambda s, v: torch.searchsorted(s, v, right=right),
+             [SEQUENCE, VALUES], backward=False)
+    rows = np.sort(np.random.default_rng(1).standard_normal((2, 6)), axis=1)
+    check_op(lambda s, v: em.searchsorted(s, v, side="right" if right else "left"),
+             lambda s, v: torch.searchsorted(s, v, side="right" if right else "left"), [rows, rows[:, ::2] + 0.1],
+             backward=False)
+    check_op(lambda v, b: em.bucketize(v, b, right=right, out_int32=True),
+             lambda v, b: torch.bucketize(v, b, right=right, out_int32=True), [VALUES, SEQUENCE], backward=False)
+
+
+def test_searchsorted_with_sorter():
+    seq, sorter = np.array([5.0, 1.0, 3.0]), np.array([1, 2, 0])
+    check_op(lambda s, v, o: em.searchsorted(s, v, sorter=o), lambda s, v, o: torch.searchsorted(s, v, sorter=o),
+             [seq, np.array([2.0, 4.0, 6.0]), sorter], backward=False)
+
+
+QUANTILES = [
+    ("scalar_all", 0.3, None, False, "linear"),
+    ("scalar_dim", 0.5, 1, False, "linear"),
+    ("list_dim_keepdim", [0.1, 0.5, 0.9], 0, True, "linear"),
+    ("list_all_keepdim", [0.25, 1.0], None, True, "midpoint"),
+    ("lower", 0.4, 1, False, "lower"),
+    ("higher", 0.4, 1, False, "higher"),
+    ("nearest", 0.5, 1, False, "nearest"),
+]
+
+
+@pytest.mark.parametrize("name, q, dim, keepdim, how", QUANTILES, ids=[row[0] for row in QUANTILES])
+def test_quantile_matches_torch_with_gradients(name, q, dim, keepdim, how):
+    x = np.random.default_rng(2).standard_normal((4, 5))
+    check_op(lambda t: em.quantile(t, em.tensor(q, dtype=t.dtype) if isinstance(q, list) else q, dim, keepdim,
+                                   interpolation=how),
+             lambda t: torch.quantile(t, torch.tensor(q, dtype=t.dtype) if isinstance(q, list) else q, dim, keepdim,
+                                      interpolation=how), [x])
+    assert em.autograd.gradcheck(lambda t: em.quantile(t, q if not isinstance(q, list) else em.tensor(q), dim,
+                                                       keepdim, interpolation=how),
+                                 [em.tensor(x, requires_grad=True)])
+
+
+def test_quantile_refuses_bad_arguments():
+    with pytest.raises(RuntimeError, match="values in \\[0, 1\\]"):
+        em.quantile(em.ones(3), 1.5)
+    with pytest.raises(RuntimeError, match="float or double"):
+        em.quantile(em.tensor([1, 2]), 0.5)
+    with pytest.raises(ValueError, match="interpolation"):
+        em.quantile(em.ones(3), 0.5, interpolation="cubic")
+
+
+def test_msort_and_isin_match_torch():
+    x = np.random.default_rng(3).standard_normal((4, 3))
+    check_op(em.msort, torch.msort, [x])
+    check_op(lambda a, b: em.isin(a, b), lambda a, b: torch.isin(a, b), [np.array([1, 2, 3, 4]), np.array([2, 4])],
+             backward=False)
+    check_op(lambda a, b: em.isin(a, b, invert=True), lambda a, b: torch.isin(a, b, invert=True),
+             [np.array([[1, 5], [2, 2]]), np.array([2])], backward=False)

@@ -258,6 +258,36 @@ class MathMethods:
     def cumprod(self, dim, *, dtype=None):
         return ember.ops.cumprod(self, dim, dtype=dtype)
 
+    def cummax(self, dim):
+        return ember.ops.cummax(self, dim)
+
+    def cummin(self, dim):
+        return ember.ops.cummin(self, dim)
+
+    def diff(self, n=1, dim=-1, prepend=None, append=None):
+        return ember.ops.diff(self, n, dim, prepend, append)
+
+    def nansum(self, dim=None, keepdim=False, *, dtype=None):
+        return ember.ops.nansum(self, dim, keepdim, dtype=dtype)
+
+    def nanmean(self, dim=None, keepdim=False, *, dtype=None):
+        return ember.ops.nanmean(self, dim, keepdim, dtype=dtype)
+
+    def count_nonzero(self, dim=None):
+        return ember.ops.count_nonzero(self, dim)
+
+    def aminmax(self, *, dim=None, keepdim=False):
+        return ember.ops.aminmax(self, dim=dim, keepdim=keepdim)
+
+    def quantile(self, q, dim=None, keepdim=False, *, interpolation="linear"):
+        return ember.ops.quantile(self, q, dim, keepdim, interpolation=interpolation)
+
+    def msort(self):
+        return ember.ops.msort(self)
+
+    def kron(self, other):
+        return ember.ops.kron(self, other)
+
     def all(self, dim=None, keepdim=False):
         return ember.ops.all(self, dim, keepdim)
 

@@ -165,6 +165,19 @@ class OpMethods:
     def reshape(self, *shape):
         return ember.ops.reshape(self, shape_args(shape))
 
+    def select(self, dim, index):
+        return ember.ops.select(self, dim, index)
+
+    def take(self, index):
+        """The elements at ``index`` of this tensor flattened (``x.reshape(-1)[index]``)."""
+        return ember.ops.reshape(self, (-1,))[index]
+
+    def tensor_split(self, indices_or_sections, dim=0):
+        return ember.ops.tensor_split(self, indices_or_sections, dim)
+
+    def unfold(self, dimension, size, step):
+        return ember.ops.layout.unfold_windows(self, dimension, size, step)
+
     def view(self, *shape):
         """The same elements in a new shape (one size may be −1); ``view(dtype)`` reinterprets
         the bytes as another dtype (no gradient)."""

@@ -156,8 +156,7 @@ class Tensor(MathMethods, OpMethods, InplaceMethods):
 
     def data_ptr(self) -> int:
         """The address of the first element: equal for tensors that share memory from the same start."""
-        array = self.array
-        return int(array.data.ptr) if hasattr(array.data, "ptr") else int(array.__array_interface__["data"][0])
+        return _address(self.array)
 
     @property
     def is_leaf(self) -> bool:
@@ -204,6 +203,16 @@ class Tensor(MathMethods, OpMethods, InplaceMethods):
         """The step in elements between neighbours along each dim (or along ``dim``)."""
         strides = tuple(s // self.array.dtype.itemsize for s in self.array.strides)
         return strides if dim is None else strides[dim]
+
+    def storage_offset(self) -> int:
+        """Elements from the start of the memory this tensor views to its first element."""
+        base = self.array
+        while getattr(base, "base", None) is not None:
+            base = base.base
+        return (_address(self.array) - _address(base)) // self.array.dtype.itemsize
+
+    def is_floating_point(self) -> bool:
+        return dtypes.is_floating_dtype(self.dtype)
 
     def is_contiguous(self) -> bool:
         return bool(self.array.flags.c_contiguous)
@@ -537,6 +546,11 @@ class _HookHandle:
 
     def __exit__(self, *exc):
         self.remove()
+
+
+def _address(array) -> int:
+    """Where the first element of a NumPy or CuPy array lies in memory."""
+    return int(array.data.ptr) if hasattr(array.data, "ptr") else int(array.__array_interface__["data"][0])
 
 
 # -- printing options ------------------------------------------------------------------------

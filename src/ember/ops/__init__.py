@@ -14,7 +14,20 @@ from ember.ops.activation import (
     softplus,
     tanh,
 )
-from ember.ops.arithmetic import add, div, divide, mul, multiply, neg, pow, sub, subtract, true_divide
+from ember.ops.arithmetic import (
+    add,
+    div,
+    divide,
+    mul,
+    multiply,
+    neg,
+    negative,
+    positive,
+    pow,
+    sub,
+    subtract,
+    true_divide,
+)
 from ember.ops.broadcast import broadcast_to, expand, sum_to
 from ember.ops.conv import conv1d, conv2d, conv_transpose2d
 from ember.ops.dropout import dropout, dropout2d
@@ -64,27 +77,36 @@ from ember.ops.layout import (
     atleast_1d,
     atleast_2d,
     atleast_3d,
+    block_diag,
     broadcast_shapes,
     broadcast_tensors,
+    cartesian_prod,
     column_stack,
+    combinations,
     diag,
+    diag_embed,
     diagonal,
     dstack,
     flip,
     fliplr,
     flipud,
     hstack,
+    kron,
     meshgrid,
     moveaxis,
     movedim,
     narrow,
+    ravel,
     repeat_interleave,
     roll,
     rot90,
     row_stack,
+    select,
     swapaxes,
     swapdims,
     t,
+    take,
+    tensor_split,
     tile,
     trace,
     tril,
@@ -122,10 +144,13 @@ from ember.ops.pointwise import (
     clamp,
     clamp_max,
     clamp_min,
+    copysign,
+    deg2rad,
     erf,
     erfc,
     exp2,
     expm1,
+    float_power,
     hypot,
     lerp,
     log1p,
@@ -134,15 +159,33 @@ from ember.ops.pointwise import (
     logaddexp,
     logaddexp2,
     logit,
+    rad2deg,
     reciprocal,
     rsqrt,
     square,
     xlogy,
 )
 from ember.ops.pooling import adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d
-from ember.ops.products import addmm, baddbmm, bmm, cdist, dot, einsum, ger, mm, mv, norm, outer
+from ember.ops.products import addmm, baddbmm, bmm, cdist, dist, dot, einsum, ger, mm, mv, norm, outer, tensordot
 from ember.ops.recurrent import gru_layer, lstm_layer, rnn_layer
-from ember.ops.reduction import amax, amin, argmax, argmin, max, mean, min, std, sum, var
+from ember.ops.reduction import (
+    amax,
+    amin,
+    aminmax,
+    argmax,
+    argmin,
+    count_nonzero,
+    max,
+    mean,
+    min,
+    nanmean,
+    nansum,
+    std,
+    std_mean,
+    sum,
+    var,
+    var_mean,
+)
 from ember.ops.rounding import (
     allclose,
     bitwise_and,
@@ -156,6 +199,7 @@ from ember.ops.rounding import (
     floor_divide,
     fmod,
     frac,
+    heaviside,
     isclose,
     isinf,
     isneginf,
@@ -164,14 +208,17 @@ from ember.ops.rounding import (
     nan_to_num,
     remainder,
     round,
+    sgn,
     sign,
+    signbit,
     trunc,
 )
-from ember.ops.scans import all, any, cumprod, cumsum, prod
+from ember.ops.scans import all, any, cummax, cummin, cumprod, cumsum, diff, prod
 from ember.ops.shape import (
     cat,
     chunk,
     concat,
+    concatenate,
     flatten,
     getitem,
     index_select,
@@ -185,7 +232,22 @@ from ember.ops.shape import (
     transpose,
     unsqueeze,
 )
-from ember.ops.sorting import argsort, bincount, histc, kthvalue, median, mode, sort, topk, unique
+from ember.ops.sorting import (
+    argsort,
+    bincount,
+    bucketize,
+    histc,
+    isin,
+    kthvalue,
+    median,
+    mode,
+    msort,
+    quantile,
+    searchsorted,
+    sort,
+    topk,
+    unique,
+)
 from ember.ops.special import digamma, lgamma
 from ember.ops.trigonometric import (
     acos,
@@ -233,6 +295,11 @@ __all__ = [
     "cholesky", "cross", "det", "inverse", "logdet", "matrix_power", "slogdet",
     # special functions (ember.special has them under SciPy's names too)
     "digamma", "lgamma",
+    # more reductions, scans, searches and layouts
+    "aminmax", "block_diag", "bucketize", "cartesian_prod", "count_nonzero", "cummax", "cummin", "diff", "kron",
+    "msort", "nanmean", "nansum", "quantile", "searchsorted", "select", "std_mean", "tensor_split", "tensordot",
+    "var_mean", "combinations", "concatenate", "copysign", "deg2rad", "diag_embed", "dist", "float_power",
+    "heaviside", "isin", "negative", "positive", "rad2deg", "ravel", "sgn", "signbit", "take",
     # products
     "addmm", "baddbmm", "bmm", "cdist", "dot", "einsum", "ger", "mm", "mv", "norm", "outer",
     # scans

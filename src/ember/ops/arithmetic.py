@@ -69,6 +69,14 @@ def neg(x):
     return Neg()(x)
 
 
+negative = neg
+
+
+def positive(x):
+    """x itself (PyTorch's unary +)."""
+    return x
+
+
 def sub(x, y, *, alpha=1):
     """x − alpha·y, composed as x + (−alpha·y)."""
     x, y = promote(x, y)

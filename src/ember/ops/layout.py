@@ -15,7 +15,7 @@ from ember.autograd.tensor import Tensor, as_tensor
 from ember.backend import get_array_module as xp_of
 from ember.ops.broadcast import broadcast_to, normalize_axis
 from ember.ops.indexing import index_add
-from ember.ops.shape import concat, getitem, permute, reshape, stack, transpose
+from ember.ops.shape import concat, getitem, pad, permute, reshape, stack, transpose
 
 
 # -- triangles and diagonals ----------------------------------------------------------------
@@ -538,3 +538,173 @@ def meshgrid(*tensors, indexing=None):
     shape = tuple(sizes[axes.index(d)] for d in range(len(tensors)))
     return tuple(broadcast_to(reshape(t, tuple(n if d == a else 1 for d, n in enumerate(shape))), shape)
                  for t, a in zip(tensors, axes, strict=True))
+
+
+def cartesian_prod(*tensors):
+    """Every combination of the elements of the 1-D tensors, one per row (``itertools.product`` order);
+    a single tensor comes back as it is.
+
+    >>> em.cartesian_prod(em.tensor([1, 2]), em.tensor([3, 4]))
+    tensor([[1, 3],
+            [1, 4],
+            [2, 3],
+            [2, 4]])
+    """
+    tensors = _tensors(tensors)
+    if len(tensors) == 1:
+        return tensors[0]
+    return stack([reshape(grid, (-1,)) for grid in meshgrid(*tensors, indexing="ij")], dim=1)
+
+
+def block_diag(*tensors):
+    """The tensors (0-, 1- or 2-D) placed along the diagonal of one matrix, zeros elsewhere.
+
+    >>> em.block_diag(em.ones(1, 2), em.tensor([[3.0]]))
+    tensor([[1., 1., 0.],
+            [0., 0., 3.]])
+    """
+    blocks = [t.reshape(1, -1) if t.ndim < 2 else t for t in _tensors(tensors)]
+    if any(b.ndim != 2 for b in blocks):
+        raise RuntimeError("block_diag(): input tensors must have 2 or fewer dimensions")
+    width = sum(b.shape[1] for b in blocks)
+    rows, left = [], 0
+    for b in blocks:  # one padded row band per block (a loop over the arguments, not over elements)
+        xp = xp_of(b.array)
+        before = Tensor(xp.zeros((b.shape[0], left), b.dtype))
+        after = Tensor(xp.zeros((b.shape[0], width - left - b.shape[1]), b.dtype))
+        rows.append(concat([before, b, after], dim=1))
+        left += b.shape[1]
+    return concat(rows, dim=0)
+
+
+def select(input, dim, index):  # noqa: A002
+    """The slice at ``index`` along ``dim``, that dim removed: ``x.select(1, 0)`` is ``x[:, 0]``."""
+    x = as_tensor(input)
+    dim = normalize_axis(dim, x.ndim)
+    if not -x.shape[dim] <= index < x.shape[dim]:
+        raise IndexError(f"select(): index {index} out of range for tensor of size {x.shape} at dimension {dim}")
+    return getitem(x, (slice(None),) * dim + (index,))
+
+
+def tensor_split(input, indices_or_sections, dim=0):  # noqa: A002
+    """Views of x along ``dim``: into n parts as equal as can be (the first n mod size one longer), or cut
+    before each of the given indices (NumPy's ``array_split``).
+
+    >>> [p.tolist() for p in em.tensor_split(em.arange(5), 2)]
+    [[0, 1, 2], [3, 4]]
+    """
+    x = as_tensor(input)
+    dim = normalize_axis(dim, x.ndim)
+    size = x.shape[dim]
+    if isinstance(indices_or_sections, Tensor):
+        indices_or_sections = indices_or_sections.tolist()
+    if isinstance(indices_or_sections, int):
+        n = indices_or_sections
+        if n <= 0:
+            raise RuntimeError(f"tensor_split(): number of sections must be larger than 0, got {n}")
+        base, extra = divmod(size, n)
+        cuts = np.cumsum([base + (i < extra) for i in range(n)])[:-1].tolist()
+    else:
+        cuts = list(indices_or_sections)
+    bounds = [0, *cuts, size]
+    return tuple(getitem(x, (slice(None),) * dim + (slice(lo, max(lo, hi)),))
+                 for lo, hi in zip(bounds[:-1], bounds[1:], strict=True))
+
+
+def unfold_windows(input, dimension, size, step):  # noqa: A002
+    """``Tensor.unfold``: every window of ``size`` elements, ``step`` apart, along ``dimension``; the
+    windows index that dim and their elements a new last dim. Gathered with ``index_select``, so the
+    gradient adds back where windows overlap.
+
+    >>> em.arange(5.0).unfold(0, 2, 2)
+    tensor([[0., 1.],
+            [2., 3.]])
+    """
+    x = as_tensor(input)
+    dim = normalize_axis(dimension, x.ndim) if x.ndim else 0
+    length = x.shape[dim] if x.ndim else 1
+    if size > length or step <= 0:
+        raise RuntimeError(f"unfold(): maximum size for tensor at dimension {dim} is {length} but size is {size}"
+                           if size > length else f"unfold(): step is {step} but must be > 0")
+    xp = xp_of(x.array)
+    starts = xp.arange(0, length - size + 1, step)
+    index = (starts[:, None] + xp.arange(size)).reshape(-1)
+    picked = x.reshape(1) if x.ndim == 0 else x
+    windows = picked.index_select(dim, Tensor(index))  # (…, count·size, …)
+    shape = list(picked.shape)
+    shape[dim:dim + 1] = [len(starts), size]
+    return movedim(windows.reshape(*shape), dim + 1, -1)
+
+
+def kron(input, other):  # noqa: A002
+    """The Kronecker product: every element of a times the whole of b, laid out block by block
+    (a.shape · b.shape per dim). Composed as a broadcast product, so both get gradients.
+
+    >>> em.kron(em.eye(2), em.tensor([[1.0, 2.0]]))
+    tensor([[1., 2., 0., 0.],
+            [0., 0., 1., 2.]])
+    """
+    a, b = as_tensor(input), as_tensor(other)
+    n = max(a.ndim, b.ndim)
+    a, b = a.reshape(*(1,) * (n - a.ndim), *a.shape), b.reshape(*(1,) * (n - b.ndim), *b.shape)
+    interleaved_a = a.reshape(*[s for d in a.shape for s in (d, 1)])  # (a0, 1, a1, 1, …)
+    interleaved_b = b.reshape(*[s for d in b.shape for s in (1, d)])  # (1, b0, 1, b1, …)
+    return (interleaved_a * interleaved_b).reshape(*[p * q for p, q in zip(a.shape, b.shape, strict=True)])
+
+
+def diag_embed(input, offset=0, dim1=-2, dim2=-1):  # noqa: A002
+    """Matrices with the last dim of x on their diagonal ``offset`` (above the main one for offset > 0),
+    placed at dims ``dim1``, ``dim2`` of the result; zeros elsewhere. Composed as x times the identity,
+    padded to the offset, so the gradient is the diagonal read back.
+
+    >>> em.diag_embed(em.tensor([[1.0, 2.0]]))
+    tensor([[[1., 0.],
+             [0., 2.]]])
+    """
+    x = as_tensor(input)
+    n, k = x.shape[-1], abs(offset)
+    xp = xp_of(x.array)
+    square = x.unsqueeze(-1) * Tensor(xp.eye(n, dtype=x.dtype))  # (…, n, n), x on the diagonal
+    if k:
+        rows, cols = ((0, k), (k, 0)) if offset > 0 else ((k, 0), (0, k))  # shift the diagonal off the middle
+        square = _pad_last_two(square, rows, cols)
+    out_ndim = x.ndim + 1
+    d1, d2 = dim1 % out_ndim, dim2 % out_ndim
+    if d1 == d2:
+        raise RuntimeError(f"diag_embed(): diagonal dimensions cannot be identical {dim1}, {dim2}")
+    return movedim(square, (-2, -1), (d1, d2))
+
+
+def _pad_last_two(x, rows, cols):
+    """x with zero rows above/below and zero columns left/right of its last two dims."""
+    return pad(x, (cols[0], cols[1], rows[0], rows[1]))  # PyTorch's order: the last dim first
+
+
+def combinations(input, r=2, with_replacement=False):  # noqa: A002
+    """The length-r combinations of the elements of a 1-D tensor, one per row, in ``itertools`` order.
+
+    >>> em.combinations(em.tensor([1, 2, 3]))
+    tensor([[1, 2],
+            [1, 3],
+            [2, 3]])
+    """
+    import itertools  # noqa: PLC0415 - only this function needs it
+
+    x = as_tensor(input)
+    if x.ndim != 1:
+        raise RuntimeError(f"combinations(): expect a 1D vector, but got shape {x.shape}")
+    choose = itertools.combinations_with_replacement if with_replacement else itertools.combinations
+    index = np.array(list(choose(range(x.shape[0]), r)), dtype=np.int64).reshape(-1, r)
+    if index.size == 0:
+        return Tensor(xp_of(x.array).zeros((0, r) if r else (0,), x.dtype))
+    return x[Tensor(xp_of(x.array).asarray(index))]
+
+
+def take(input, index):  # noqa: A002
+    """The elements at ``index`` of x flattened: ``x.reshape(-1)[index]``."""
+    return reshape(as_tensor(input), (-1,))[index]
+
+
+def ravel(input):  # noqa: A002
+    """x flattened to 1-D."""
+    return reshape(as_tensor(input), (-1,))

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ember.autograd.function import Function
 from ember.autograd.tensor import DEFAULT_DTYPE, Tensor, as_tensor
 from ember.backend import get_array_module as xp_of
@@ -407,3 +409,37 @@ def logit(input, eps=None, *, out=None):
     if eps is not None:
         p = clip(p, eps, 1 - eps)
     return write_out(sub(log(p), log1p(neg(p))), out)
+
+
+def deg2rad(input, *, out=None):
+    """Degrees to radians: x·π/180.
+
+    >>> em.deg2rad(em.tensor([180.0]))
+    tensor([3.1415927])
+    """
+    return write_out(mul(floating(input), math.pi / 180), out)
+
+
+def rad2deg(input, *, out=None):
+    """Radians to degrees: x·180/π."""
+    return write_out(mul(floating(input), 180 / math.pi), out)
+
+
+def float_power(input, exponent, *, out=None):
+    """x^y computed in float64 (complex128 for complex operands), as PyTorch's ``float_power``."""
+    x = as_tensor(input)
+    wide = np.complex128 if x.dtype.kind == "c" else np.float64
+    base = x.to(wide)
+    power = exponent.to(wide) if isinstance(exponent, Tensor) else float(exponent)
+    return write_out(base ** power, out)
+
+
+def copysign(input, other, *, out=None):
+    """|x| with the sign of y (−0.0 counts as negative); ∂/∂x = sign(x)·sign(y).
+
+    >>> em.copysign(em.tensor([1.0, -2.0]), -1.0)
+    tensor([-1., -2.])
+    """
+    x, y = floating_pair(input, other)
+    negative = Tensor(xp_of(y.array).signbit(y.array))
+    return write_out(where(negative, neg(abs(x)), abs(x)), out)

@@ -434,3 +434,36 @@ def bilinear(input1, input2, weight, bias=None):
     if bias is not None:
         y = y + bias
     return y.reshape(*lead, out)
+
+
+def tensordot(a, b, dims=2):
+    """Σ over paired dims of a and b: the last ``dims`` of a with the first ``dims`` of b, or the dims
+    listed in ``dims = (dims_a, dims_b)``; the free dims of a then of b remain. Composed as one matmul
+    of the two operands reshaped to matrices.
+
+    >>> em.tensordot(em.ones(2, 3), em.ones(3, 4), dims=1).shape
+    (2, 4)
+    """
+    a, b = as_tensor(a), as_tensor(b)
+    if isinstance(dims, Tensor):
+        dims = dims.tolist()
+    if isinstance(dims, int):
+        if dims < 0:
+            raise RuntimeError(f"tensordot expects dims >= 0, but got dims={dims}")
+        dims_a, dims_b = list(range(a.ndim - dims, a.ndim)), list(range(dims))
+    else:
+        dims_a, dims_b = ([d] if isinstance(d, int) else list(d) for d in dims)
+    dims_a, dims_b = [d % a.ndim for d in dims_a], [d % b.ndim for d in dims_b]
+    if len(dims_a) != len(dims_b) or any(a.shape[i] != b.shape[j] for i, j in zip(dims_a, dims_b, strict=True)):
+        raise RuntimeError(f"tensordot: contracted dims {dims_a} of {a.shape} and {dims_b} of {b.shape} do not match")
+    free_a = [d for d in range(a.ndim) if d not in dims_a]
+    free_b = [d for d in range(b.ndim) if d not in dims_b]
+    inner = math.prod(a.shape[d] for d in dims_a)
+    left = reshape(a.permute(*free_a, *dims_a), (-1, inner))
+    right = reshape(b.permute(*dims_b, *free_b), (inner, -1))
+    return reshape(matmul(left, right), tuple(a.shape[d] for d in free_a) + tuple(b.shape[d] for d in free_b))
+
+
+def dist(input, other, p=2):
+    """‖x − y‖_p over all elements (broadcasting), as PyTorch's ``dist``."""
+    return norm(as_tensor(input) - as_tensor(other, like=as_tensor(input)), p)

@@ -9,7 +9,7 @@ from ember.autograd.tensor import Tensor, as_tensor
 from ember.backend import get_array_module as xp_of
 from ember.ops.arithmetic import mul
 from ember.ops.broadcast import broadcast_to, drop_reduced_axes, keep_reduced_axes, kept_shape, normalize_axis
-from ember.ops.elementwise import cast, maximum, minimum, sqrt
+from ember.ops.elementwise import cast, isnan, logical_not, maximum, minimum, sqrt, where
 from ember.ops.indexing import scatter_add
 
 
@@ -31,6 +31,11 @@ class Sum(Function):
         return broadcast_to(gy.reshape(kept_shape(self.x_shape, self.axis)), self.x_shape)
 
 
+def torch_spelling(axis, keepdims, dim, keepdim):
+    """(axis, keepdims), PyTorch's ``dim``/``keepdim`` keywords winning where given."""
+    return (axis if dim is None else dim), (keepdims if keepdim is None else keepdim)
+
+
 def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):  # noqa: A001 - NumPy's, PyTorch's
     """Σ x over ``axis`` (int or tuple; all elements when None); PyTorch's ``dim``/``keepdim`` spell
     the same, and ``dtype`` casts x first (so the sum runs in that dtype).
@@ -39,7 +44,7 @@ def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):  #
     tensor([3., 3.])
     """
     x = as_tensor(x) if dtype is None else cast(x, dtype)
-    axis, keepdims = (axis if dim is None else dim), (keepdims if keepdim is None else keepdim)
+    axis, keepdims = torch_spelling(axis, keepdims, dim, keepdim)
     return Sum(normalize_axis(axis, x.ndim), keepdims)(x)
 
 
@@ -57,7 +62,7 @@ def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):
     tensor([2.])
     """
     x = as_tensor(x) if dtype is None else cast(x, dtype)
-    axis, keepdims = (axis if dim is None else dim), (keepdims if keepdim is None else keepdim)
+    axis, keepdims = torch_spelling(axis, keepdims, dim, keepdim)
     axis = normalize_axis(axis, x.ndim)
     n = _count(x.shape, axis)
     return mul(sum(x, axis, keepdims), 1.0 / n if n else float("nan"))
@@ -155,7 +160,7 @@ def _extreme(x, axis, keepdims, split, along_dim):
     return ValuesIndices(values, Tensor(fn.indices.astype("int64", copy=False)))
 
 
-def max(x, axis=None, keepdims=False):  # noqa: A001
+def max(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001
     """The largest element over ``axis``, as PyTorch's ``max``: over all elements (or a tuple of
     axes) a tensor, tied maxima sharing the gradient; along one dim ``(values, indices)``, the
     gradient going to the index returned (the first maximum). ``max(x, other)`` is ``maximum``.
@@ -165,13 +170,15 @@ def max(x, axis=None, keepdims=False):  # noqa: A001
     """
     if isinstance(axis, Tensor):
         return maximum(x, axis)
+    axis, keepdims = torch_spelling(axis, keepdims, dim, keepdim)
     return _extreme(x, axis, keepdims, Max, MaxAlongDim)
 
 
-def min(x, axis=None, keepdims=False):  # noqa: A001
+def min(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001
     """The smallest element over ``axis``: a tensor, or ``(values, indices)`` along one dim (see ``max``)."""
     if isinstance(axis, Tensor):
         return minimum(x, axis)
+    axis, keepdims = torch_spelling(axis, keepdims, dim, keepdim)
     return _extreme(x, axis, keepdims, Min, MinAlongDim)
 
 
@@ -179,7 +186,7 @@ def amax(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """The largest element over ``axis`` (int or tuple; ``dim``/``keepdim`` as in ``sum``), tied maxima
     sharing the gradient equally."""
     x = as_tensor(x)
-    axis, keepdims = (axis if dim is None else dim), (keepdims if keepdim is None else keepdim)
+    axis, keepdims = torch_spelling(axis, keepdims, dim, keepdim)
     return Max(normalize_axis(axis, x.ndim), keepdims)(x)
 
 
@@ -187,12 +194,15 @@ def amin(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """The smallest element over ``axis`` (``dim``/``keepdim`` as in ``sum``), tied minima sharing the
     gradient equally."""
     x = as_tensor(x)
-    axis, keepdims = (axis if dim is None else dim), (keepdims if keepdim is None else keepdim)
+    axis, keepdims = torch_spelling(axis, keepdims, dim, keepdim)
     return Min(normalize_axis(axis, x.ndim), keepdims)(x)
 
 
-def var(x, axis=None, keepdims=False, unbiased=True, correction=None):
-    """Σ(x − x̄)² / (n − correction); PyTorch's default is the unbiased estimate (correction 1)."""
+def var(x, axis=None, keepdims=False, unbiased=True, correction=None, *, dim=None, keepdim=None):
+    """Σ(x − x̄)² / (n − correction) over ``axis`` (``dim``/``keepdim`` as in ``sum``); PyTorch's default
+    is the unbiased estimate (correction 1)."""
+    x = as_tensor(x)
+    axis, keepdims = torch_spelling(axis, keepdims, dim, keepdim)
     axis = normalize_axis(axis, x.ndim)
     correction = (1 if unbiased else 0) if correction is None else correction
     n = _count(x.shape, axis)
@@ -201,19 +211,22 @@ def var(x, axis=None, keepdims=False, unbiased=True, correction=None):
     return mul(sum(centred * centred, axis, keepdims), 1.0 / dof if dof > 0 else float("nan"))
 
 
-def std(x, axis=None, keepdims=False, unbiased=True, correction=None):
-    """√var."""
-    return sqrt(var(x, axis, keepdims, unbiased, correction))
+def std(x, axis=None, keepdims=False, unbiased=True, correction=None, *, dim=None, keepdim=None):
+    """√var (the same arguments)."""
+    return sqrt(var(x, axis, keepdims, unbiased, correction, dim=dim, keepdim=keepdim))
 
 
-def argmax(x, axis=None, keepdims=False):
-    """Index of the largest element (no gradient); over the flattened tensor when axis is None."""
-    return Tensor(_arg(x.array, "argmax", axis, keepdims))
+def argmax(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Index of the largest element (no gradient); over the flattened tensor when axis is None
+    (``dim``/``keepdim`` as in ``sum``)."""
+    axis, keepdims = torch_spelling(axis, keepdims, dim, keepdim)
+    return Tensor(_arg(as_tensor(x).array, "argmax", axis, keepdims))
 
 
-def argmin(x, axis=None, keepdims=False):
-    """Index of the smallest element (no gradient)."""
-    return Tensor(_arg(x.array, "argmin", axis, keepdims))
+def argmin(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Index of the smallest element (no gradient; ``dim``/``keepdim`` as in ``sum``)."""
+    axis, keepdims = torch_spelling(axis, keepdims, dim, keepdim)
+    return Tensor(_arg(as_tensor(x).array, "argmin", axis, keepdims))
 
 
 def _arg(a, name, axis, keepdims):
@@ -221,3 +234,44 @@ def _arg(a, name, axis, keepdims):
     if keepdims:
         out = xp_of(out).expand_dims(out, axis) if axis is not None else out.reshape([1] * a.ndim)
     return out.astype("int64")
+
+
+def std_mean(x, dim=None, *, correction=None, unbiased=True, keepdim=False):
+    """(std, mean) over ``dim``, as PyTorch's ``std_mean``."""
+    return std(x, dim, keepdim, unbiased, correction), mean(x, dim, keepdim)
+
+
+def var_mean(x, dim=None, *, correction=None, unbiased=True, keepdim=False):
+    """(var, mean) over ``dim``, as PyTorch's ``var_mean``."""
+    return var(x, dim, keepdim, unbiased, correction), mean(x, dim, keepdim)
+
+
+class MinMax(NamedTuple):
+    """What ``aminmax`` returns: PyTorch's ``torch.return_types.aminmax``."""
+
+    min: Tensor
+    max: Tensor
+
+
+def aminmax(x, *, dim=None, keepdim=False):
+    """(min, max) over ``dim`` (all elements when None), as ``amin`` and ``amax``."""
+    return MinMax(amin(x, dim, keepdim), amax(x, dim, keepdim))
+
+
+def nansum(x, dim=None, keepdim=False, *, dtype=None):
+    """Σ x over ``dim``, NaNs counted as 0 (their gradient is 0)."""
+    x = as_tensor(x)
+    return sum(where(isnan(x), 0.0, x), dim, keepdim, dtype=dtype)
+
+
+def nanmean(x, dim=None, keepdim=False, *, dtype=None):
+    """The mean over ``dim`` of the elements that are not NaN (NaN where all are)."""
+    x = as_tensor(x)
+    present = logical_not(isnan(x))
+    return nansum(x, dim, keepdim, dtype=dtype) / sum(present, dim, keepdim).to(dtype or x.dtype)
+
+
+def count_nonzero(x, dim=None):
+    """How many elements are not 0 over ``dim`` (all when None); int64, no gradient."""
+    x = as_tensor(x)
+    return sum(Tensor(x.array != 0), dim)

@@ -206,6 +206,27 @@ def floor_divide(input, other, *, out=None):
     return write_out(rounded_div(input, other, "floor"), out)
 
 
+def heaviside(input, values, *, out=None):
+    """The step function: 0 below 0 (and at NaN), 1 above, ``values`` at 0 (no gradient, as PyTorch).
+
+    >>> em.heaviside(em.tensor([-1.5, 0.0, 2.0]), em.tensor(0.5))
+    tensor([0. , 0.5, 1. ])
+    """
+    x, v = promote(input, values)
+    xp = xp_of(x.array)
+    step = xp.where(x.array == 0, v.array, x.array > 0)  # NaN counts as not above 0, as PyTorch's
+    return write_out(Tensor(step.astype(xp.result_type(x.array, v.array))), out)
+
+
+def signbit(input, *, out=None):
+    """True where the sign bit is set (negative numbers and −0.0; no gradient)."""
+    x = as_tensor(input)
+    return write_out(Tensor(xp_of(x.array).signbit(x.array)), out)
+
+
+sgn = sign  # the sign of a real tensor (PyTorch's sgn extends it to complex numbers)
+
+
 # -- NaN and infinity ---------------------------------------------------------------------------------
 def _predicate(input, fn, out):
     return write_out(Tensor(fn(as_tensor(input).array)), out)

@@ -18,6 +18,7 @@ from ember.ops.broadcast import broadcast_to, keep_reduced_axes, kept_shape, nor
 from ember.ops.elementwise import cast
 from ember.ops.layout import flip, movedim
 from ember.ops.pointwise import write_out
+from ember.ops.reduction import ValuesIndices
 from ember.ops.shape import concat, reshape, unsqueeze
 
 
@@ -224,3 +225,55 @@ def any(input, dim=None, keepdim=False, *, out=None):  # noqa: A001 - PyTorch's 
     tensor([ True, False])
     """
     return _logical_reduce("any", input, dim, keepdim, out)
+
+
+def diff(input, n=1, dim=-1, prepend=None, append=None):  # noqa: A002
+    """The n-th forward difference along ``dim``: x[i+1] − x[i], n times, after ``prepend`` and
+    ``append`` are joined on (booleans give their XOR, as PyTorch).
+
+    >>> em.diff(em.tensor([1.0, 4.0, 9.0, 16.0]))
+    tensor([3., 5., 7.])
+    """
+    x = as_tensor(input)
+    dim = normalize_axis(dim, x.ndim)
+    parts = [as_tensor(p, like=x) for p in (prepend, x, append) if p is not None]
+    x = concat(parts, dim=dim) if len(parts) > 1 else x
+    for _ in range(n):
+        if x.shape[dim] == 0:
+            break
+        head = x.narrow(dim, 1, x.shape[dim] - 1)
+        tail = x.narrow(dim, 0, x.shape[dim] - 1)
+        x = head ^ tail if x.dtype == np.bool_ else head - tail
+    return x
+
+
+def _cumulative_extreme(input, dim, ufunc):
+    """(values, indices) of the running max or min along ``dim``; the index is the latest position that
+    reached the running value (PyTorch's rule for ties), and the values are gathered from there so that
+    the gradient goes to that element."""
+    x = as_tensor(input)
+    if x.ndim == 0:
+        return ValuesIndices(x * 1, Tensor(np.zeros((), np.int64)))
+    dim = normalize_axis(dim, x.ndim)
+    xp = xp_of(x.array)
+    running = getattr(xp, ufunc).accumulate(x.array, axis=dim)
+    positions = xp.arange(x.shape[dim]).reshape([-1 if d == dim else 1 for d in range(x.ndim)])
+    reached = xp.where(x.array == running, positions, 0)
+    if x.dtype.kind == "f":  # NaN: the running value stays NaN from the first one, as PyTorch's
+        reached = xp.where(xp.isnan(x.array), positions, reached)
+    index = xp.maximum.accumulate(reached, axis=dim)
+    return ValuesIndices(x.gather(dim, Tensor(index)), Tensor(index.astype(np.int64)))
+
+
+def cummax(input, dim):  # noqa: A002
+    """(values, indices): the running maximum along ``dim`` and where it was reached.
+
+    >>> em.cummax(em.tensor([1.0, 3.0, 2.0, 5.0]), 0).values
+    tensor([1., 3., 3., 5.])
+    """
+    return _cumulative_extreme(input, dim, "maximum")
+
+
+def cummin(input, dim):  # noqa: A002
+    """(values, indices): the running minimum along ``dim`` and where it was reached."""
+    return _cumulative_extreme(input, dim, "minimum")

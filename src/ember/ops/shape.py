@@ -108,19 +108,21 @@ class Concat(Function):
         return gxs if isinstance(gxs, tuple) else (gxs,)
 
 
-def concat(tensors, dim=0):
-    """Join tensors along an existing dimension (``cat`` in PyTorch)."""
+def concat(tensors, dim=0, *, axis=None):
+    """Join tensors along an existing dimension (``cat`` in PyTorch; ``axis`` is NumPy's name for ``dim``)."""
+    dim = dim if axis is None else axis
     tensors = list(tensors)
     if not tensors:
         raise ValueError("concat: expected a non-empty sequence of tensors")
     return Concat(normalize_axis(dim, tensors[0].ndim))(*tensors)
 
 
-cat = concat
+cat = concatenate = concat
 
 
-def stack(tensors, dim=0):
-    """Join tensors of one shape along a new dimension."""
+def stack(tensors, dim=0, *, axis=None):
+    """Join tensors of one shape along a new dimension (``axis``: NumPy's name for ``dim``)."""
+    dim = dim if axis is None else axis
     tensors = list(tensors)
     shapes = {tuple(t.shape) for t in tensors}
     if len(shapes) > 1:

@@ -280,3 +280,104 @@ def histc(input, bins=100, min=0, max=0):  # noqa: A002
     inside = a[(a >= lo) & (a <= hi)].astype(np.float64)
     index = xp.minimum(((inside - lo) * bins / (hi - lo)).astype(np.int64), bins - 1)
     return Tensor(xp.bincount(index, minlength=bins).astype(a.dtype))
+
+
+# -- sorted sequences and quantiles ----------------------------------------------------------------
+def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None, sorter=None):  # noqa: A002
+    """For each value, the index where it would go in ``sorted_sequence`` to keep it sorted: the first
+    such place, or with ``right`` (``side='right'``) the last. A 1-D sequence serves every value; an
+    N-D one is searched row by row against the matching row of ``input`` (no gradient).
+
+    >>> em.searchsorted(em.tensor([1, 3, 5, 7]), em.tensor([3, 6]))
+    tensor([1, 3])
+    """
+    seq, values = as_tensor(sorted_sequence).array, as_tensor(input).array
+    xp = xp_of(seq)
+    right = right or side == "right"
+    if sorter is not None:
+        seq = xp.take_along_axis(seq, as_tensor(sorter).array, axis=-1)
+    if seq.ndim == 1:
+        index = xp.searchsorted(seq, values, side="right" if right else "left")
+    else:
+        if seq.shape[:-1] != values.shape[:-1]:
+            raise RuntimeError(f"searchsorted(): boundaries {seq.shape} and input {values.shape} must have the "
+                               "same leading dims")
+        # below the value (or not above it, with right): count per row, as a vectorised search
+        below = seq[..., None, :] <= values[..., :, None] if right else seq[..., None, :] < values[..., :, None]
+        index = below.sum(axis=-1)
+    return Tensor(index.astype(np.int32 if out_int32 else np.int64))
+
+
+def bucketize(input, boundaries, *, out_int32=False, right=False):  # noqa: A002
+    """The bucket of each value among the sorted 1-D ``boundaries`` (``searchsorted`` with the arguments
+    the other way round): i with boundaries[i−1] < x ≤ boundaries[i], or ≤ / < with ``right``.
+
+    >>> em.bucketize(em.tensor([0.5, 3.0, 9.0]), em.tensor([1.0, 3.0, 5.0]))
+    tensor([0, 1, 3])
+    """
+    if as_tensor(boundaries).ndim != 1:
+        raise RuntimeError(f"bucketize(): boundaries must be 1-D, got shape {as_tensor(boundaries).shape}")
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right)
+
+
+def msort(input):  # noqa: A002
+    """The values sorted along dim 0."""
+    return sort(input, 0).values
+
+
+def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):  # noqa: A002
+    """The q-quantiles of x along ``dim`` (all elements when None), q a number or a 1-D tensor in [0, 1]
+    (its dim comes first in the result). Between the sorted values at ⌊q(n−1)⌋ and ⌈q(n−1)⌉ the
+    ``interpolation`` is 'linear', 'lower', 'higher', 'nearest' or 'midpoint'; the gradient flows to
+    the values read.
+
+    >>> em.quantile(em.tensor([1.0, 2.0, 3.0, 4.0]), 0.5)
+    tensor(2.5)
+    """
+    x = as_tensor(input)
+    if x.dtype.kind not in "f":
+        raise RuntimeError(f"quantile() input tensor must be either float or double dtype, got {x.dtype}")
+    if interpolation not in ("linear", "lower", "higher", "nearest", "midpoint"):
+        raise ValueError(f"quantile() interpolation must be one of linear, lower, higher, midpoint or nearest. "
+                         f"Got {interpolation}")
+    q_array = np.asarray(q.tolist() if isinstance(q, Tensor) else q, dtype=np.float64)
+    if q_array.ndim > 1 or ((q_array < 0) | (q_array > 1)).any():
+        raise RuntimeError(f"quantile() q must be a scalar or 1-D tensor with values in [0, 1], got {q}")
+    if dim is None:
+        x, dim, flat = x.reshape(-1), 0, True
+    else:
+        dim, flat = normalize_axis(dim, x.ndim), False
+    values = sort(x, dim).values
+    position = q_array.reshape(-1) * (x.shape[dim] - 1)
+    lower, upper = np.floor(position).astype(np.int64), np.ceil(position).astype(np.int64)
+    if interpolation == "lower":
+        upper = lower
+    elif interpolation == "higher":
+        lower = upper
+    elif interpolation == "nearest":  # halves to even, as PyTorch (round)
+        lower = upper = np.round(position).astype(np.int64)
+    weight = {"linear": position - lower, "midpoint": np.where(upper > lower, 0.5, 0.0)}.get(interpolation,
+                                                                                        np.zeros_like(position))
+    xp = xp_of(x.array)
+    low, high = (values.index_select(dim, Tensor(xp.asarray(i))) for i in (lower, upper))
+    shape = [1] * x.ndim
+    shape[dim] = -1
+    result = low + (high - low) * Tensor(xp.asarray(weight.reshape(shape), dtype=x.dtype))  # (…, len(q), …)
+    result = result.movedim(dim, 0)  # the q dim first
+    if keepdim:
+        result = result.unsqueeze(dim + 1) if not flat else result.reshape(-1, *(1,) * len(as_tensor(input).shape))
+    if q_array.ndim == 0:
+        result = result.squeeze(0)
+    return result
+
+
+
+def isin(elements, test_elements, *, assume_unique=False, invert=False):
+    """True where an element of ``elements`` occurs in ``test_elements`` (False with ``invert``; no gradient).
+
+    >>> em.isin(em.tensor([1, 2, 3]), em.tensor([2, 5]))
+    tensor([False,  True, False])
+    """
+    x = as_tensor(elements)
+    test = as_tensor(test_elements, like=x).array
+    return Tensor(xp_of(x.array).isin(x.array, test, assume_unique=assume_unique, invert=invert))

@@ -1,4 +1,5 @@
-"""Gradient and parameter utilities: gradient clipping, flat parameter vectors, L1/L2 penalties; ``rnn``.
+"""Gradient and parameter utilities: gradient clipping, flat parameter vectors, L1/L2 penalties, weight and
+spectral normalisation; ``rnn``.
 
 ``clip_grad_norm_`` and friends follow ``torch.nn.utils``: they act on the ``.grad`` of each
 parameter after ``backward()`` and before the optimiser's ``step()``. ``nn.utils.rnn`` holds
@@ -11,10 +12,12 @@ from ember.autograd.grad_mode import no_grad
 from ember.autograd.tensor import Tensor
 from ember.backend import get_array_module
 from ember.nn.utils import rnn, stateless
+from ember.nn.utils.weight_norm import remove_spectral_norm, remove_weight_norm, spectral_norm, weight_norm
 
 __all__ = [
     "clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm",
     "parameters_to_vector", "vector_to_parameters", "l1_penalty", "l2_penalty", "rnn", "stateless",
+    "weight_norm", "remove_weight_norm", "spectral_norm", "remove_spectral_norm",
 ]
 
 
