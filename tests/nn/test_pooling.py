@@ -183,3 +183,37 @@ def test_bad_arguments_name_the_layer(build, message):
 def test_bad_inputs_name_the_layer_and_the_shape(layer, shape, message):
     with pytest.raises(ValueError, match=message):
         layer(em.randn(*shape))
+
+
+# -- unpooling --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kernel, stride, padding, shape, size", [
+    (2, None, 0, (2, 3, 8, 8), None), ((3, 2), (2, 2), (1, 0), (1, 2, 7, 6), None), (2, 2, 0, (1, 1, 9, 9), (9, 9)),
+])
+def test_max_unpool2d_matches_torch_with_gradients(kernel, stride, padding, shape, size):
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    ty, ti = TF.max_pool2d(torch.tensor(x), kernel, stride, padding, return_indices=True)
+    ours_in = em.tensor(ty.numpy(), requires_grad=True)
+    theirs_in = ty.detach().requires_grad_()
+    ours = em.nn.MaxUnpool2d(kernel, stride, padding)(ours_in, em.tensor(ti.numpy()), output_size=size)
+    theirs = tnn.MaxUnpool2d(kernel, stride, padding)(theirs_in, ti, output_size=size)
+    assert_close(ours, theirs)
+    w = np.random.default_rng(1).standard_normal(theirs.shape).astype(np.float32)
+    (ours * em.tensor(w)).sum().backward()
+    (theirs * torch.tensor(w)).sum().backward()
+    assert_close(ours_in.grad, theirs_in.grad)
+
+
+def test_max_unpool1d_and_the_pool_round_trip():
+    x = np.random.default_rng(2).standard_normal((2, 3, 10)).astype(np.float32)
+    y, i = em.nn.functional.max_pool1d(em.tensor(x), 2, return_indices=True)
+    ty, ti = TF.max_pool1d(torch.tensor(x), 2, return_indices=True)
+    assert_close(em.nn.functional.max_unpool1d(y, i, 2), TF.max_unpool1d(ty, ti, 2))
+    assert em.nn.MaxUnpool1d(2)(y, i).shape == (2, 3, 10)
+
+
+def test_max_unpool_refuses_bad_indices():
+    y = em.ones(1, 1, 2, 2)
+    with pytest.raises(ValueError, match="invalid max index"):
+        em.nn.functional.max_unpool2d(y, em.full((1, 1, 2, 2), 16, dtype=em.int64), 2)
+    with pytest.raises(ValueError, match="must have the input's shape"):
+        em.nn.functional.max_unpool2d(y, em.zeros(1, 1, 2, dtype=em.int64), 2)

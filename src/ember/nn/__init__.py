@@ -144,6 +144,8 @@ from ember.nn.pooling import (
     MaxPool1d,
     MaxPool2d,
     MaxPool3d,
+    MaxUnpool1d,
+    MaxUnpool2d,
     SpatialPyramidPooling,
 )
 from ember.nn.positional import LearnedPositionalEmbedding, SinusoidalPositionalEncoding
@@ -161,7 +163,8 @@ __all__ = [
     "RNN", "LSTM", "GRU", "JordanRNN", "RNNCell", "LSTMCell", "GRUCell",
     "Embedding", "DotProductAttention", "ScaledDotProductAttention", "CosineAttention", "GeneralAttention",
     "BilinearAttention", "AdditiveAttention", "BahdanauAttention", "MultiheadAttention",
-    "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
+    "MaxPool1d", "MaxPool2d", "MaxUnpool1d", "MaxUnpool2d",
+    "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
     "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "GlobalAvgPool2d", "GlobalMaxPool2d", "SpatialPyramidPooling",
     "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d", "LayerNorm", "GroupNorm",
     "functional", "init", "utils",

@@ -62,7 +62,7 @@ from ember.ops.dropout import alpha_dropout as _alpha_dropout
 from ember.ops.dropout import feature_dropout as _feature_dropout
 from ember.ops.embedding import embedding_bag  # noqa: F401 - PyTorch's signature
 from ember.ops.loss import cosine_similarity, gaussian_nll_loss  # noqa: F401 - PyTorch's signatures
-from ember.ops.max_pooling import max_pool3d  # noqa: F401 - PyTorch's signature
+from ember.ops.max_pooling import max_pool3d, max_unpool1d, max_unpool2d  # noqa: F401 - PyTorch's signatures
 from ember.ops.normalization import local_response_norm, rms_norm  # noqa: F401 - PyTorch's signatures
 from ember.ops.padding import pad as _pad
 from ember.ops.pooling import adaptive_avg_pool3d, avg_pool3d  # noqa: F401 - PyTorch's signatures
@@ -88,7 +88,8 @@ __all__ = [
     "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "triplet_margin_loss", "contrastive_loss", "pairwise_distance", "normalize",
     "one_hot", "pad",
-    "conv3d", "conv_transpose1d", "fold", "unfold", "max_pool3d", "avg_pool3d", "adaptive_avg_pool3d",
+    "conv3d", "conv_transpose1d", "fold", "unfold", "max_pool3d", "max_unpool1d", "max_unpool2d",
+    "avg_pool3d", "adaptive_avg_pool3d",
     "interpolate", "pixel_shuffle", "pixel_unshuffle",
     "grid_sample", "affine_grid",
 ]

@@ -76,6 +76,39 @@ class MaxPool1d(_MaxPoolNd):
     _dims = 1
 
 
+class _MaxUnpoolNd(_Pool):
+    _dims = 2
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size, self.padding = kernel_size, padding
+        self.stride = stride if stride is not None else kernel_size
+
+    def forward(self, input, indices, output_size=None):
+        op = {1: F.max_unpool1d, 2: F.max_unpool2d}[self._dims]
+        return self._pool(op, input, indices, self.kernel_size, self.stride, self.padding, output_size)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool2d(_MaxUnpoolNd):
+    """The partial inverse of ``MaxPool2d``: ``unpool(y, indices)`` puts each maximum back where it was
+    found (``MaxPool2d(..., return_indices=True)``), zeros elsewhere (SegNet's decoder).
+
+    >>> pool, unpool = nn.MaxPool2d(2, return_indices=True), nn.MaxUnpool2d(2)
+    >>> y, indices = pool(em.randn(1, 3, 8, 8))
+    >>> unpool(y, indices).shape
+    (1, 3, 8, 8)
+    """
+
+
+class MaxUnpool1d(_MaxUnpoolNd):
+    """The partial inverse of ``MaxPool1d`` over (N, C, L)."""
+
+    _dims = 1
+
+
 class MaxPool3d(_MaxPoolNd):
     """3-D max pooling over (N, C, D, H, W) or (C, D, H, W): MaxPool2d's arguments as ints or triples.
 

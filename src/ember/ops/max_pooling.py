@@ -23,7 +23,7 @@ import numpy as np
 from ember.autograd.function import Function
 from ember.autograd.tensor import Tensor
 from ember.backend import get_array_module as xp_of
-from ember.ops.conv import pad_plane
+from ember.ops.conv import ntuple, pad_plane
 from ember.ops.conv3d import crop_spatial, offsets, pad_spatial, windows
 from ember.ops.pool_geometry import (
     LOOP_MAX_OFFSETS,
@@ -355,3 +355,64 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     if not return_indices:
         return unbatched(y, added)
     return unbatched((y, Tensor(_flat_indices(window, fn.arg, x.shape[2:]))), added)
+
+
+# -- unpooling ------------------------------------------------------------------------------------
+def _max_unpool(op, dims, input, indices, kernel_size, stride, padding, output_size):
+    """Every value of ``input`` (N, C, *in) written at its flat position ``indices`` in a zero plane of
+    the pooled input's size (N, C, *out); the gradient reads those positions back."""
+    x, added = batched(op, input, dims)
+    index = indices.array if isinstance(indices, Tensor) else np.asarray(indices)
+    index = index.reshape(x.shape) if added else index
+    if index.shape != x.shape:
+        raise ValueError(f"{op}: indices {tuple(index.shape)} must have the input's shape {tuple(x.shape)}")
+    kernel = ntuple(kernel_size, dims, "kernel_size", op)
+    stride = kernel if stride is None else ntuple(stride, dims, "stride", op)
+    padding = ntuple(padding, dims, "padding", op)
+    if output_size is None:
+        out = tuple((n - 1) * s - 2 * p + k for n, s, p, k in zip(x.shape[2:], stride, padding, kernel, strict=True))
+    else:
+        out = tuple(output_size)[-dims:]
+    if index.size and (int(index.min()) < 0 or int(index.max()) >= math.prod(out)):
+        raise ValueError(f"{op}: found an invalid max index {int(index.max())} (output volume of size "
+                         f"{'x'.join(map(str, out))})")
+    y = MaxUnpool(index.astype(np.int64, copy=False), (*x.shape[:2], *out))(x)
+    return unbatched(y, added)
+
+
+class MaxUnpool(Function):
+    """y[n, c, index[n, c, j]] = x[n, c, j] on zeros: written, not added, where overlapping windows chose
+    one position twice (the same maximum), as PyTorch; the gradient reads each position back."""
+
+    def __init__(self, index, y_shape):
+        self.index, self.y_shape = index, tuple(y_shape)
+
+    def forward(self, x):
+        xp = xp_of(x)
+        N, C = x.shape[:2]
+        y = xp.zeros((N, C, math.prod(self.y_shape[2:])), dtype=x.dtype)
+        y[xp.arange(N)[:, None, None], xp.arange(C)[None, :, None], self.index.reshape(N, C, -1)] = x.reshape(N, C, -1)
+        return y.reshape(self.y_shape)
+
+    def backward(self, gy):
+        return gather_plane(gy, self.index)
+
+    def vjp(self, gy):
+        return GatherPlane(self.index, self.y_shape)(gy)
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """The partial inverse of ``max_pool2d``: each value back at the position its maximum came from
+    (``indices`` from ``return_indices=True``), zeros elsewhere; (N, C, H, W) → (N, C, Ho, Wo) with
+    Ho = (H − 1)·s − 2p + k unless ``output_size`` says otherwise.
+
+    >>> y, i = F.max_pool2d(em.randn(1, 1, 4, 4), 2, return_indices=True)
+    >>> F.max_unpool2d(y, i, 2).shape
+    (1, 1, 4, 4)
+    """
+    return _max_unpool("max_unpool2d", 2, input, indices, kernel_size, stride, padding, output_size)
+
+
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """The partial inverse of ``max_pool1d``: (N, C, L) → (N, C, (L − 1)·s − 2p + k)."""
+    return _max_unpool("max_unpool1d", 1, input, indices, kernel_size, stride, padding, output_size)
