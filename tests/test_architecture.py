@@ -28,6 +28,7 @@ PACKAGE = SRC / "ember"
 # the gradient all-reduce knows nothing of trainers.
 LAYERS = {
     (0, 0): ("backend", {"backend", "backends", "dtypes", "random", "threads", "accelerator", "cuda", "_version",
+                         "multiprocessing",
                          # amp: the autocast state (a dtype policy) imports only backend, and cuda.amp
                          # re-exports it, so it sits with the devices it describes.
                          "amp"}),

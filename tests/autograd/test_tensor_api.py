@@ -484,3 +484,34 @@ def test_filling_a_buffer_step_by_step():
         (out * lib.arange(12.0).reshape(4, 3)).sum().backward()
         grads.append(w.grad)
     assert_close(*grads)
+
+
+def test_to_accepts_torchs_keywords_and_copy():
+    x = em.ones(3)
+    assert x.to("cpu", non_blocking=True) is x and x.to(em.float32, memory_format=None) is x
+    assert x.to("cpu", em.float64, True).dtype == np.float64  # the old positional non_blocking
+    y = x.to(copy=True)
+    assert y is not x and y.data_ptr() != x.data_ptr()
+    assert x.pin_memory() is x and not x.is_pinned()
+    assert x.cpu() is x and em.nn.Linear(2, 2).to("cpu", non_blocking=True).weight.device == "cpu"
+
+
+def test_share_memory_is_seen_by_a_forked_process():
+    import multiprocessing
+
+    model = em.nn.Linear(3, 2)
+    assert model.share_memory() is model and model.weight.is_shared() and not em.ones(2).is_shared()
+    before = model.weight.detach().clone()
+    optimizer = em.optim.SGD(model.parameters(), lr=0.5)
+
+    def train():
+        model(em.ones(4, 3)).sum().backward()
+        optimizer.step()
+
+    worker = multiprocessing.get_context("fork").Process(target=train)  # Hogwild: the child updates our weights
+    worker.start()
+    worker.join()
+    assert worker.exitcode == 0
+    assert not np.allclose(model.weight.detach().numpy(), before.numpy())
+    x = em.arange(4.0).share_memory_()
+    assert x.tolist() == [0.0, 1.0, 2.0, 3.0] and x.is_shared()

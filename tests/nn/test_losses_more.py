@@ -291,3 +291,33 @@ def test_pairwise_distance_module_matches_torch(p, keepdim):
     y.sum().backward()
     ty.sum().backward()
     np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), rtol=1e-10)
+
+
+# -- triplet loss with a distance of one's choosing -----------------------------------------------------
+def _cosine_distance(lib):
+    return lambda x, y: 1 - lib.nn.functional.cosine_similarity(x, y)
+
+
+@pytest.mark.parametrize("swap", [False, True])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("custom", [False, True])
+def test_triplet_margin_with_distance_loss_matches_torch(custom, reduction, swap):
+    rng = np.random.default_rng(5)
+    a, p, n = (rng.standard_normal((6, 4)) for _ in range(3))
+
+    def ours(x, y, z):
+        return nn.TripletMarginWithDistanceLoss(distance_function=_cosine_distance(em) if custom else None,
+                                                margin=0.5, swap=swap, reduction=reduction)(x, y, z)
+
+    def theirs(x, y, z):
+        return torch.nn.TripletMarginWithDistanceLoss(distance_function=_cosine_distance(torch) if custom else None,
+                                                      margin=0.5, swap=swap, reduction=reduction)(x, y, z)
+
+    check_op(ours, theirs, [a, p, n])
+    inputs = [em.tensor(v, requires_grad=True) for v in (a, p, n)]
+    assert gradcheck(lambda x, y, z: F.triplet_margin_with_distance_loss(x, y, z, swap=swap), inputs)
+
+
+def test_triplet_margin_with_distance_loss_checks_its_margin():
+    with pytest.raises(ValueError, match="margin must be greater than 0"):
+        nn.TripletMarginWithDistanceLoss(margin=0)

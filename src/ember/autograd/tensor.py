@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import mmap
 import sys
 
 import numpy as np
@@ -340,27 +341,53 @@ class Tensor(MathMethods, OpMethods, InplaceMethods):
             raise RuntimeError(f"the truth value of a tensor with {self.numel()} elements is ambiguous")
         return bool(self.item())
 
-    def to(self, *args, dtype=None, device=None) -> Tensor:
-        """Move to a device and/or cast: ``x.to('cuda')``, ``x.to(em.float64)``."""
+    def to(self, *args, dtype=None, device=None, non_blocking=False, copy=False, memory_format=None) -> Tensor:
+        """Move to a device and/or cast: ``x.to('cuda')``, ``x.to(em.float64)``, ``x.to(other)``; this tensor
+        itself when nothing changes, unless ``copy``. ``non_blocking`` and ``memory_format`` are accepted
+        (ember's copies are synchronous, its tensors row-major)."""
         for arg in args:
             if isinstance(arg, str):
                 device = arg
             elif isinstance(arg, Tensor):
                 device, dtype = arg.device, arg.dtype
-            else:
+            elif not isinstance(arg, bool):  # a bool is the old positional non_blocking: nothing to do
                 dtype = arg
         out = self
         if device is not None and backend.normalize_device(device) != self.device:
             out = ops.to_device(out, backend.normalize_device(device))
         if dtype is not None and np.dtype(dtype) != self.dtype:
             out = ops.cast(out, dtype)
-        return out
+        return ops.clone(out) if copy and out is self else out
 
-    def cpu(self):
+    def cpu(self, memory_format=None):
         return self.to("cpu")
 
-    def cuda(self):
-        return self.to("cuda")
+    def cuda(self, device=None, non_blocking=False, memory_format=None):
+        return self.to("cuda" if device is None else device)
+
+    def pin_memory(self, device=None):
+        """This tensor: without CUDA there is no page-locked memory to copy into (PyTorch's DataLoader flag
+        ``pin_memory`` is accepted for the same reason)."""
+        return self
+
+    def is_pinned(self, device=None) -> bool:
+        return False
+
+    def share_memory_(self):
+        """Move the values into memory shared with processes forked later (``multiprocessing``, Hogwild
+        training: every worker updates the same parameters); in place, returns this tensor."""
+        if self.device == "cpu" and not self.is_shared():
+            shared = _shared_array(self.array.shape, self.array.dtype)
+            shared[...] = self.array
+            self.array = shared
+        return self
+
+    def is_shared(self) -> bool:
+        """Whether the values live in memory shared across forked processes (``share_memory_``)."""
+        base = self.array
+        while getattr(base, "base", None) is not None:
+            base = base.base
+        return isinstance(getattr(base, "obj", base), mmap.mmap)  # NumPy holds the mapping through a memoryview
 
     def float(self):
         return self.to(np.float32)
@@ -546,6 +573,14 @@ class _HookHandle:
 
     def __exit__(self, *exc):
         self.remove()
+
+
+def _shared_array(shape, dtype):
+    """A NumPy array in an anonymous shared mapping: after a fork, parent and children see one memory."""
+    dtype = np.dtype(dtype)
+    size = max(1, math.prod(shape) * dtype.itemsize)
+    buffer = mmap.mmap(-1, size, flags=mmap.MAP_SHARED | mmap.MAP_ANONYMOUS)
+    return np.frombuffer(buffer, dtype=dtype, count=math.prod(shape)).reshape(shape)
 
 
 def _address(array) -> int:

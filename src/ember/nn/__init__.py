@@ -99,6 +99,7 @@ from ember.nn.loss import (
     SmoothL1Loss,
     SoftMarginLoss,
     TripletMarginLoss,
+    TripletMarginWithDistanceLoss,
 )
 from ember.nn.module import Module
 from ember.nn.normalization import (
@@ -173,6 +174,7 @@ __all__ = [
     "ReLU", "ReLU6", "LeakyReLU", "Sigmoid", "LogSigmoid", "Tanh", "ELU", "GELU", "Softplus", "SiLU", "Hardtanh",
     "Softmax", "LogSoftmax",
     "L1Loss", "MSELoss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss", "TripletMarginLoss",
+    "TripletMarginWithDistanceLoss",
     "SmoothL1Loss", "HuberLoss", "NegativeSamplingLoss",
     "ContrastiveLoss",
     "CELU", "GLU", "SELU", "Hardshrink", "Hardsigmoid", "Hardswish", "Mish", "PReLU", "RReLU", "Softmax2d", "Softmin",

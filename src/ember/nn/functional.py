@@ -45,6 +45,7 @@ from ember.ops import (  # noqa: F401 - re-exported unchanged: their signatures 
     tanh,
 )
 from ember.ops import loss as _loss
+from ember.ops import metric_loss as _metric_loss
 from ember.ops.activation import (  # noqa: F401 - PyTorch's signatures
     glu,
     gumbel_softmax,
@@ -86,7 +87,8 @@ __all__ = [
     "multilabel_soft_margin_loss", "multilabel_margin_loss", "multi_margin_loss", "ctc_loss", "cosine_similarity",
     "bilinear", "embedding_bag",
     "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy",
-    "binary_cross_entropy_with_logits", "triplet_margin_loss", "contrastive_loss", "pairwise_distance", "normalize",
+    "binary_cross_entropy_with_logits", "triplet_margin_loss", "triplet_margin_with_distance_loss",
+    "contrastive_loss", "pairwise_distance", "normalize",
     "one_hot", "pad",
     "conv3d", "conv_transpose1d", "fold", "unfold", "max_pool3d", "max_unpool1d", "max_unpool2d",
     "avg_pool3d", "adaptive_avg_pool3d",
@@ -393,6 +395,14 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
     """max(d(a, p) − d(a, n) + margin, 0), d = ‖x − y + eps‖_p; ``squared=True``: the FaceNet form on d²."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     return ops.triplet_margin_loss(anchor, positive, negative, margin, p, eps, swap, reduction, squared)
+
+
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None, margin=1.0,
+                                      swap=False, reduction="mean"):
+    """max(d(a, p) − d(a, n) + margin, 0) with d = ``distance_function`` (``pairwise_distance`` by default)."""
+    return _metric_loss.triplet_margin_with_distance_loss(anchor, positive, negative,
+                                                          distance_function=distance_function, margin=margin,
+                                                          swap=swap, reduction=reduction)
 
 
 def contrastive_loss(x1, x2, target, margin=1.0, eps=1e-6, reduction="mean"):

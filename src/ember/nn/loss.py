@@ -404,6 +404,26 @@ class TripletMarginLoss(_Loss):
                                      swap=self.swap, reduction=self.reduction, squared=self.squared)
 
 
+class TripletMarginWithDistanceLoss(_Loss):
+    """The triplet loss with a distance of one's choosing (``distance_function(x, y)``, per row; the
+    Euclidean ``pairwise_distance`` by default): ℓ_i = max(d(a_i, p_i) − d(a_i, n_i) + margin, 0).
+
+    >>> loss = nn.TripletMarginWithDistanceLoss(distance_function=lambda x, y: 1 - F.cosine_similarity(x, y))
+    >>> loss(em.randn(8, 16), em.randn(8, 16), em.randn(8, 16)).shape
+    ()
+    """
+
+    def __init__(self, *, distance_function=None, margin: float = 1.0, swap: bool = False, reduction: str = "mean"):
+        super().__init__(None, None, reduction)
+        if margin <= 0:
+            raise ValueError(f"TripletMarginWithDistanceLoss: margin must be greater than 0, got {margin}")
+        self.distance_function, self.margin, self.swap = distance_function, margin, swap
+
+    def forward(self, anchor, positive, negative):
+        return F.triplet_margin_with_distance_loss(anchor, positive, negative, distance_function=self.distance_function,
+                                                   margin=self.margin, swap=self.swap, reduction=self.reduction)
+
+
 class ContrastiveLoss(_Loss):
     """Contrastive loss (Hadsell et al. 2006): ℓ_i = y_i d_i² + (1 − y_i) max(margin − d_i, 0)².
 

@@ -361,12 +361,15 @@ class Module:
                 t.grad = Tensor(convert(t.grad.array))
         return self
 
-    def to(self, *args, dtype=None, device=None) -> Module:
-        """Move to a device and/or cast floating-point tensors: ``model.to('cuda')``, ``.to(em.float64)``."""
+    def to(self, *args, dtype=None, device=None, non_blocking=False, memory_format=None) -> Module:
+        """Move to a device and/or cast floating-point tensors: ``model.to('cuda')``, ``.to(em.float64)``,
+        ``.to(tensor)`` (its device and dtype). ``non_blocking`` and ``memory_format`` are accepted."""
         for arg in args:
             if isinstance(arg, str):
                 device = arg
-            else:
+            elif isinstance(arg, Tensor):
+                device, dtype = arg.device, arg.dtype
+            elif not isinstance(arg, bool):  # a bool is the old positional non_blocking
                 dtype = arg
 
         def convert(a):
@@ -394,9 +397,16 @@ class Module:
         """Move parameters and buffers to host memory (NumPy)."""
         return self.to("cpu")
 
-    def cuda(self) -> Module:
+    def cuda(self, device=None) -> Module:
         """Move parameters and buffers to the GPU (CuPy)."""
-        return self.to("cuda")
+        return self.to("cuda" if device is None else device)
+
+    def share_memory(self) -> Module:
+        """Put every parameter and buffer in memory shared with processes forked later (Hogwild training:
+        workers started with ``multiprocessing`` update one model); returns self."""
+        for t in [*self.parameters(), *self.buffers()]:
+            t.share_memory_()
+        return self
 
     # -- printing -----------------------------------------------------------------------------------
     def summary(self, input_shape, dtype=None, device=None, batch_size=None, print_fn=print):

@@ -133,6 +133,24 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
     return _reduce(clip(d_ap - d_an + margin, min=0), reduction, "triplet_margin_loss")
 
 
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None, margin=1.0, swap=False,
+                                      reduction="mean"):
+    """The triplet loss with any distance: ℓ_i = max(d(a_i, p_i) − d(a_i, n_i) + margin, 0), d given as
+    ``distance_function(x, y)`` (a callable of tensors giving one distance per row; PyTorch's default,
+    ``pairwise_distance``, when None). ``swap`` as ``triplet_margin_loss``.
+
+    >>> a, p, n = em.randn(8, 4), em.randn(8, 4), em.randn(8, 4)
+    >>> F.triplet_margin_with_distance_loss(a, p, n, distance_function=lambda x, y: 1 - F.cosine_similarity(x, y)).shape
+    ()
+    """
+    _check_options("triplet_margin_with_distance_loss", margin, reduction)
+    dist = pairwise_distance if distance_function is None else distance_function
+    d_ap, d_an = dist(anchor, positive), dist(anchor, negative)
+    if swap:
+        d_an = minimum(d_an, dist(positive, negative))
+    return _reduce(clip(d_ap - d_an + margin, min=0), reduction, "triplet_margin_with_distance_loss")
+
+
 def contrastive_loss(x1, x2, target, margin=1.0, eps=1e-6, reduction="mean"):
     """Contrastive loss (Hadsell, Chopra & LeCun 2006): ℓ_i = y_i d_i² + (1 − y_i) max(margin − d_i, 0)².
 
