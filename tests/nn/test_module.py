@@ -292,3 +292,37 @@ def test_shared_parameters_are_converted_once():
     seen = []
     model._apply_to_tensors(lambda a: seen.append(a.shape) or a)
     assert seen == [(3, 5), (1,)]
+
+
+def test_buffer_assignment_registers_as_torch_does():
+    import torch
+
+    class Ours(em.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mask = em.nn.Buffer(em.ones(3))
+            self.scratch = em.nn.Buffer(em.zeros(2), persistent=False)
+
+    class Theirs(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mask = torch.nn.Buffer(torch.ones(3))
+            self.scratch = torch.nn.Buffer(torch.zeros(2), persistent=False)
+
+    ours, theirs = Ours(), Theirs()
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == ["mask"]
+    assert [n for n, _ in ours.named_buffers()] == [n for n, _ in theirs.named_buffers()] == ["mask", "scratch"]
+    assert not ours.mask.requires_grad and list(ours.parameters()) == []
+
+
+def test_older_import_paths_of_parameter_and_loss_bases():
+    from ember.nn.modules.loss import _Loss, _WeightedLoss
+    from ember.nn.parameter import Parameter
+
+    assert Parameter is em.nn.Parameter and issubclass(_WeightedLoss, _Loss)
+
+    class Squared(_Loss):
+        def forward(self, a, b):
+            return ((a - b) ** 2).mean() if self.reduction == "mean" else ((a - b) ** 2).sum()
+
+    assert Squared(reduction="sum")(em.ones(2), em.zeros(2)).item() == 2.0

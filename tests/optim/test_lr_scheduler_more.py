@@ -269,3 +269,35 @@ def test_sequential_hands_over_at_the_milestone():
 def test_bad_arguments(make, match):
     with pytest.raises((ValueError, TypeError), match=match):
         make(_opt(em))
+
+
+def _warmup_cosine(base):
+    """A custom schedule as programs write one: subclass PyTorch's older base name and define get_lr."""
+
+    class WarmupCosine(base):
+        def __init__(self, optimizer, warmup, total, last_epoch=-1):
+            self.warmup, self.total = warmup, total
+            super().__init__(optimizer, last_epoch)
+
+        def get_lr(self):
+            if self.last_epoch < self.warmup:
+                return [b * (self.last_epoch + 1) / self.warmup for b in self.base_lrs]
+            t = (self.last_epoch - self.warmup) / max(1, self.total - self.warmup)
+            return [b * 0.5 * (1 + math.cos(math.pi * t)) for b in self.base_lrs]
+
+    return WarmupCosine
+
+
+def test_a_custom_scheduler_on_the_older_base_class_matches_torch():
+    rates = []
+    for lib, base in ((em, em.optim.lr_scheduler._LRScheduler), (torch, torch.optim.lr_scheduler._LRScheduler)):
+        p = lib.nn.Parameter(lib.ones(2))
+        opt = lib.optim.SGD([p], lr=0.1)
+        sched = _warmup_cosine(base)(opt, 3, 10)
+        seen = []
+        for _ in range(12):
+            opt.step()
+            sched.step()
+            seen.append(opt.param_groups[0]["lr"])
+        rates.append(seen + sched.get_last_lr())
+    np.testing.assert_allclose(rates[0], rates[1], rtol=1e-12)

@@ -4,7 +4,7 @@
 >>> loss = nn.CrossEntropyLoss()(model(em.randn(8, 64)), em.randint(0, 10, (8,)))
 """
 from ember.autograd.tensor import Parameter
-from ember.nn import functional, init, modules, utils
+from ember.nn import functional, init, modules, parameter, utils
 from ember.nn.activation import (
     CELU,
     ELU,
@@ -131,6 +131,7 @@ from ember.nn.padding import (
     ZeroPad3d,
 )
 from ember.nn.parallel import DataParallel
+from ember.nn.parameter import Buffer
 from ember.nn.pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
@@ -161,7 +162,7 @@ from ember.nn.transformer import (
 from ember.nn.upsampling import PixelShuffle, PixelUnshuffle, Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
 __all__ = [
-    "RNN", "LSTM", "GRU", "JordanRNN", "RNNCell", "LSTMCell", "GRUCell",
+    "Buffer", "parameter", "RNN", "LSTM", "GRU", "JordanRNN", "RNNCell", "LSTMCell", "GRUCell",
     "Embedding", "DotProductAttention", "ScaledDotProductAttention", "CosineAttention", "GeneralAttention",
     "BilinearAttention", "AdditiveAttention", "BahdanauAttention", "MultiheadAttention",
     "MaxPool1d", "MaxPool2d", "MaxUnpool1d", "MaxUnpool2d",

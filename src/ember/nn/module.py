@@ -17,6 +17,7 @@ from ember import backend, dtypes
 from ember.autograd.grad_mode import no_grad
 from ember.autograd.tensor import Parameter, Tensor
 from ember.nn.backward_hooks import call_with_backward_hooks
+from ember.nn.parameter import Buffer
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -46,6 +47,9 @@ class Module:
     def __setattr__(self, name, value):
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning {name!r}")
+        if isinstance(value, Buffer):
+            self.register_buffer(name, value, persistent=value.persistent)
+            return
         registry = self._registry_for(name, value)
         if registry is None:
             object.__setattr__(self, name, value)

@@ -31,6 +31,9 @@ __all__ = ["LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR
            "InverseSqrtDecay", "LinearWarmup"]
 
 
+_LRScheduler = LRScheduler  # PyTorch's older name, which custom schedulers still subclass
+
+
 # -- PyTorch's schedules -----------------------------------------------------------------------
 class _SavesLambdas(LRScheduler):
     """``lr_lambdas`` in the state dict as PyTorch keeps them: None for a plain function, the
