@@ -430,9 +430,9 @@ def test_a_class_of_the_program_is_refused_until_allowed():
     save(model, f)
     allow = r"add_safe_globals\(\[MyNet\]\)"
     with pytest.raises(pickle.UnpicklingError, match=rf"Unsupported global: GLOBAL {name} .*{allow}"):
-        load(io.BytesIO(f.getvalue()), weights_only=False)
-    with pytest.raises(UnsupportedGlobalError, match=r"load: <BytesIO>: .*safe_globals\(\[MyNet\]\)"):
         load(io.BytesIO(f.getvalue()))
+    with pytest.raises(UnsupportedGlobalError, match=r"load: <BytesIO>: .*safe_globals\(\[MyNet\]\)"):
+        load(io.BytesIO(f.getvalue()), weights_only=True)
     inits = MyNet.inits
     with safe_globals([MyNet]):
         back = load(io.BytesIO(f.getvalue()))
@@ -447,7 +447,7 @@ def test_a_class_of_the_program_is_refused_until_allowed():
     # A class saved under a name it no longer has is allowed as (class, "old.name").
     renamed = _rewritten(f.getvalue(), lambda d: d["tree"]["__module__"].update(module="old_module", qualname="Net"))
     with pytest.raises(UnsupportedGlobalError, match="GLOBAL old_module.Net"):
-        load(io.BytesIO(renamed))
+        load(io.BytesIO(renamed), weights_only=False)  # trusting the file still imports nothing
     add_safe_globals([(MyNet, "old_module.Net")])
     assert get_safe_globals() == [(MyNet, "old_module.Net")]
     assert type(load(io.BytesIO(renamed))) is MyNet
@@ -455,6 +455,23 @@ def test_a_class_of_the_program_is_refused_until_allowed():
     assert get_safe_globals() == []
     with pytest.raises(TypeError, match="is not a class, a function"):
         add_safe_globals([3])
+
+
+def test_weights_only_false_trusts_the_classes_the_program_has_imported():
+    """As ``torch.load(path, weights_only=False)`` loads a whole model saved with ``torch.save(model, path)``."""
+    model = MyNet()
+    f = io.BytesIO()
+    save(model, f)
+    inits = MyNet.inits
+    back = load(io.BytesIO(f.getvalue()), weights_only=False)
+    assert type(back) is MyNet and MyNet.inits == inits and get_safe_globals() == []
+    x = em.randn(4, 2)
+    np.testing.assert_array_equal(back(x).detach().numpy(), model(x).detach().numpy())
+    function_named = _rewritten(f.getvalue(), lambda d: d["tree"]["__module__"].update(module="json", qualname="dumps"))
+    with pytest.raises(ValueError, match="not an nn.Module"):  # a function where a module class belongs
+        load(io.BytesIO(function_named), weights_only=False)
+    with pytest.raises(UnsupportedGlobalError):
+        load(io.BytesIO(f.getvalue()), weights_only=None)
 
 
 def test_attributes_of_every_plain_kind_come_back(tmp_path):

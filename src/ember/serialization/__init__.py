@@ -141,13 +141,14 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
     device). Device types ember has no backend for (``'mps'``, ``'xpu'``, ``'meta'``, ...) map
     to the CPU. ``device`` is ember's older spelling of a device ``map_location``.
 
-    ``weights_only`` is accepted and changes nothing: ember never unpickles, so loading is
-    always as safe as PyTorch's ``weights_only=True``. ``pickle_module``, ``mmap`` and extra
-    keyword arguments (``encoding=...``) are accepted and ignored.
-
-    Only safetensors and JSON are parsed, so loading an untrusted file cannot run code. A whole
-    module is rebuilt without its ``__init__`` and only from an allowed class (ember's own, or
-    those in ``add_safe_globals``); any other raises ``UnsupportedGlobalError`` naming it.
+    ember never unpickles: only safetensors and JSON are parsed, so loading an untrusted file
+    cannot run code. A whole module is rebuilt without its ``__init__`` and only from an allowed
+    class (ember's own, or those in ``add_safe_globals``); any other raises
+    ``UnsupportedGlobalError`` naming it. With ``weights_only=False`` (the program trusts the file,
+    as in PyTorch) the classes and functions of modules the program has already imported are
+    allowed too, such as a model class defined in the script; still nothing is imported or run.
+    ``pickle_module``, ``mmap`` and extra keyword arguments (``encoding=...``) are accepted and
+    ignored.
     Metadata ``save`` cannot have written raises ``ValueError`` naming the file and the field.
     A plain safetensors file written by another tool loads as a flat dict of NumPy arrays;
     bfloat16 and float8 tensors (which NumPy lacks) load as float32, with a warning.
@@ -175,7 +176,7 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
         return arrays
     document = _document(metadata[_META_KEY], where)
     try:
-        return _Unflattener(arrays, place)(document["tree"], "")
+        return _Unflattener(arrays, place, trust_loaded=weights_only is False)(document["tree"], "")
     except _BadFieldError as err:
         raise ValueError(f"{where}: {err}") from None
     except UnsupportedGlobalError as err:

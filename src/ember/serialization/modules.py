@@ -4,7 +4,8 @@ A module is saved as data, the way PyTorch 2.6+ loads it with ``weights_only=Tru
 (module and qualified name), its ``training`` flag, its plain attributes, parameters, buffers and
 submodules. It is rebuilt without calling its ``__init__`` and only from an allowed class: every
 class defined in the ``ember`` package, and those the program allows with ``add_safe_globals``
-or ``safe_globals``. Nothing named in a file is ever imported.
+or ``safe_globals`` (with ``load(..., weights_only=False)``, also the classes of modules the program
+has already imported). Nothing named in a file is ever imported.
 """
 from __future__ import annotations
 
@@ -105,12 +106,31 @@ def _ember_class(module: str, qualname: str):
     return obj if ok else None
 
 
-def _resolve_global(module, qualname, path: str):
-    """The allowed class or function a file names, or ``UnsupportedGlobalError`` telling how to allow it."""
+def _loaded_global(module: str, qualname: str):
+    """The class or function ``module.qualname`` of a module the program has already imported, else None:
+    what ``load(..., weights_only=False)`` may rebuild besides the allowlist. Nothing is imported, and
+    the walk along ``qualname`` passes through classes only, as in ``_ember_class``."""
+    obj = sys.modules.get(module)
+    if obj is None or not _NAME.fullmatch(qualname):
+        return None
+    for i, part in enumerate(qualname.split(".")):
+        if i > 0 and not inspect.isclass(obj):
+            return None
+        obj = getattr(obj, part, None)
+    ok = ((inspect.isclass(obj) or inspect.isfunction(obj)) and getattr(obj, "__module__", None) == module
+          and obj.__qualname__ == qualname)
+    return obj if ok else None
+
+
+def _resolve_global(module, qualname, path: str, trust_loaded: bool = False):
+    """The allowed class or function a file names, or ``UnsupportedGlobalError`` telling how to allow it.
+    ``trust_loaded`` (``load(..., weights_only=False)``) also allows those of modules already imported."""
     if not isinstance(module, str) or not isinstance(qualname, str):
         raise _BadFieldError(path, "names a class whose module or qualname is not a string")
     name = f"{module}.{qualname}"
     obj = _allowed_by_name().get(name) or _ember_class(module, qualname)
+    if obj is None and trust_loaded:
+        obj = _loaded_global(module, qualname)
     if obj is None:
         short = qualname.split(".")[-1]
         hint = (f"; if it is ember's, import {module} before loading" if module.startswith("ember.")
@@ -119,7 +139,8 @@ def _resolve_global(module, qualname, path: str):
             f"Unsupported global: GLOBAL {name} (at {path or '<root>'!r}) was not an allowed global by default. "
             f"ember rebuilds only the classes of the ember package and those the program allows; if you trust "
             f"this class, call ember.serialization.add_safe_globals([{short}]) or load inside "
-            f"`with ember.serialization.safe_globals([{short}]):`{hint}")
+            f"`with ember.serialization.safe_globals([{short}]):`, or load with weights_only=False once "
+            f"the module defining it is imported{hint}")
     return obj
 
 
@@ -190,7 +211,7 @@ class _ModuleUnflattening:
                   "modules")
         if not isinstance(spec, dict) or any(f not in spec for f in fields):
             raise _BadFieldError(path, f"holds a __module__ without the fields {', '.join(fields)}")
-        cls = _resolve_global(spec["module"], spec["qualname"], path)
+        cls = _resolve_global(spec["module"], spec["qualname"], path, self.trust_loaded)
         if not (inspect.isclass(cls) and issubclass(cls, Module)):
             raise _BadFieldError(path, f"names {spec['module']}.{spec['qualname']}, which is not an nn.Module")
         if type(spec["id"]) is not int or spec["id"] in self.modules or type(spec["training"]) is not bool:

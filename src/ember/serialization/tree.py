@@ -144,8 +144,8 @@ class _Unflattener(_ModuleUnflattening):
     ``place(array, saved_device)`` puts each tensor's array on its device (see ``_placer``).
     """
 
-    def __init__(self, arrays: dict, place):
-        self.arrays, self.place = arrays, place
+    def __init__(self, arrays: dict, place, trust_loaded: bool = False):
+        self.arrays, self.place, self.trust_loaded = arrays, place, trust_loaded
         self.tensors: dict[tuple, Tensor] = {}  # (key, kind, requires_grad) -> tensor: tied weights stay tied
         self.modules: dict[int, Module] = {}
 
@@ -174,7 +174,7 @@ class _Unflattener(_ModuleUnflattening):
             spec = node["__global__"]
             if not isinstance(spec, dict):
                 raise _BadFieldError(path, "holds a __global__ that is not an object")
-            return _resolve_global(spec.get("module"), spec.get("qualname"), path)
+            return _resolve_global(spec.get("module"), spec.get("qualname"), path, self.trust_loaded)
         if "__dtype__" in node:
             return _parse_dtype(node, path)
         return {k: self(v, _join(path, k), depth + 1) for k, v in node.items()}
@@ -202,10 +202,10 @@ class _Unflattener(_ModuleUnflattening):
             self.tensors[key, kind, requires_grad] = cached
         return cached
 
-    @staticmethod
-    def _tensor_class(spec, base, path: str):
+    def _tensor_class(self, spec, base, path: str):
         """The allowed subclass of ``base`` that a tensor node names (its ``__init__`` is not called)."""
-        cls = _resolve_global(spec.get("module"), spec.get("qualname"), path) if isinstance(spec, dict) else None
+        cls = (_resolve_global(spec.get("module"), spec.get("qualname"), path, self.trust_loaded)
+               if isinstance(spec, dict) else None)
         if not (inspect.isclass(cls) and issubclass(cls, base)):
             raise _BadFieldError(path, f"names a class {spec!r:.100} that is not a {base.__name__}")
         return cls
