@@ -417,3 +417,12 @@ def test_log_prob_gradient_at_unit_concentration_matches_torch():
             grads.append((a.grad, b.grad))
         for ours, theirs in zip(*grads, strict=True):
             assert_close(ours, theirs)
+
+
+def test_pytorchs_one_class_import_paths():
+    from ember.distributions.categorical import Categorical
+    from ember.distributions.multinomial import Multinomial
+    from ember.distributions.normal import Normal
+
+    assert (Normal, Categorical, Multinomial) == (D.Normal, D.Categorical, D.Multinomial)
+    assert em.distributions.one_hot_categorical.OneHotCategorical is D.OneHotCategorical

@@ -26,3 +26,23 @@ __all__ = [
     "Multinomial", "MultivariateNormal", "Normal", "OneHotCategorical", "Poisson", "Uniform", "constraints",
     "kl_divergence", "register_kl",
 ]
+
+
+def _one_class_modules():
+    """PyTorch's import paths of one distribution each (``from torch.distributions.normal import Normal``):
+    small modules registered under ``ember.distributions.<name>``, each holding its class."""
+    import sys  # noqa: PLC0415
+    import types  # noqa: PLC0415
+
+    for name, cls in (("bernoulli", Bernoulli), ("beta", Beta), ("categorical", Categorical),
+                      ("exponential", Exponential), ("gamma", Gamma), ("independent", Independent),
+                      ("laplace", Laplace), ("multinomial", Multinomial), ("normal", Normal),
+                      ("one_hot_categorical", OneHotCategorical), ("poisson", Poisson), ("uniform", Uniform)):
+        module = types.ModuleType(f"{__name__}.{name}", f"PyTorch's path of ``{cls.__name__}``.")
+        setattr(module, cls.__name__, cls)
+        module.__all__ = [cls.__name__]
+        sys.modules[module.__name__] = module
+        globals()[name] = module
+
+
+_one_class_modules()
