@@ -88,35 +88,35 @@ def _allowed_by_name() -> dict:
 _NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", re.ASCII)
 
 
-def _ember_class(module: str, qualname: str):
-    """The class ``module.qualname`` when it is defined in an already imported module of ember, else None.
-
-    Nothing is imported: a module a file names could run code on import (``ember.__main__``
-    runs the command line), and the walk along ``qualname`` passes through classes only, never
-    into a module that an ember module imported (``ember.serialization.atomic.os.system``).
-    """
-    obj = sys.modules.get(module) if module == "ember" or module.startswith("ember.") else None
-    if obj is None or not _NAME.fullmatch(qualname):
+def _attribute_path(root, qualname: str):
+    """``root.qualname``, or None. Past its first name the walk passes through classes only, never into a
+    module that ``root`` imported (``ember.serialization.atomic.os.system``)."""
+    if root is None or not _NAME.fullmatch(qualname):
         return None
+    obj = root
     for i, part in enumerate(qualname.split(".")):
         if i > 0 and not inspect.isclass(obj):
             return None
         obj = getattr(obj, part, None)
+    return obj
+
+
+def _ember_class(module: str, qualname: str):
+    """The class ``module.qualname`` when it is defined in an already imported module of ember, else None.
+
+    Nothing is imported: a module a file names could run code on import (``ember.__main__``
+    runs the command line).
+    """
+    root = sys.modules.get(module) if module == "ember" or module.startswith("ember.") else None
+    obj = _attribute_path(root, qualname)
     ok = inspect.isclass(obj) and obj.__module__ == module and obj.__qualname__ == qualname
     return obj if ok else None
 
 
 def _loaded_global(module: str, qualname: str):
     """The class or function ``module.qualname`` of a module the program has already imported, else None:
-    what ``load(..., weights_only=False)`` may rebuild besides the allowlist. Nothing is imported, and
-    the walk along ``qualname`` passes through classes only, as in ``_ember_class``."""
-    obj = sys.modules.get(module)
-    if obj is None or not _NAME.fullmatch(qualname):
-        return None
-    for i, part in enumerate(qualname.split(".")):
-        if i > 0 and not inspect.isclass(obj):
-            return None
-        obj = getattr(obj, part, None)
+    what ``load(..., weights_only=False)`` may rebuild besides the allowlist. Nothing is imported."""
+    obj = _attribute_path(sys.modules.get(module), qualname)
     ok = ((inspect.isclass(obj) or inspect.isfunction(obj)) and getattr(obj, "__module__", None) == module
           and obj.__qualname__ == qualname)
     return obj if ok else None
