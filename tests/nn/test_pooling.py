@@ -20,7 +20,8 @@ from ember.nn.pooling import (
     MaxPool2d,
     SpatialPyramidPooling,
 )
-from torch_parity import assert_close, check_module, to_torch
+from ember.testing import gradcheck
+from torch_parity import assert_close, check_module, check_op, to_torch
 
 rng = np.random.default_rng(0)
 
@@ -217,3 +218,25 @@ def test_max_unpool_refuses_bad_indices():
         em.nn.functional.max_unpool2d(y, em.full((1, 1, 2, 2), 16, dtype=em.int64), 2)
     with pytest.raises(ValueError, match="must have the input's shape"):
         em.nn.functional.max_unpool2d(y, em.zeros(1, 1, 2, dtype=em.int64), 2)
+
+
+# -- power-average pooling and the channel shuffle --------------------------------------------------
+@pytest.mark.parametrize("layer, shape", [
+    (lambda lib: lib.nn.LPPool2d(2, 3, stride=2), (2, 3, 9, 9)),
+    (lambda lib: lib.nn.LPPool2d(3, (2, 3), ceil_mode=True), (1, 2, 7, 8)),
+    (lambda lib: lib.nn.LPPool1d(2, 3), (2, 3, 10)),
+    (lambda lib: lib.nn.LPPool1d(1.5, 2, stride=1), (1, 2, 6)),
+])
+def test_lp_pool_matches_torch_with_gradients(layer, shape):
+    x = np.abs(np.random.default_rng(3).standard_normal(shape)) + 0.1  # x^p of a fractional p needs x > 0
+    check_op(layer(em), layer(torch), [x])
+    assert gradcheck(layer(em), [em.tensor(x, requires_grad=True)])
+
+
+def test_channel_shuffle_matches_torch():
+    x = np.random.default_rng(4).standard_normal((2, 6, 3, 3))
+    check_op(lambda t: em.nn.ChannelShuffle(3)(t), lambda t: torch.nn.ChannelShuffle(3)(t), [x])
+    check_op(lambda t: em.nn.functional.channel_shuffle(t, 2), lambda t: TF.channel_shuffle(t, 2), [x])
+    assert repr(em.nn.ChannelShuffle(3)) == repr(torch.nn.ChannelShuffle(3))
+    with pytest.raises(ValueError, match="divisible by groups 4"):
+        em.nn.ChannelShuffle(4)(em.tensor(x))

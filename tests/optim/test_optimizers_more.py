@@ -1,4 +1,4 @@
-"""More optimisers (Adagrad, Adadelta, Adamax, NAdam, RAdam, ASGD, LBFGS) and PyTorch's keyword options
+"""More optimisers (Adagrad, Adadelta, Adamax, NAdam, RAdam, Rprop, ASGD, LBFGS) and PyTorch's keyword options
 on every optimiser: parameters after each step against torch.optim, state-dict layout and round trips."""
 import copy
 
@@ -66,6 +66,8 @@ CASES = [
     ("RAdam", dict(lr=0.02, betas=(0.8, 0.99), weight_decay=0.1), dict(eps=1e-4)),
     ("RAdam", dict(lr=0.02, weight_decay=0.1, decoupled_weight_decay=True), dict(betas=(0.7, 0.9))),
     ("RAdam", dict(lr=0.02, maximize=True), dict(weight_decay=0.05)),
+    ("Rprop", dict(lr=0.01), dict(lr=0.02)),
+    ("Rprop", dict(lr=0.01, etas=(0.3, 1.5), step_sizes=(1e-4, 0.05)), dict(maximize=True)),
     ("ASGD", dict(lr=0.05), dict(lr=0.1)),
     ("ASGD", dict(lr=0.05, t0=3, lambd=0.01, alpha=0.5), dict(t0=5, weight_decay=0.1)),
     ("ASGD", dict(lr=0.005, t0=2, maximize=True), dict(lambd=0.1, alpha=1.0)),

@@ -143,6 +143,8 @@ from ember.nn.pooling import (
     AvgPool3d,
     GlobalAvgPool2d,
     GlobalMaxPool2d,
+    LPPool1d,
+    LPPool2d,
     MaxPool1d,
     MaxPool2d,
     MaxPool3d,
@@ -159,7 +161,14 @@ from ember.nn.transformer import (
     TransformerEncoder,
     TransformerEncoderLayer,
 )
-from ember.nn.upsampling import PixelShuffle, PixelUnshuffle, Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
+from ember.nn.upsampling import (
+    ChannelShuffle,
+    PixelShuffle,
+    PixelUnshuffle,
+    Upsample,
+    UpsamplingBilinear2d,
+    UpsamplingNearest2d,
+)
 
 __all__ = [
     "Buffer", "parameter", "RNN", "LSTM", "GRU", "JordanRNN", "RNNCell", "LSTMCell", "GRUCell",
@@ -187,7 +196,8 @@ __all__ = [
     "modules", "Conv3d", "ConvTranspose1d", "MaxPool3d", "AvgPool3d", "AdaptiveAvgPool3d", "Fold", "Unfold",
     "LazyLinear", "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d",
     "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "UninitializedParameter", "UninitializedBuffer",
-    "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", "PixelShuffle", "PixelUnshuffle",
+    "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", "PixelShuffle", "PixelUnshuffle", "ChannelShuffle",
+    "LPPool1d", "LPPool2d",
     "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ReflectionPad1d",
     "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d",
     "CircularPad1d", "CircularPad2d", "CircularPad3d",

@@ -68,7 +68,12 @@ from ember.ops.normalization import local_response_norm, rms_norm  # noqa: F401 
 from ember.ops.padding import pad as _pad
 from ember.ops.pooling import adaptive_avg_pool3d, avg_pool3d  # noqa: F401 - PyTorch's signatures
 from ember.ops.products import bilinear  # noqa: F401 - PyTorch's signature
-from ember.ops.resample import interpolate, pixel_shuffle, pixel_unshuffle  # noqa: F401 - PyTorch's signatures
+from ember.ops.resample import (  # noqa: F401 - PyTorch's signatures
+    channel_shuffle,
+    interpolate,
+    pixel_shuffle,
+    pixel_unshuffle,
+)
 from ember.ops.sampling import affine_grid, grid_sample  # noqa: F401 - PyTorch's signatures
 
 __all__ = [
@@ -92,7 +97,7 @@ __all__ = [
     "one_hot", "pad",
     "conv3d", "conv_transpose1d", "fold", "unfold", "max_pool3d", "max_unpool1d", "max_unpool2d",
     "avg_pool3d", "adaptive_avg_pool3d",
-    "interpolate", "pixel_shuffle", "pixel_unshuffle",
+    "interpolate", "pixel_shuffle", "pixel_unshuffle", "channel_shuffle", "lp_pool1d", "lp_pool2d",
     "grid_sample", "affine_grid",
 ]
 
@@ -474,3 +479,19 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     """(1/C) Σ_{j ≠ y} w_y max(0, margin − x_y + x_j)^p, p ∈ {1, 2}."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     return _loss.multi_margin_loss(input, target, p, margin, weight, reduction)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """Power-average pooling: (Σ_window x^p)^(1/p) over kh × kw windows (p = ∞ is max pooling, p = 1 sum
+    pooling), computed as PyTorch does, from the average of x^p."""
+    kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+    powered = avg_pool2d(input ** norm_type, kernel_size, stride if stride is not None else kernel_size, 0,
+                         ceil_mode)
+    return (ops.sign(powered) * ops.relu(powered.abs()) * (kh * kw)) ** (1.0 / norm_type)
+
+
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """``lp_pool2d`` over (N, C, L) windows of ``kernel_size``."""
+    powered = avg_pool1d(input ** norm_type, kernel_size, stride if stride is not None else kernel_size, 0,
+                         ceil_mode)
+    return (ops.sign(powered) * ops.relu(powered.abs()) * kernel_size) ** (1.0 / norm_type)

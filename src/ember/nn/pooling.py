@@ -363,3 +363,33 @@ class SpatialPyramidPooling(Module):
 
     def extra_repr(self) -> str:
         return f"levels={self.levels}, mode={self.mode!r}"
+
+
+class _LPPoolNd(_Pool):
+    _dims = 2
+
+    def __init__(self, norm_type, kernel_size, stride=None, ceil_mode=False):
+        super().__init__()
+        self.norm_type, self.kernel_size, self.stride, self.ceil_mode = norm_type, kernel_size, stride, ceil_mode
+
+    def forward(self, input):
+        op = F.lp_pool1d if self._dims == 1 else F.lp_pool2d
+        return self._pool(op, input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+
+    def extra_repr(self) -> str:
+        return (f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"ceil_mode={self.ceil_mode}")
+
+
+class LPPool2d(_LPPoolNd):
+    """Power-average pooling, (Σ_window x^p)^(1/p), over kh × kw windows (see ``F.lp_pool2d``).
+
+    >>> nn.LPPool2d(2, 3, stride=2)(em.randn(1, 2, 9, 9)).shape
+    (1, 2, 4, 4)
+    """
+
+
+class LPPool1d(_LPPoolNd):
+    """Power-average pooling over (N, C, L) windows."""
+
+    _dims = 1

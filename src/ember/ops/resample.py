@@ -227,3 +227,19 @@ def pixel_unshuffle(input, downscale_factor):
     x = reshape(input, (*lead, C, H // r, r, W // r, r))
     x = permute(x, (*range(k), k, k + 2, k + 4, k + 1, k + 3))  # (*, C, r, r, H/r, W/r)
     return reshape(x, (*lead, C * r * r, H // r, W // r))
+
+
+def channel_shuffle(input, groups):
+    """ShuffleNet's channel shuffle: the C = g·n channels of (N, C, *) seen as (g, n) and read as (n, g), so
+    that the next grouped convolution mixes channels from every group.
+
+    >>> F.channel_shuffle(em.arange(4.0).reshape(1, 4, 1, 1), 2).flatten()
+    tensor([0., 2., 1., 3.])
+    """
+    if not isinstance(groups, int) or groups <= 0:
+        raise ValueError(f"channel_shuffle: groups must be a positive integer, got {groups!r}")
+    N, C, *rest = input.shape
+    if C % groups:
+        raise ValueError(f"channel_shuffle: number of channels {C} must be divisible by groups {groups}")
+    x = reshape(input, (N, groups, C // groups, *rest))
+    return reshape(permute(x, (0, 2, 1, *range(3, x.ndim))), (N, C, *rest))

@@ -1,4 +1,4 @@
-"""Optimisers (SGD, ASGD, RMSprop, Adagrad, Adadelta, Adam, AdamW, Adamax, NAdam, RAdam, LBFGS),
+"""Optimisers (SGD, ASGD, RMSprop, Rprop, Adagrad, Adadelta, Adam, AdamW, Adamax, NAdam, RAdam, LBFGS),
 learning-rate schedulers and moving averages.
 
 >>> opt = em.optim.Adam(model.parameters(), lr=1e-3)
@@ -16,7 +16,8 @@ from ember.optim.groups import param_groups, warmup_cosine
 from ember.optim.lbfgs import LBFGS
 from ember.optim.optimizer import Optimizer
 from ember.optim.rmsprop import RMSprop
+from ember.optim.rprop import Rprop
 from ember.optim.sgd import ASGD, SGD
 
-__all__ = ["SGD", "ASGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "LBFGS",
-           "Optimizer", "ExponentialMovingAverage", "lr_scheduler", "param_groups", "warmup_cosine"]
+__all__ = ["SGD", "ASGD", "RMSprop", "Rprop", "Adagrad", "Adadelta", "Adam", "AdamW", "Adamax", "NAdam", "RAdam",
+           "LBFGS", "Optimizer", "ExponentialMovingAverage", "lr_scheduler", "param_groups", "warmup_cosine"]
