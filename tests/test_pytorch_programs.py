@@ -4,7 +4,8 @@ The programs (tests/programs/p*.py) are ordinary PyTorch code in the idioms publ
 use: a polynomial regression with manual SGD, an MNIST-style CNN with Adadelta and StepLR, a
 sine-wave LSTMCell model with LBFGS, a VAE, a character RNN classifier, a word-level LSTM
 language model, a character GPT, a row-by-row LSTM digit classifier, an MLP with a saved and
-reloaded checkpoint, skip-gram with negative sampling. Each runs on PyTorch over three seeds
+reloaded checkpoint, skip-gram with negative sampling, a Transformer language model with gradient
+checkpointing saved and loaded whole, Hogwild training in shared memory. Each runs on PyTorch over three seeds
 and once on ember; ember's final loss (and accuracy) must fall within PyTorch's spread
 (see ``runner.band`` for the tolerance and why).
 """

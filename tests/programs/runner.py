@@ -29,7 +29,8 @@ HERE = Path(__file__).parent
 PROGRAMS = sorted(HERE.glob("p[0-9][0-9]_*.py"))
 TORCH_SEEDS = (0, 1, 2)
 SWAPPED = ["", ".nn", ".nn.functional", ".nn.init", ".nn.utils", ".nn.utils.rnn", ".optim", ".optim.lr_scheduler",
-           ".utils", ".utils.data", ".distributions", ".cuda", ".amp", ".backends"]
+           ".utils", ".utils.data", ".utils.checkpoint", ".distributions", ".cuda", ".amp", ".backends",
+           ".multiprocessing", ".linalg", ".special", ".testing"]
 
 
 class ProgramError(RuntimeError):
