@@ -326,3 +326,15 @@ def test_older_import_paths_of_parameter_and_loss_bases():
             return ((a - b) ** 2).mean() if self.reduction == "mean" else ((a - b) ** 2).sum()
 
     assert Squared(reduction="sum")(em.ones(2), em.zeros(2)).item() == 2.0
+
+
+def test_load_state_dict_assign_takes_the_arrays_themselves():
+    import numpy as np
+
+    layer = em.nn.Linear(2, 3)
+    weight, bias = np.ones((3, 2), np.float64), np.zeros(3, np.float64)
+    layer.load_state_dict({"weight": weight, "bias": bias}, assign=True)
+    assert layer.weight.dtype == np.float64 and layer.weight.array is weight and layer.weight.requires_grad
+    other = em.nn.Linear(2, 3)
+    other.load_state_dict({"weight": weight, "bias": bias})
+    assert other.weight.dtype == np.float32 and other.weight.array is not weight

@@ -324,10 +324,11 @@ class Module:
                 if t is not None and name not in module._non_persistent:
                     yield _join(module_prefix, name), t
 
-    def load_state_dict(self, state_dict, strict: bool = True):
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """Copy values (tensors, NumPy arrays, or anything array-like) into the existing parameters and buffers.
 
-        Values are cast to each parameter's dtype and moved to its device, as PyTorch does.
+        Values are cast to each parameter's dtype and moved to its device, as PyTorch does; with
+        ``assign`` each parameter and buffer takes the given array itself instead (its dtype too, no copy).
         A shape mismatch is always an error; with ``strict`` (default) missing and unexpected
         keys are too, and the ``RuntimeError`` lists them all. Nothing is copied unless every
         check passes. Returns ``IncompatibleKeys(missing_keys, unexpected_keys)``.
@@ -352,7 +353,10 @@ class Module:
         with no_grad():
             for key, array in arrays.items():
                 target = own[key]
-                target.array[...] = backend.to_device(array, target.device)  # the assignment casts to its dtype
+                if assign:
+                    target.array = backend.to_device(array, target.device)
+                else:
+                    target.array[...] = backend.to_device(array, target.device)  # the assignment casts to its dtype
                 target._version += 1
         return IncompatibleKeys(missing, unexpected)
 
