@@ -11,13 +11,13 @@ from ember import ops
 from ember.autograd.grad_mode import no_grad
 from ember.autograd.tensor import Tensor
 from ember.backend import get_array_module
-from ember.nn.utils import rnn, stateless
+from ember.nn.utils import parametrizations, parametrize, rnn, stateless
 from ember.nn.utils.weight_norm import remove_spectral_norm, remove_weight_norm, spectral_norm, weight_norm
 
 __all__ = [
     "clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm",
     "parameters_to_vector", "vector_to_parameters", "l1_penalty", "l2_penalty", "rnn", "stateless",
-    "weight_norm", "remove_weight_norm", "spectral_norm", "remove_spectral_norm",
+    "weight_norm", "remove_weight_norm", "spectral_norm", "remove_spectral_norm", "parametrize", "parametrizations",
 ]
 
 

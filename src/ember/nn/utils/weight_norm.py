@@ -77,28 +77,46 @@ def remove_weight_norm(module, name="weight"):
     raise ValueError(f"weight_norm of '{name}' not found in {module}")
 
 
+def as_matrix(weight, dim):
+    """The weight as a matrix (h, rest), h its ``dim``: what spectral normalisation takes σ of."""
+    if dim != 0:
+        weight = weight.movedim(dim, 0)
+    return weight.reshape(weight.shape[0], -1)
+
+
+def power_iterate(matrix, u, v, steps, eps, u_first=False):
+    """u, v ← closer to the leading left and right singular vectors of ``matrix``, in place, no graph.
+    Each step updates v from u then u from v (the hook form's order), or u first with ``u_first`` (the
+    parametrization's order), as PyTorch's two implementations do."""
+    with no_grad():
+        W = matrix.detach()
+        for _ in range(steps):
+            if u_first:
+                u.copy_(ops.normalize(W @ v, dim=0, eps=eps))
+            v.copy_(ops.normalize(W.T @ u, dim=0, eps=eps))
+            if not u_first:
+                u.copy_(ops.normalize(W @ v, dim=0, eps=eps))
+
+
+def largest_singular_value(matrix, u, v):
+    """σ ≈ uᵀ W v, differentiable in W (u and v held constant, as PyTorch)."""
+    return ops.dot(u.clone(), matrix @ v.clone())
+
+
 class _SpectralNorm:
     def __init__(self, name, n_power_iterations, dim, eps):
         self.name, self.n_power_iterations, self.dim, self.eps = name, n_power_iterations, dim, eps
 
     def matrix(self, weight):
-        """The weight as a matrix (h, rest), h its ``dim``."""
-        if self.dim != 0:
-            weight = weight.movedim(self.dim, 0)
-        return weight.reshape(weight.shape[0], -1)
+        return as_matrix(weight, self.dim)
 
     def weight(self, module, power_iteration):
         weight = getattr(module, self.name + "_orig")
         u, v = getattr(module, self.name + "_u"), getattr(module, self.name + "_v")
         matrix = self.matrix(weight)
-        if power_iteration:  # u, v ← the leading singular vectors, a step closer (in place, no graph)
-            with no_grad():
-                W = matrix.detach()
-                for _ in range(self.n_power_iterations):
-                    v.copy_(ops.normalize(W.T @ u, dim=0, eps=self.eps))
-                    u.copy_(ops.normalize(W @ v, dim=0, eps=self.eps))
-        sigma = ops.dot(u.clone(), matrix @ v.clone())  # σ ≈ uᵀ W v, differentiable in W
-        return weight / sigma
+        if power_iteration:
+            power_iterate(matrix, u, v, self.n_power_iterations, self.eps)
+        return weight / largest_singular_value(matrix, u, v)
 
     def __call__(self, module, inputs):
         setattr(module, self.name, self.weight(module, module.training))
