@@ -169,8 +169,7 @@ class OpMethods:
         return ember.ops.select(self, dim, index)
 
     def take(self, index):
-        """The elements at ``index`` of this tensor flattened (``x.reshape(-1)[index]``)."""
-        return ember.ops.reshape(self, (-1,))[index]
+        return ember.ops.take(self, index)
 
     def tensor_split(self, indices_or_sections, dim=0):
         return ember.ops.tensor_split(self, indices_or_sections, dim)

@@ -15,6 +15,7 @@ import numpy as np
 
 from ember import backend, dtypes
 from ember.autograd import engine
+from ember.autograd.function import memory_owner
 from ember.autograd.inplace_methods import InplaceMethods
 from ember.autograd.math_methods import MathMethods
 from ember.autograd.op_methods import OpMethods, shape_args
@@ -207,10 +208,7 @@ class Tensor(MathMethods, OpMethods, InplaceMethods):
 
     def storage_offset(self) -> int:
         """Elements from the start of the memory this tensor views to its first element."""
-        base = self.array
-        while getattr(base, "base", None) is not None:
-            base = base.base
-        return (_address(self.array) - _address(base)) // self.array.dtype.itemsize
+        return (_address(self.array) - _address(memory_owner(self.array))) // self.array.dtype.itemsize
 
     def is_floating_point(self) -> bool:
         return dtypes.is_floating_dtype(self.dtype)
@@ -384,10 +382,8 @@ class Tensor(MathMethods, OpMethods, InplaceMethods):
 
     def is_shared(self) -> bool:
         """Whether the values live in memory shared across forked processes (``share_memory_``)."""
-        base = self.array
-        while getattr(base, "base", None) is not None:
-            base = base.base
-        return isinstance(getattr(base, "obj", base), mmap.mmap)  # NumPy holds the mapping through a memoryview
+        buffer = getattr(memory_owner(self.array), "base", None)  # what owns the memory: here a memoryview
+        return isinstance(getattr(buffer, "obj", None), mmap.mmap)
 
     def float(self):
         return self.to(np.float32)

@@ -8,6 +8,8 @@ flip, diagonal and ``DiagonalScatter``), so gradients of every order come out.
 """
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from ember.autograd.function import Function
@@ -667,17 +669,12 @@ def diag_embed(input, offset=0, dim1=-2, dim2=-1):  # noqa: A002
     square = x.unsqueeze(-1) * Tensor(xp.eye(n, dtype=x.dtype))  # (…, n, n), x on the diagonal
     if k:
         rows, cols = ((0, k), (k, 0)) if offset > 0 else ((k, 0), (0, k))  # shift the diagonal off the middle
-        square = _pad_last_two(square, rows, cols)
+        square = pad(square, (*cols, *rows))  # PyTorch's order: the last dim's sides first
     out_ndim = x.ndim + 1
     d1, d2 = dim1 % out_ndim, dim2 % out_ndim
     if d1 == d2:
         raise RuntimeError(f"diag_embed(): diagonal dimensions cannot be identical {dim1}, {dim2}")
     return movedim(square, (-2, -1), (d1, d2))
-
-
-def _pad_last_two(x, rows, cols):
-    """x with zero rows above/below and zero columns left/right of its last two dims."""
-    return pad(x, (cols[0], cols[1], rows[0], rows[1]))  # PyTorch's order: the last dim first
 
 
 def combinations(input, r=2, with_replacement=False):  # noqa: A002
@@ -688,8 +685,6 @@ def combinations(input, r=2, with_replacement=False):  # noqa: A002
             [1, 3],
             [2, 3]])
     """
-    import itertools  # noqa: PLC0415 - only this function needs it
-
     x = as_tensor(input)
     if x.ndim != 1:
         raise RuntimeError(f"combinations(): expect a 1D vector, but got shape {x.shape}")

@@ -442,4 +442,5 @@ def copysign(input, other, *, out=None):
     """
     x, y = floating_pair(input, other)
     negative = Tensor(xp_of(y.array).signbit(y.array))
-    return write_out(where(negative, neg(abs(x)), abs(x)), out)
+    magnitude = abs(x)
+    return write_out(where(negative, neg(magnitude), magnitude), out)

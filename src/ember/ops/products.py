@@ -466,4 +466,5 @@ def tensordot(a, b, dims=2):
 
 def dist(input, other, p=2):
     """‖x − y‖_p over all elements (broadcasting), as PyTorch's ``dist``."""
-    return norm(as_tensor(input) - as_tensor(other, like=as_tensor(input)), p)
+    x = as_tensor(input)
+    return norm(x - as_tensor(other, like=x), p)

@@ -5,6 +5,7 @@ import math
 from typing import NamedTuple
 
 from ember.autograd.function import Function
+from ember.autograd.op_methods import pick
 from ember.autograd.tensor import Tensor, as_tensor
 from ember.backend import get_array_module as xp_of
 from ember.ops.arithmetic import mul
@@ -31,11 +32,6 @@ class Sum(Function):
         return broadcast_to(gy.reshape(kept_shape(self.x_shape, self.axis)), self.x_shape)
 
 
-def torch_spelling(axis, keepdims, dim, keepdim):
-    """(axis, keepdims), PyTorch's ``dim``/``keepdim`` keywords winning where given."""
-    return (axis if dim is None else dim), (keepdims if keepdim is None else keepdim)
-
-
 def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):  # noqa: A001 - NumPy's, PyTorch's
     """Σ x over ``axis`` (int or tuple; all elements when None); PyTorch's ``dim``/``keepdim`` spell
     the same, and ``dtype`` casts x first (so the sum runs in that dtype).
@@ -44,7 +40,7 @@ def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):  #
     tensor([3., 3.])
     """
     x = as_tensor(x) if dtype is None else cast(x, dtype)
-    axis, keepdims = torch_spelling(axis, keepdims, dim, keepdim)
+    axis, keepdims = pick(axis, dim), pick(keepdims, keepdim)
     return Sum(normalize_axis(axis, x.ndim), keepdims)(x)
 
 
@@ -62,7 +58,7 @@ def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):
     tensor([2.])
     """
     x = as_tensor(x) if dtype is None else cast(x, dtype)
-    axis, keepdims = torch_spelling(axis, keepdims, dim, keepdim)
+    axis, keepdims = pick(axis, dim), pick(keepdims, keepdim)
     axis = normalize_axis(axis, x.ndim)
     n = _count(x.shape, axis)
     return mul(sum(x, axis, keepdims), 1.0 / n if n else float("nan"))
@@ -170,7 +166,7 @@ def max(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001
     """
     if isinstance(axis, Tensor):
         return maximum(x, axis)
-    axis, keepdims = torch_spelling(axis, keepdims, dim, keepdim)
+    axis, keepdims = pick(axis, dim), pick(keepdims, keepdim)
     return _extreme(x, axis, keepdims, Max, MaxAlongDim)
 
 
@@ -178,7 +174,7 @@ def min(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001
     """The smallest element over ``axis``: a tensor, or ``(values, indices)`` along one dim (see ``max``)."""
     if isinstance(axis, Tensor):
         return minimum(x, axis)
-    axis, keepdims = torch_spelling(axis, keepdims, dim, keepdim)
+    axis, keepdims = pick(axis, dim), pick(keepdims, keepdim)
     return _extreme(x, axis, keepdims, Min, MinAlongDim)
 
 
@@ -186,7 +182,7 @@ def amax(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """The largest element over ``axis`` (int or tuple; ``dim``/``keepdim`` as in ``sum``), tied maxima
     sharing the gradient equally."""
     x = as_tensor(x)
-    axis, keepdims = torch_spelling(axis, keepdims, dim, keepdim)
+    axis, keepdims = pick(axis, dim), pick(keepdims, keepdim)
     return Max(normalize_axis(axis, x.ndim), keepdims)(x)
 
 
@@ -194,7 +190,7 @@ def amin(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """The smallest element over ``axis`` (``dim``/``keepdim`` as in ``sum``), tied minima sharing the
     gradient equally."""
     x = as_tensor(x)
-    axis, keepdims = torch_spelling(axis, keepdims, dim, keepdim)
+    axis, keepdims = pick(axis, dim), pick(keepdims, keepdim)
     return Min(normalize_axis(axis, x.ndim), keepdims)(x)
 
 
@@ -202,7 +198,7 @@ def var(x, axis=None, keepdims=False, unbiased=True, correction=None, *, dim=Non
     """Σ(x − x̄)² / (n − correction) over ``axis`` (``dim``/``keepdim`` as in ``sum``); PyTorch's default
     is the unbiased estimate (correction 1)."""
     x = as_tensor(x)
-    axis, keepdims = torch_spelling(axis, keepdims, dim, keepdim)
+    axis, keepdims = pick(axis, dim), pick(keepdims, keepdim)
     axis = normalize_axis(axis, x.ndim)
     correction = (1 if unbiased else 0) if correction is None else correction
     n = _count(x.shape, axis)
@@ -219,13 +215,13 @@ def std(x, axis=None, keepdims=False, unbiased=True, correction=None, *, dim=Non
 def argmax(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """Index of the largest element (no gradient); over the flattened tensor when axis is None
     (``dim``/``keepdim`` as in ``sum``)."""
-    axis, keepdims = torch_spelling(axis, keepdims, dim, keepdim)
+    axis, keepdims = pick(axis, dim), pick(keepdims, keepdim)
     return Tensor(_arg(as_tensor(x).array, "argmax", axis, keepdims))
 
 
 def argmin(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """Index of the smallest element (no gradient; ``dim``/``keepdim`` as in ``sum``)."""
-    axis, keepdims = torch_spelling(axis, keepdims, dim, keepdim)
+    axis, keepdims = pick(axis, dim), pick(keepdims, keepdim)
     return Tensor(_arg(as_tensor(x).array, "argmin", axis, keepdims))
 
 
